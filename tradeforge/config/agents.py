@@ -1,0 +1,103 @@
+"""Agent configuration: DQN hyper-parameters and the ParallelDQN wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tradeforge.config._validate import require, require_choice
+
+AGENT_KINDS = ("dqn", "parallel_dqn")
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN (Mnih et al. 2015) with the usual improvements, each switchable."""
+
+    total_steps: int = 20_000
+    """Environment steps to train for (summed over the vectorised envs)."""
+    num_envs: int = 8
+    """Environments stepped together by one actor."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Widths of the MLP's hidden layers."""
+    learning_rate: float = 1e-3
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    buffer_size: int = 100_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 1_000
+    """Env steps collected before the first gradient step."""
+    train_freq: int = 4
+    """Env steps between gradient updates (replay ratio = gradient_steps * batch / train_freq)."""
+    gradient_steps: int = 1
+    """Gradient steps per update."""
+    target_update_interval: int = 500
+    """Gradient steps between target syncs (hard update when tau == 1)."""
+    tau: float = 1.0
+    """Polyak coefficient for target updates: 1.0 = hard copy."""
+    double_dqn: bool = True
+    """Double-DQN targets (van Hasselt et al. 2016)."""
+    dueling: bool = False
+    """Dueling value/advantage head (Wang et al. 2016)."""
+    n_step: int = 1
+    """n-step returns."""
+    exploration_initial_eps: float = 1.0
+    """Epsilon at the start of training."""
+    exploration_final_eps: float = 0.05
+    """Epsilon after the schedule ends."""
+    exploration_fraction: float = 0.3
+    """Share of ``total_steps`` over which epsilon decays linearly."""
+    max_grad_norm: float = 10.0
+    """Global-norm gradient clipping."""
+    checkpoint_every: int = 0
+    """Env steps between checkpoints (0 = no checkpoints)."""
+
+    def __post_init__(self) -> None:
+        require(self.total_steps > 0, "total_steps", f"{self.total_steps} <= 0")
+        require(self.num_envs >= 1, "num_envs", f"{self.num_envs} < 1")
+        require(
+            all(h > 0 for h in self.hidden), "hidden", f"{self.hidden} has a non-positive width"
+        )
+        require(self.learning_rate > 0, "learning_rate", f"{self.learning_rate} <= 0")
+        require(0 <= self.gamma <= 1, "gamma", f"{self.gamma} not in [0, 1]")
+        require(self.batch_size >= 1, "batch_size", f"{self.batch_size} < 1")
+        require(self.buffer_size >= self.batch_size, "buffer_size", "smaller than batch_size")
+        require(self.learning_starts >= 0, "learning_starts", f"{self.learning_starts} < 0")
+        require(self.train_freq >= 1, "train_freq", f"{self.train_freq} < 1")
+        require(self.gradient_steps >= 1, "gradient_steps", f"{self.gradient_steps} < 1")
+        require(self.target_update_interval >= 1, "target_update_interval", "< 1")
+        require(0 < self.tau <= 1, "tau", f"{self.tau} not in (0, 1]")
+        require(self.n_step >= 1, "n_step", f"{self.n_step} < 1")
+        for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction"):
+            v = getattr(self, name)
+            require(0 <= v <= 1, name, f"{v} not in [0, 1]")
+        require(self.max_grad_norm > 0, "max_grad_norm", f"{self.max_grad_norm} <= 0")
+        require(self.checkpoint_every >= 0, "checkpoint_every", f"{self.checkpoint_every} < 0")
+
+
+@dataclass(frozen=True)
+class ParallelConfig:
+    """ParallelDQN (Ape-X style): N actor processes feed one learner."""
+
+    num_actors: int = 2
+    """Actor processes, each with its own vectorised env and epsilon."""
+    weight_sync_interval: int = 50
+    """Learner updates between weight broadcasts to the actors."""
+    chunk_size: int = 64
+    """Transitions an actor sends per message."""
+    synchronous: bool = False
+    """Lock-step mode (one actor reproduces DQN for a fixed seed); for tests and debugging."""
+
+    def __post_init__(self) -> None:
+        require(self.num_actors >= 1, "num_actors", f"{self.num_actors} < 1")
+        require(self.weight_sync_interval >= 1, "weight_sync_interval", "< 1")
+        require(self.chunk_size >= 1, "chunk_size", f"{self.chunk_size} < 1")
+
+
+def check_agent_kinds(kinds: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming the first unknown agent kind."""
+    require(len(kinds) > 0, "agents", "at least one agent kind is required")
+    for k in kinds:
+        require_choice(k, "agents", AGENT_KINDS)
