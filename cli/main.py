@@ -1,0 +1,38 @@
+"""The ``tradeforge`` command: train, validate, ingest, predict, models."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from cli import train
+
+app = typer.Typer(
+    name="tradeforge",
+    help=(
+        "Train reinforcement-learning trading agents as an orchestrated Prefect workflow: "
+        "ingest -> validate -> features -> train -> evaluate -> promote.\n\n"
+        "Run `tradeforge COMMAND --help` for each command's options."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """tradeforge: RL trading agents as a scheduled, orchestrated workflow."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # TensorFlow's C++ start-up chatter hides the output that matters.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app()
+
+
+if __name__ == "__main__":
+    main()

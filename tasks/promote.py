@@ -1,0 +1,40 @@
+"""Promote task: publish the best challenger as a version; move the champion only if it wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from tradeforge.config import PipelineConfig
+from tradeforge.pipeline import run_promotion
+from tradeforge.report import decision_markdown, metric_rows, summarize
+
+
+@task(name="promote", task_run_name="promote-{ticker}", retries=2, retry_delay_seconds=[10, 30])
+def promote_task(
+    ticker: str,
+    evaluations: list[dict[str, Any]],
+    baselines: dict[str, Any],
+    prepared,
+    ingested,
+    cfg: PipelineConfig,
+    run_id: str,
+) -> dict[str, Any]:
+    """Select on validation Sharpe, compare with the champion on the same window, record it."""
+    decision = run_promotion(ticker, evaluations, baselines, prepared, ingested, cfg, run_id)
+    slug = "".join(c if c.isalnum() else "-" for c in ticker.lower())
+    create_table_artifact(
+        key=f"metrics-{slug}",
+        table=metric_rows(evaluations, baselines),
+        description=f"{ticker}: agents vs baselines after costs (selection on validation only)",
+    )
+    create_markdown_artifact(key=f"promotion-{slug}", markdown=decision_markdown(decision))
+    return decision
+
+
+@task(name="summary")
+def summary_task(decisions: list[dict[str, Any]], cfg: PipelineConfig) -> dict[str, Any]:
+    """One JSON-ready summary of the run: metrics, baselines, decisions, version URIs."""
+    return summarize(decisions, cfg)

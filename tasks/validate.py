@@ -1,0 +1,28 @@
+"""Validate task: the great-expectations contract; bad data stops the run here, before training."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_table_artifact
+
+from tradeforge.config import PipelineConfig
+from tradeforge.pipeline import run_validate
+
+
+@task(name="validate", task_run_name="validate-{ticker}")
+def validate_task(ticker: str, ingested, cfg: PipelineConfig) -> pd.DataFrame:
+    """Run the suite, publish its table, raise ``DataValidationError`` naming failed rules."""
+    report = run_validate(ticker, ingested, cfg)
+    create_table_artifact(
+        key=f"data-validation-{_slug(ticker)}",
+        table=report.rows(),
+        description=f"Data validation of {ticker} ({ingested.source}): {report.summary()}",
+    )
+    report.raise_for_errors()
+    return report.frame
+
+
+def _slug(text: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return "".join(c if c.isalnum() else "-" for c in text.lower())

@@ -1,0 +1,94 @@
+"""The run summary: one JSON-ready dict, table rows for the UI, and the terminal table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from tradeforge.config import PipelineConfig
+
+SUMMARY_METRICS = ("total_return", "sharpe", "max_drawdown")
+
+
+def summarize(decisions: list[dict[str, Any]], cfg: PipelineConfig) -> dict[str, Any]:
+    """The run's summary: per ticker the candidates, baselines and the promotion decision."""
+    return {
+        "store": cfg.store,
+        "source": cfg.data.source,
+        "agents": list(cfg.agents),
+        "seeds": list(cfg.seeds),
+        "steps": cfg.dqn.total_steps,
+        "env": asdict(cfg.env),
+        "tickers": decisions,
+    }
+
+
+def _fmt(value: Any, pct: bool) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.2%}" if pct else f"{value:.2f}"
+
+
+def metric_rows(evaluations: list[dict[str, Any]], baselines: dict[str, Any]) -> list[dict]:
+    """One row per agent/seed and per baseline: validation and test return / Sharpe / drawdown."""
+    rows = []
+    named = [(f"{e['agent']} seed {e['seed']}", e) for e in evaluations]
+    named += [(f"baseline: {name}", b) for name, b in baselines.items()]
+    for label, result in named:
+        row: dict[str, Any] = {"policy": label}
+        for split in ("validation", "test"):
+            for metric in SUMMARY_METRICS:
+                row[f"{split} {metric}"] = round(float(result[split][metric]), 4)
+        rows.append(row)
+    return rows
+
+
+def decision_markdown(decision: dict[str, Any]) -> str:
+    """The promotion decision as a short Markdown note for the Prefect UI."""
+    verdict = "promoted to champion" if decision["promoted"] else "not promoted"
+    ch = decision["challenger"]
+    lines = [
+        f"# {decision['ticker']}: {ch['agent']} seed {ch['seed']} {verdict}",
+        "",
+        f"- reason: {decision['reason']}",
+        f"- version: `{decision['version']}`",
+        f"- stored at: `{decision['version_uri']}`",
+        f"- champion before: `{decision['champion_before'] or 'none'}`",
+        f"- windows: {decision['boundaries']}",
+    ]
+    return "\n".join(lines)
+
+
+def render_summary(summary: dict[str, Any]) -> None:
+    """Print the summary as rich tables: agents and baselines side by side, then the decision."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for ticker in summary["tickers"]:
+        table = Table(title=f"{ticker['ticker']}  windows: {ticker['boundaries']}")
+        table.add_column("policy")
+        table.add_column("seed", justify="right")
+        for split in ("val", "test"):
+            table.add_column(f"{split} return", justify="right")
+            table.add_column(f"{split} Sharpe", justify="right")
+            table.add_column(f"{split} max DD", justify="right")
+        rows = [(c["agent"], str(c["seed"]), c) for c in ticker["candidates"]]
+        rows += [(name, "-", b) for name, b in ticker["baselines"].items()]
+        for label, seed, result in rows:
+            cells = []
+            for split in ("validation", "test"):
+                m = result[split]
+                cells += [
+                    _fmt(m["total_return"], True),
+                    _fmt(m["sharpe"], False),
+                    _fmt(-abs(m["max_drawdown"]), True),
+                ]
+            table.add_row(label, seed, *cells)
+        console.print(table)
+        verdict = "PROMOTED" if ticker["promoted"] else "not promoted"
+        ch = ticker["challenger"]
+        console.print(
+            f"[bold]{ticker['ticker']}[/]: challenger {ch['agent']} seed {ch['seed']} {verdict} "
+            f"— {ticker['reason']}\n  version {ticker['version']} written to {ticker['version_uri']}"
+        )
