@@ -18,10 +18,21 @@ class FeatureConfig:
 
     features: tuple[str, ...] = DEFAULT_FEATURES
     """Feature names (see ``tradeforge.features`` for the catalogue)."""
+    clip: float = 10.0
+    """Clip scaled features to [-clip, clip] (outliers off the train distribution); 0 = no clip."""
 
     def __post_init__(self) -> None:
+        # Imported here: tradeforge.features imports pandas and the envs package.
+        from tradeforge.features import parse_feature
+
         require(len(self.features) > 0, "features", "at least one feature is required")
         require(len(set(self.features)) == len(self.features), "features", "duplicates")
+        for name in self.features:
+            try:
+                parse_feature(name)
+            except ValueError as exc:
+                raise ValueError(f"features: {exc}") from None
+        require(self.clip >= 0, "clip", f"{self.clip} < 0")
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,14 @@ class EnvConfig:
     """Steps in a training episode (random start inside the training window)."""
     initial_cash: float = 10_000.0
     """Starting cash of every episode, in the quote currency."""
+    reward_window: int = 20
+    """Returns in the rolling Sharpe of the ``risk_adjusted`` reward."""
+    reward_min_window: int = 5
+    """Fewer returns than this give ``risk_adjusted`` a plain return (a Sharpe of 1 return is 0/0)."""
+    sharpe_floor: float = 1e-3
+    """Floor on the per-step deviation in ``risk_adjusted`` / ``differential_sharpe`` rewards."""
+    dsr_eta: float = 0.01
+    """Adaptation rate of the differential Sharpe ratio's moving moments (Moody & Saffell 1998)."""
 
     def __post_init__(self) -> None:
         require(1 <= self.window <= 512, "window", f"{self.window} not in [1, 512]")
@@ -54,3 +73,11 @@ class EnvConfig:
         require_choice(self.action_scheme, "action_scheme", ACTION_SCHEMES)
         require(self.episode_length >= 2, "episode_length", f"{self.episode_length} < 2")
         require(self.initial_cash > 0, "initial_cash", f"{self.initial_cash} <= 0")
+        require(self.reward_window >= 2, "reward_window", f"{self.reward_window} < 2")
+        require(
+            2 <= self.reward_min_window <= self.reward_window,
+            "reward_min_window",
+            f"{self.reward_min_window} not in [2, reward_window={self.reward_window}]",
+        )
+        require(self.sharpe_floor > 0, "sharpe_floor", f"{self.sharpe_floor} <= 0")
+        require(0 < self.dsr_eta < 1, "dsr_eta", f"{self.dsr_eta} not in (0, 1)")

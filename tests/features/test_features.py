@@ -1,0 +1,186 @@
+"""Features: causality of every catalogue entry, exact values, splits, train-only scaling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.features.market_files import load_yahoo, synthetic_frame
+from tradeforge.config import FeatureConfig, SplitConfig
+from tradeforge.envs.market import MarketData
+from tradeforge.features import (
+    CATALOGUE,
+    EXAMPLE_FEATURES,
+    compute_features,
+    market_for_inference,
+    market_for_window,
+    parse_feature,
+    prepare,
+)
+
+
+def test_example_features_cover_every_family() -> None:
+    families = {parse_feature(name)[0] for name in EXAMPLE_FEATURES}
+    assert families == set(CATALOGUE.values())
+
+
+@pytest.mark.parametrize("cut", [60, 150, 299])
+def test_no_feature_looks_ahead(cut: int) -> None:
+    """Perturb every bar after ``cut``: every feature value at or before ``cut`` stays identical."""
+    frame = synthetic_frame(300, seed=1)
+    before = compute_features(frame, EXAMPLE_FEATURES)
+    changed = frame.copy()
+    rng = np.random.default_rng(7)
+    tail = slice(cut + 1, None)
+    factor = rng.uniform(0.5, 1.5, len(frame) - cut - 1)
+    for col in ("open", "high", "low", "close"):
+        changed.loc[changed.index[tail], col] = frame[col].to_numpy()[tail] * factor
+    changed.loc[changed.index[tail], "volume"] = rng.integers(1, 10**6, len(factor))
+    after = compute_features(changed, EXAMPLE_FEATURES)
+    head = slice(0, cut + 1)
+    pd.testing.assert_frame_equal(before.iloc[head], after.iloc[head], check_exact=True)
+    # The perturbation is real: the bars after the cut did change (so the test can fail).
+    if cut < 299:
+        assert not before.iloc[cut + 1 :].equals(after.iloc[cut + 1 :])
+
+
+def test_feature_values_match_hand_computation() -> None:
+    frame = synthetic_frame(80, seed=2)
+    close = frame["close"].to_numpy()
+    volume = frame["volume"].to_numpy()
+    names = ("logret_5", "vol_3", "sma_ratio_2_4", "bb_pos_4", "volz_3")
+    table = compute_features(frame, names)
+    t = 40
+    assert table["logret_5"][t] == pytest.approx(np.log(close[t] / close[t - 5]), rel=1e-12)
+    r = np.diff(np.log(close))[t - 3 : t]
+    assert table["vol_3"][t] == pytest.approx(r.std(), rel=1e-9)
+    sma2, sma4 = close[t - 1 : t + 1].mean(), close[t - 3 : t + 1].mean()
+    assert table["sma_ratio_2_4"][t] == pytest.approx(sma2 / sma4 - 1, rel=1e-9)
+    w = close[t - 3 : t + 1]
+    assert table["bb_pos_4"][t] == pytest.approx((close[t] - w.mean()) / (2 * w.std()), rel=1e-9)
+    lv = np.log1p(volume[t - 2 : t + 1])
+    assert table["volz_3"][t] == pytest.approx((lv[-1] - lv.mean()) / lv.std(), rel=1e-9)
+    # Warm-up: undefined until the window is full.
+    assert table["logret_5"].isna().sum() == 5 and table["vol_3"].isna().sum() == 3
+
+
+def test_rsi_is_plus_one_on_a_rising_series_and_minus_one_on_a_falling_one() -> None:
+    up = synthetic_frame(60)
+    up["close"] = np.linspace(10, 20, 60)
+    down = up.copy()
+    down["close"] = np.linspace(20, 10, 60)
+    assert compute_features(up, ["rsi_14"])["rsi_14"].dropna().eq(1.0).all()
+    assert compute_features(down, ["rsi_14"])["rsi_14"].dropna().eq(-1.0).all()
+
+
+def test_unknown_or_bad_feature_names_are_rejected_by_the_config() -> None:
+    with pytest.raises(ValueError, match="'momentum_3' is not in the catalogue"):
+        FeatureConfig(features=("logret_1", "momentum_3"))
+    with pytest.raises(ValueError, match="parameters must be >= 1"):
+        FeatureConfig(features=("vol_0",))
+    assert parse_feature("macd")[1] == (12, 26, 9)
+    assert parse_feature("macd_signal_5_10_3")[1] == (5, 10, 3)
+
+
+def _spy() -> pd.DataFrame:
+    return load_yahoo("SPY_2010-2017_yahoo.csv", "SPY")
+
+
+def test_prepare_splits_by_date_on_real_data_with_lookback() -> None:
+    window = 10
+    split = SplitConfig(val_start="2015-01-01", test_start="2016-01-01")
+    prep = prepare(_spy(), FeatureConfig(features=EXAMPLE_FEATURES), split, window)
+    assert prep.boundaries["val_start"] == "2015-01-02"  # first trading day of 2015
+    assert prep.boundaries["test_start"] == "2016-01-04"
+    assert prep.boundaries["end"] == "2017-03-29"
+    # sma_ratio_10_50 has the longest warm-up (50 bars); train steps start after the look-back.
+    assert prep.train.start == window - 1
+    assert prep.train.end == prep.val.start and prep.val.end == prep.test.start
+    assert prep.test.end == len(prep.test.close)
+    # One shared array: views, not copies; val/test reach back into earlier bars for look-back.
+    assert prep.val.features is prep.train.features is prep.test.features
+    assert prep.val.start >= window - 1
+    assert prep.ticker == "SPY" and prep.feature_names == EXAMPLE_FEATURES
+    json.dumps(prep.scaler)  # JSON-serialisable: it travels in the model card
+
+
+def test_scaler_is_fitted_on_train_bars_only() -> None:
+    frame = _spy()
+    split = SplitConfig(val_start="2015-01-01", test_start="2016-01-01")
+    cfg = FeatureConfig(features=("logret_1", "vol_20", "rsi_14"), clip=0.0)
+    base = prepare(frame, cfg, split, 5)
+    # Wreck every bar of the validation and test windows: nothing of train may move.
+    later = frame["timestamp"] >= pd.Timestamp("2015-01-01", tz="UTC")
+    changed = frame.copy()
+    changed.loc[later, ["open", "high", "low", "close"]] *= 3.0
+    other = prepare(changed, cfg, split, 5)
+    assert base.scaler == other.scaler
+    n_train = base.train.end
+    np.testing.assert_array_equal(base.train.features[:n_train], other.train.features[:n_train])
+    # And the scaler really is the train statistics: train features have mean 0, std 1.
+    train_rows = base.train.features[: base.val.start].astype(np.float64)
+    np.testing.assert_allclose(train_rows.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(train_rows.std(axis=0), 1.0, atol=1e-5)
+
+
+def test_prepare_by_fractions() -> None:
+    prep = prepare(synthetic_frame(400), FeatureConfig(), SplitConfig(), 10)
+    n = len(prep.train.close)
+    assert prep.test.num_bars == round(n * 0.15)
+    assert prep.val.num_bars == round(n * 0.15)
+
+
+def test_too_short_splits_name_the_window_and_dates() -> None:
+    frame = synthetic_frame(200)  # 2020-01-01 .. 2020-07-18, daily
+    with pytest.raises(ValueError, match=r"train window is too short for window 30"):
+        prepare(frame, FeatureConfig(), SplitConfig(val_start="2020-03-01"), 30)
+    with pytest.raises(ValueError, match=r"validation window \(2020-06-01 to 2020-06-02\) has 1"):
+        prepare(
+            frame, FeatureConfig(), SplitConfig(val_start="2020-06-01", test_start="2020-06-02"), 5
+        )
+    with pytest.raises(ValueError, match=r"test window \(from after the last bar to 2020-07-18\)"):
+        prepare(frame, FeatureConfig(), SplitConfig(test_start="2021-01-01"), 5)
+
+
+def test_bad_frames_are_rejected_with_a_reason() -> None:
+    frame = synthetic_frame(100)
+    with pytest.raises(ValueError, match=r"missing canonical column\(s\) \['volume'\]"):
+        prepare(frame.drop(columns="volume"), FeatureConfig(), SplitConfig(), 5)
+    with pytest.raises(ValueError, match="unique and ascending"):
+        prepare(frame.iloc[::-1], FeatureConfig(), SplitConfig(), 5)
+    zero = frame.copy()
+    zero.loc[60, "close"] = 0.0
+    with pytest.raises(ValueError, match="feature logret_1 is -inf at 2020-03-01"):
+        prepare(zero, FeatureConfig(), SplitConfig(), 5)
+
+
+def test_market_for_inference_ends_on_the_latest_bar_with_the_models_scaler() -> None:
+    frame = synthetic_frame(300)
+    cfg = FeatureConfig()
+    prep = prepare(frame, cfg, SplitConfig(), 10)
+    latest = market_for_inference(frame, cfg, prep.scaler, 10)
+    assert isinstance(latest, MarketData)
+    assert latest.end == len(latest.close)
+    assert latest.timestamps[latest.end - 1] == frame["timestamp"].iloc[-1].tz_localize(None)
+    np.testing.assert_array_equal(latest.features, prep.test.features)
+    with pytest.raises(ValueError, match="scaler was fitted on features"):
+        market_for_inference(frame, FeatureConfig(features=("logret_1",)), prep.scaler, 10)
+
+
+def test_market_for_window_matches_the_prepared_validation_window() -> None:
+    frame = synthetic_frame(300)
+    cfg = FeatureConfig()
+    prep = prepare(frame, cfg, SplitConfig(), 10)
+    view = market_for_window(
+        frame,
+        features=cfg.features,
+        scaler=prep.scaler,
+        window=10,
+        start=prep.boundaries["val_start"],
+        end=prep.boundaries["test_start"],
+    )
+    assert (view.start, view.end) == (prep.val.start, prep.val.end)
+    np.testing.assert_array_equal(view.features, prep.val.features)

