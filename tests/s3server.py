@@ -1,0 +1,191 @@
+"""A real SeaweedFS S3 server for tests: ``weed mini`` on 127.0.0.1, data in a temporary folder.
+
+``SeaweedS3`` starts the server with one identity whose credentials it enforces, creates a bucket,
+and can be stopped and started again on the same ports and data (for "server went away" tests).
+Every port is picked free on 127.0.0.1 and every listener binds to it only; nothing is left
+running after ``stop()`` (the whole process group is killed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WEED = ROOT / ".venv" / "bin" / "weed"
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 90.0
+
+# weed mini's listeners: each gets its own free port so parallel test sessions never collide.
+PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+    "webdav.port",
+    "debug.port",
+    "s3.debug.port",
+)
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SeaweedS3:
+    """One SeaweedFS ``weed mini`` process serving S3 with enforced credentials."""
+
+    workdir: Path
+    bucket: str = "tradeforge-test"
+    access_key: str = field(default_factory=lambda: "AK" + secrets.token_hex(8).upper())
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(20))
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The S3 endpoint, e.g. ``http://127.0.0.1:41234``."""
+        return f"http://{HOST}:{self.ports['s3.port']}"
+
+    def env(self) -> dict[str, str]:
+        """AWS_* variables pointing a client at this server."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
+
+    def _write_config(self) -> Path:
+        config = {
+            "identities": [
+                {
+                    "name": "tradeforge",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        path = self.workdir / "s3.json"
+        path.write_text(json.dumps(config))
+        path.chmod(0o600)
+        return path
+
+    def start(self) -> None:
+        """Start the server (same ports and data on a restart) and wait until S3 answers."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        if not self.ports:
+            self.ports = {flag: free_port() for flag in PORT_FLAGS}
+        config = self._write_config()
+        args = [
+            str(WEED),
+            "mini",
+            f"-dir={data}",
+            f"-ip={HOST}",
+            f"-ip.bind={HOST}",
+            f"-s3.config={config}",
+            f"-bucket={self.bucket}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-master.telemetry=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+        ]
+        log = (self.workdir / "weed.log").open("ab")
+        self.process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            start_new_session=True,  # its own process group: stop() kills every child with it
+        )
+        log.close()
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last = ""
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"weed mini exited with {self.process.returncode}: {self.log()}")
+            if self._bucket_ready():
+                return
+            last = "S3 not answering yet"
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"weed mini not ready after {START_TIMEOUT_S}s ({last}): {self.log()}")
+
+    def _bucket_ready(self) -> bool:
+        """True once an authenticated request for the bucket succeeds."""
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5),
+        )
+        try:
+            client.head_bucket(Bucket=self.bucket)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+                client.create_bucket(Bucket=self.bucket)
+            return False
+        except (BotoCoreError, urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        """Kill the server's whole process group and wait for it."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+            except ProcessLookupError:
+                pass
+        self.process = None
+
+    def log(self, tail: int = 2000) -> str:
+        """The end of the server's log, for error messages."""
+        path = self.workdir / "weed.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    def __enter__(self) -> SeaweedS3:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
