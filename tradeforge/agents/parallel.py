@@ -1,0 +1,357 @@
+"""ParallelDQN (Ape-X style, Horgan et al. 2018): N actor processes feed one learner.
+
+Only wiring is new here. Each actor process runs DQN's :class:`Collector` and :class:`Actor` over
+its own ``VectorTradingEnv`` with its own epsilon, and sends index transitions in chunks; the
+learner (this process) runs DQN's :class:`ReplayBuffer` and :class:`DQNLearner` and broadcasts the
+online weights as numpy arrays every ``weight_sync_interval`` updates. Actors never import
+TensorFlow (they act with :class:`NumpyQNetwork`), so they start fast and cost no TF threads.
+
+The replay ratio equals DQN's: the learner runs exactly the updates :func:`updates_due` owes for
+the env steps received, and the bounded transition queue makes actors wait when the learner falls
+behind. With ``synchronous=True`` every actor waits for fresh weights after each vector step;
+with one actor that reproduces DQN exactly for a fixed seed.
+
+Failure handling: an actor that raises sends its traceback; one that dies silently is noticed
+from its exit code. Either ends the run with :class:`ActorFailed` naming the actor. Actors ignore
+SIGINT so Ctrl-C reaches the learner, whose ``finally`` stops, terminates and joins every actor;
+actors also exit on their own when the learner process disappears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import queue
+import signal
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tradeforge.agents.actor import (
+    Actor,
+    Collector,
+    actor_env_seed,
+    actor_epsilon,
+    actor_rng,
+    linear_epsilon,
+)
+from tradeforge.agents.buffer import NStepAdder, Transitions
+from tradeforge.agents.dqn import (
+    EnvFactory,
+    checkpoint_meta,
+    final_stats,
+    learn,
+    make_vector_env,
+    network_spec,
+    replay_buffer_for,
+    restore,
+    write_checkpoint,
+)
+from tradeforge.agents.monitor import Monitor
+from tradeforge.agents.network import NetworkSpec, NumpyQNetwork
+from tradeforge.agents.qagent import QAgent, TrainResult
+from tradeforge.config import DQNConfig, EnvConfig, ParallelConfig
+
+#: Seconds between liveness checks while waiting on a queue.
+POLL_SECONDS = 0.2
+#: Seconds an actor gets to exit after the stop signal before it is terminated.
+JOIN_SECONDS = 5.0
+#: Ape-X's exponent spread for per-actor epsilons.
+APEX_ALPHA = 7.0
+
+
+class ActorFailed(RuntimeError):
+    """An actor process raised or died; the training was stopped."""
+
+
+@dataclass(frozen=True)
+class ActorArgs:
+    """Everything an actor process needs (pickled once at spawn)."""
+
+    actor_id: int
+    num_actors: int
+    market: Any
+    env: EnvConfig
+    dqn: DQNConfig
+    parallel: ParallelConfig
+    seed: int
+    resumed_at: int
+    spec: NetworkSpec
+    weights: list[np.ndarray]
+    env_factory: EnvFactory
+
+
+@dataclass
+class _Channels:
+    data: Any  # actors -> learner: ("data", id, Transitions, env_steps, returns, eps) | ("error", id, tb)
+    weights: list[Any]  # learner -> actor i: list of arrays
+    stop: Any  # Event
+
+
+def _parent_alive() -> bool:
+    parent = mp.parent_process()
+    return parent is None or parent.is_alive()
+
+
+def _put(q: Any, item: Any, stop: Any) -> bool:
+    """Put ``item``, waiting while the queue is full; False if told to stop meanwhile."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=POLL_SECONDS)
+            return True
+        except queue.Full:
+            if not _parent_alive():
+                return False
+    return False
+
+
+def _get(q: Any, stop: Any) -> Any | None:
+    """Blocking get that gives up (None) when told to stop or when the learner is gone."""
+    while not stop.is_set():
+        try:
+            return q.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            if not _parent_alive():
+                return None
+    return None
+
+
+def _latest(q: Any) -> Any | None:
+    """The newest item waiting in ``q`` (older ones are stale weights), or None."""
+    item = None
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return item
+
+
+def actor_main(args: ActorArgs, channels: _Channels) -> None:
+    """Entry point of an actor process: collect, send chunks, pull weights, until stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the learner's to handle
+    try:
+        _act(args, channels)
+    except BaseException:
+        # Flushed on exit (no cancel_join_thread here) so the learner can show the traceback;
+        # if the learner is gone, its shutdown terminates this process after JOIN_SECONDS.
+        with contextlib.suppress(queue.Full):
+            channels.data.put(
+                ("error", args.actor_id, traceback.format_exc()), timeout=JOIN_SECONDS
+            )
+        raise SystemExit(1) from None
+    channels.data.cancel_join_thread()  # stopped normally: never block exit on an unread queue
+
+
+def _act(args: ActorArgs, ch: _Channels) -> None:
+    cfg, pcfg, i = args.dqn, args.parallel, args.actor_id
+    env_seed = actor_env_seed(args.seed, i, args.resumed_at)
+    env = args.env_factory(args.market, args.env, cfg.num_envs, env_seed)
+    network = NumpyQNetwork(args.spec, args.weights)
+    collector = Collector(
+        env,
+        Actor(network, actor_rng(args.seed, i, args.resumed_at)),
+        NStepAdder(cfg.num_envs, cfg.n_step, cfg.gamma),
+        seed=env_seed,
+    )
+    local_steps = 0
+    pending: list[Transitions] = []
+    pending_steps, returns = 0, []
+    while not ch.stop.is_set():
+        # Each actor sees ~1/N of the env steps: scale so the schedule spans the whole run.
+        base = linear_epsilon(args.resumed_at + local_steps * args.num_actors, cfg)
+        epsilon = actor_epsilon(base, i, args.num_actors, APEX_ALPHA)
+        chunk, finished = collector.step(epsilon)
+        local_steps += cfg.num_envs
+        pending.append(chunk)
+        pending_steps += cfg.num_envs
+        returns += finished
+        if not pcfg.synchronous and sum(len(c) for c in pending) < pcfg.chunk_size:
+            continue
+        message = ("data", i, Transitions.concat(pending), pending_steps, returns, epsilon)
+        if not _put(ch.data, message, ch.stop):
+            return
+        pending, pending_steps, returns = [], 0, []
+        weights = _get(ch.weights[i], ch.stop) if pcfg.synchronous else _latest(ch.weights[i])
+        if weights is not None:
+            network.set_weights(weights)
+        elif pcfg.synchronous:
+            return  # stopped while waiting
+
+
+class ParallelDQN:
+    """N actor processes (each its own env and epsilon) and one learner in this process."""
+
+    kind = "parallel_dqn"
+
+    def __init__(
+        self,
+        market: Any,
+        env: EnvConfig,
+        cfg: DQNConfig,
+        parallel: ParallelConfig,
+        seed: int,
+        *,
+        log_dir: str | None = None,
+        checkpoint_dir: str | None = None,
+        progress: bool = True,
+        env_factory: EnvFactory = make_vector_env,
+    ) -> None:
+        self.market, self.env_cfg, self.cfg, self.pcfg, self.seed = market, env, cfg, parallel, seed
+        self.log_dir, self.checkpoint_dir, self.progress = log_dir, checkpoint_dir, progress
+        self.env_factory = env_factory
+
+    def train(self) -> TrainResult:
+        """Train for ``cfg.total_steps`` env steps summed over all actors."""
+        from tradeforge.agents.learner import DQNLearner
+
+        cfg, pcfg, seed = self.cfg, self.pcfg, self.seed
+        probe = self.env_factory(self.market, self.env_cfg, cfg.num_envs, actor_env_seed(seed, 0))
+        spec = network_spec(probe, cfg)
+        learner = DQNLearner(spec, cfg, seed)
+        buffer = replay_buffer_for(probe, cfg, seed)
+        del probe
+        meta = checkpoint_meta(self.kind, seed, spec, cfg)
+        env_steps = resumed = restore(self.checkpoint_dir, meta, learner, buffer)
+        monitor = Monitor(
+            cfg.total_steps,
+            initial_steps=env_steps,
+            log_dir=self.log_dir,
+            progress=self.progress,
+            desc=f"parallel_dqn x{pcfg.num_actors} seed {seed}",
+        )
+        ctx = mp.get_context("spawn")
+        # Bounded: when the learner falls behind, actors block instead of piling up experience.
+        channels = _Channels(
+            data=ctx.Queue(maxsize=2 * pcfg.num_actors),
+            weights=[ctx.Queue(maxsize=2) for _ in range(pcfg.num_actors)],
+            stop=ctx.Event(),
+        )
+        weights = learner.get_weights()
+        procs = [
+            ctx.Process(
+                target=actor_main,
+                args=(
+                    ActorArgs(
+                        i, pcfg.num_actors, self.market, self.env_cfg, cfg, pcfg, seed,
+                        resumed, spec, weights, self.env_factory,
+                    ),
+                    channels,
+                ),
+                name=f"tradeforge-actor-{i}",
+                daemon=True,
+            )
+            for i in range(pcfg.num_actors)
+        ]  # fmt: skip
+        try:
+            for p in procs:
+                p.start()
+            env_steps = self._learn_loop(learner, buffer, monitor, channels, procs, env_steps, meta)
+        finally:
+            _shutdown(procs, channels)
+        if self.checkpoint_dir is not None and cfg.checkpoint_every:
+            write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
+        stats = final_stats(monitor, learner, buffer, env_steps, resumed)
+        stats |= {"kind": self.kind, "seed": seed, "num_actors": pcfg.num_actors}
+        return TrainResult(QAgent(learner.online), stats)
+
+    def _learn_loop(
+        self,
+        learner: Any,
+        buffer: Any,
+        monitor: Monitor,
+        ch: _Channels,
+        procs: list[Any],
+        env_steps: int,
+        meta: dict[str, Any],
+    ) -> int:
+        cfg, pcfg = self.cfg, self.pcfg
+        every = cfg.checkpoint_every if self.checkpoint_dir is not None else 0
+        next_checkpoint = (env_steps // every + 1) * every if every else np.inf
+        last_broadcast = learner.num_updates
+        received = 0
+        while env_steps < cfg.total_steps:
+            _, actor_id, chunk, steps, returns, epsilon = self._receive(ch, procs, received)
+            received += 1
+            buffer.add(chunk)
+            env_steps += steps
+            metrics = learn(learner, buffer, env_steps, cfg)
+            if metrics is not None:
+                monitor.learner(metrics)
+            if pcfg.synchronous:
+                ch.weights[actor_id].put(learner.get_weights())
+            elif learner.num_updates - last_broadcast >= pcfg.weight_sync_interval:
+                _broadcast(ch, learner.get_weights())
+                last_broadcast = learner.num_updates
+            monitor.update(steps, epsilon, returns)
+            if env_steps >= next_checkpoint and env_steps < cfg.total_steps:
+                write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
+                next_checkpoint = (env_steps // every + 1) * every
+        return env_steps
+
+    @staticmethod
+    def _receive(ch: _Channels, procs: list[Any], received: int) -> tuple:
+        """Next data message; raises :class:`ActorFailed` on an actor's error or death."""
+        if received % 64 == 0:
+            _check_alive(procs, ch)
+        while True:
+            try:
+                message = ch.data.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                _check_alive(procs, ch)
+                continue
+            if message[0] == "error":
+                _raise_actor_error(message)
+            return message
+
+
+def _raise_actor_error(message: tuple) -> None:
+    _, actor_id, tb = message
+    raise ActorFailed(f"actor {actor_id} of ParallelDQN raised an error:\n{tb}")
+
+
+def _check_alive(procs: list[Any], ch: _Channels) -> None:
+    """Raise :class:`ActorFailed` if an actor exited, with its traceback when it sent one."""
+    dead = [(i, p) for i, p in enumerate(procs) if p.exitcode is not None]
+    if not dead:
+        return
+    # A crashing actor sends its traceback before exiting: prefer that over a bare exit code.
+    while True:
+        try:
+            message = ch.data.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            break
+        if message[0] == "error":
+            _raise_actor_error(message)
+    i, p = dead[0]
+    raise ActorFailed(
+        f"actor {i} of ParallelDQN (pid {p.pid}) exited with code {p.exitcode} "
+        "before training finished"
+    )
+
+
+def _broadcast(ch: _Channels, weights: list[np.ndarray]) -> None:
+    """Offer fresh weights to every actor; an actor still holding unread ones skips this round."""
+    for q in ch.weights:
+        # A full queue: it takes the next broadcast; stale-by-one weights are fine (Ape-X).
+        with contextlib.suppress(queue.Full):
+            q.put_nowait(weights)
+
+
+def _shutdown(procs: list[Any], ch: _Channels) -> None:
+    """Stop every actor: signal, drain so none blocks on a full queue, join, then terminate."""
+    ch.stop.set()
+    for p in procs:
+        if p.pid is None:
+            continue
+        p.join(timeout=JOIN_SECONDS)
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=JOIN_SECONDS)
+        if p.is_alive():
+            p.kill()
+            p.join()
+    for q in [ch.data, *ch.weights]:
+        q.cancel_join_thread()
+        q.close()
