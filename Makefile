@@ -10,7 +10,7 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::SyntaxWarning
 
-.PHONY: venv demo test lint format bench clean up down
+.PHONY: venv demo test lint format bench clean up down status
 
 $(PY):
 	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found (tried python3.12 and ~/.pyenv/versions/3.12*)"; exit 1; }
@@ -35,6 +35,18 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The local stack on 127.0.0.1 (ops/stack.py): Prefect server + UI, a process worker on the
+# tradeforge-process pool, SeaweedFS S3 with a bucket, deployments from prefect.yaml.
+# Idempotent; state, pids and logs under .tradeforge/stack/. `make demo` needs none of it.
+up: venv
+	$(PY) ops/stack.py up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) ops/stack.py down; fi
+
+status:
+	@$(PY) ops/stack.py status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

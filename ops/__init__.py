@@ -1,0 +1,1 @@
+"""Operations: the local stack (Prefect server, worker, SeaweedFS) and CI helpers."""

@@ -1,0 +1,558 @@
+"""The local stack on 127.0.0.1: Prefect server + UI, a process worker, SeaweedFS S3, deployments.
+
+``python ops/stack.py up`` starts whatever is not already running (idempotent), waits until each
+part answers, creates the work pool and bucket, registers every deployment of ``prefect.yaml`` with
+``prefect deploy --all`` and prints the UI address. ``down`` stops everything it started (whole
+process groups, so the uvicorn child of ``prefect server`` and a worker's flow-run children go too).
+``status`` prints what runs. State lives under the git-ignored ``.tradeforge/stack/``: pid files,
+logs, Prefect's home (SQLite database), SeaweedFS data and ``env.sh`` to source in a shell.
+
+The building blocks (``Service``, ``start_service``, ``stop_service``, ``wait_until`` ...) are also
+used by the end-to-end test, which runs the same stack on free ports in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+POOL = "tradeforge-process"
+BUCKET = "tradeforge"
+
+
+class StackError(RuntimeError):
+    """A part of the stack did not start, answer or stop; the message names it and its log."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the stack keeps its state and which ports it binds (all on 127.0.0.1)."""
+
+    state_dir: Path = REPO / ".tradeforge" / "stack"
+    """Pid files, logs, Prefect home, SeaweedFS data, env.sh."""
+    prefect_port: int = 4200
+    """Prefect API and UI."""
+    s3_port: int = 8333
+    """SeaweedFS S3 endpoint; its master / volume / filer use the next ports (see ``weed_ports``)."""
+    pool: str = POOL
+    """Process work pool the worker polls and the deployments target."""
+    bucket: str = BUCKET
+    """S3 bucket created at start; the deployments' store is s3://<bucket>/models."""
+    repo: Path = REPO
+    """Project checkout holding prefect.yaml (the deployments' working directory)."""
+
+    def __post_init__(self) -> None:
+        for name in ("prefect_port", "s3_port"):
+            port = getattr(self, name)
+            if not 1024 <= port <= 65000:
+                raise ValueError(f"{name}={port}: choose a port between 1024 and 65000")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.prefect_port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{HOST}:{self.prefect_port}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://{HOST}:{self.s3_port}"
+
+    @property
+    def store_uri(self) -> str:
+        return f"s3://{self.bucket}/models"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.state_dir / "pids"
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-running process of the stack, started in its own process group."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: Path
+    health: Callable[[], bool]
+    """True once the process serves requests."""
+    startup_timeout: float = 120.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers with a 2xx status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def http_answers(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers at all (an S3 endpoint says 403 to anonymous requests)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat.read_text().split(") ", 1)[1][0] != "Z"
+    return True
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid recorded in ``pid_file`` if that process still runs, else None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.5
+) -> None:
+    """Poll ``check`` until it is true; raise ``StackError`` naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise StackError(f"{what}: not ready after {timeout:.0f} s")
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    """Last lines of a log, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start_service(service: Service, logs: Path, pids: Path) -> int:
+    """Start ``service`` unless its pid file names a live process; wait for health; return pid.
+
+    The process gets its own session (process group) so ``stop_service`` can end it with all
+    of its children.
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    pids.mkdir(parents=True, exist_ok=True)
+    pid_file = pids / f"{service.name}.pid"
+    log_file = logs / f"{service.name}.log"
+    running = read_pid(pid_file)
+    if running is not None:
+        wait_until(service.health, timeout=service.startup_timeout, what=service.name)
+        return running
+    with open(log_file, "ab") as log:
+        log.write(f"\n=== {time.strftime('%F %T')} {shlex.join(service.argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            list(service.argv),
+            cwd=service.cwd,
+            env=dict(service.env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pid_file.write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + service.startup_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pid_file.unlink(missing_ok=True)
+            raise StackError(
+                f"{service.name} exited with code {proc.returncode} during start-up; "
+                f"{log_file}:\n{log_tail(log_file)}"
+            )
+        if service.health():
+            return proc.pid
+        time.sleep(0.5)
+    stop_service(service.name, pids)
+    raise StackError(
+        f"{service.name}: not healthy after {service.startup_timeout:.0f} s; "
+        f"{log_file}:\n{log_tail(log_file)}"
+    )
+
+
+def stop_service(name: str, pids: Path, *, grace: float = 20.0) -> bool:
+    """Stop the process group recorded in ``pids/<name>.pid``: SIGTERM, then SIGKILL after grace.
+
+    Returns True if something was running. Only the group this stack started is signalled.
+    """
+    pid_file = pids / f"{name}.pid"
+    pid = read_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _group_alive(pid):
+        time.sleep(0.2)
+    if _group_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        wait_until(lambda: not _group_alive(pid), timeout=10, what=f"{name} (SIGKILL)")
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any non-zombie process of group ``pgid`` exists (read from /proc)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state, _ppid, pgrp = stat.read_text().split(") ", 1)[1].split()[:3]
+            if int(pgrp) == pgid and state != "Z":
+                return True
+    return False
+
+
+# ------------------------------------------------------------------------------- environments
+
+
+def base_env(cfg: StackConfig) -> dict[str, str]:
+    """Environment shared by every Prefect command and the worker's flow runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PREFECT_HOME=str(cfg.state_dir / "prefect"),
+        PREFECT_API_URL=cfg.api_url,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_CLI_PROMPT="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TRADEFORGE_ROOT=str(cfg.repo),
+        TRADEFORGE_POOL=cfg.pool,
+        TRADEFORGE_STORE=cfg.store_uri,
+    )
+    env.update(s3_env(cfg))
+    return env
+
+
+def s3_env(cfg: StackConfig) -> dict[str, str]:
+    """AWS-style variables for the stack's SeaweedFS: boto3 reads them all, endpoint included."""
+    key, secret = s3_credentials(cfg)
+    return {
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": cfg.s3_url,
+    }
+
+
+def s3_credentials(cfg: StackConfig) -> tuple[str, str]:
+    """The stack's S3 key pair: made once at random and kept (mode 600) in the state folder."""
+    path = cfg.state_dir / "s3-credentials.json"
+    if not path.exists():
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        pair = {"key": "tf" + secrets.token_hex(8), "secret": secrets.token_urlsafe(30)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(pair, handle)
+    pair = json.loads(path.read_text())
+    return pair["key"], pair["secret"]
+
+
+def write_env_file(cfg: StackConfig) -> Path:
+    """``env.sh``: source it to point ``prefect`` / ``tradeforge`` at the stack."""
+    names = ("PREFECT_API_URL", "TRADEFORGE_STORE", *s3_env(cfg))
+    env = base_env(cfg)
+    lines = ["# Generated by ops/stack.py: `source .tradeforge/stack/env.sh`"]
+    lines += [f"export {name}={shlex.quote(env[name])}" for name in names]
+    path = cfg.state_dir / "env.sh"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------------- services
+
+
+# weed mini's listeners, each pinned next to the S3 port instead of its well-known default
+# (8080, 8888, 9333, 23646, 6060 ... and +10000 for gRPC), so it never collides with other tools.
+WEED_PORT_OFFSETS = {
+    "s3.port": 0,
+    "master.port": 1,
+    "volume.port": 2,
+    "filer.port": 3,
+    "admin.port": 4,
+    "webdav.port": 5,
+    "debug.port": 6,
+    "s3.debug.port": 7,
+    "s3.port.grpc": 10,
+    "master.port.grpc": 11,
+    "volume.port.grpc": 12,
+    "filer.port.grpc": 13,
+    "admin.port.grpc": 14,
+}
+
+
+def seaweedfs_service(cfg: StackConfig, data_dir: Path) -> Service:
+    """SeaweedFS ``mini`` (master, volume, filer, S3) bound to 127.0.0.1, creating the bucket.
+
+    The S3 API enforces the stack's one identity (``s3-credentials.json``); anonymous requests
+    are refused.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key, secret = s3_credentials(cfg)
+    identity = {
+        "identities": [
+            {
+                "name": "tradeforge",
+                "credentials": [{"accessKey": key, "secretKey": secret}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    config = cfg.state_dir / "s3-identities.json"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(identity, handle)
+    argv = [
+        str(VENV_BIN / "weed"),
+        "mini",
+        f"-dir={data_dir}",
+        f"-ip={HOST}",
+        f"-ip.bind={HOST}",
+        f"-s3.config={config}",
+        f"-bucket={cfg.bucket}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *(f"-{flag}={cfg.s3_port + offset}" for flag, offset in WEED_PORT_OFFSETS.items()),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return Service("seaweedfs", argv, env, data_dir, lambda: http_answers(cfg.s3_url + "/"))
+
+
+def prefect_server_service(cfg: StackConfig) -> Service:
+    """``prefect server start`` (API + UI) on 127.0.0.1 with its SQLite database in the state dir."""
+    argv = [
+        str(VENV_BIN / "prefect"),
+        "server",
+        "start",
+        "--host",
+        HOST,
+        "--port",
+        str(cfg.prefect_port),
+        "--analytics-off",
+    ]
+    env = base_env(cfg)
+    env.pop("PREFECT_API_URL")  # the server itself must not talk to an API
+    return Service(
+        "prefect-server",
+        argv,
+        env,
+        cfg.repo,
+        lambda: http_ok(cfg.api_url + "/health"),
+        startup_timeout=180,
+    )
+
+
+def worker_service(cfg: StackConfig) -> Service:
+    """A process worker polling the pool; flow runs inherit its environment (S3 endpoint, keys)."""
+    argv = [
+        str(VENV_BIN / "prefect"),
+        "worker",
+        "start",
+        "--pool",
+        cfg.pool,
+        "--type",
+        "process",
+        "--name",
+        f"tradeforge-{socket.gethostname()}",
+        "--with-healthcheck",
+    ]
+    health_port = cfg.prefect_port + 1  # fixed, so a re-run of `up` can check a running worker
+    env = base_env(cfg)
+    env.update(
+        PREFECT_WORKER_WEBSERVER_HOST=HOST,
+        PREFECT_WORKER_WEBSERVER_PORT=str(health_port),
+        PREFECT_WORKER_QUERY_SECONDS="2",
+    )
+    return Service(
+        "worker", argv, env, cfg.repo, lambda: http_ok(f"http://{HOST}:{health_port}/health")
+    )
+
+
+def prefect(cfg: StackConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a ``prefect`` CLI command against the stack's API; raise with its output on failure."""
+    proc = subprocess.run(
+        [str(VENV_BIN / "prefect"), *args],
+        cwd=cfg.repo,
+        env=base_env(cfg),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and proc.returncode != 0:
+        raise StackError(
+            f"`prefect {shlex.join(args)}` failed with code {proc.returncode}:\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def ensure_pool(cfg: StackConfig) -> None:
+    """Create the process work pool unless it exists."""
+    if prefect(cfg, "work-pool", "inspect", cfg.pool, check=False).returncode == 0:
+        return
+    prefect(cfg, "work-pool", "create", cfg.pool, "--type", "process")
+
+
+def deploy_all(cfg: StackConfig) -> str:
+    """Register (or update) every deployment in prefect.yaml; returns the CLI output."""
+    return prefect(cfg, "deploy", "--all").stdout
+
+
+# ---------------------------------------------------------------------------------- commands
+
+ORDER = ("seaweedfs", "prefect-server", "worker")
+
+
+def up(cfg: StackConfig) -> None:
+    """Start the stack (only the parts that are not already running) and register deployments."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    for name, port in (("prefect-server", cfg.prefect_port), ("seaweedfs", cfg.s3_port)):
+        if read_pid(cfg.pids / f"{name}.pid") is None and port_in_use(port):
+            raise StackError(
+                f"{name}: port {port} on {HOST} is already in use by another program; "
+                "stop it or choose another port (TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT)"
+            )
+    start_service(seaweedfs_service(cfg, cfg.state_dir / "seaweedfs"), cfg.logs, cfg.pids)
+    print(f"SeaweedFS S3   {cfg.s3_url}  (bucket {cfg.bucket})")
+    start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+    print(f"Prefect API    {cfg.api_url}")
+    ensure_pool(cfg)
+    deploy_all(cfg)
+    print(f"Deployments    {', '.join(list_deployments(cfg))}")
+    start_service(worker_service(cfg), cfg.logs, cfg.pids)
+    print(f"Worker         pool {cfg.pool}")
+    env_file = write_env_file(cfg)
+    print(f"Logs           {cfg.logs}")
+    print(f"Shell          source {env_file.relative_to(cfg.repo, walk_up=True)}")
+    print(f"\nPrefect UI: {cfg.ui_url}")
+
+
+def down(cfg: StackConfig) -> None:
+    """Stop every part this stack started, worker first (its flow runs go with it)."""
+    for name in reversed(ORDER):
+        stopped = stop_service(name, cfg.pids)
+        print(f"{name:15s}{'stopped' if stopped else 'not running'}")
+
+
+def status(cfg: StackConfig) -> int:
+    """Print what runs; exit code 0 only if every part runs."""
+    missing = 0
+    for name in ORDER:
+        pid = read_pid(cfg.pids / f"{name}.pid")
+        missing += pid is None
+        print(f"{name:15s}{f'running (pid {pid})' if pid else 'not running'}")
+    if missing == 0:
+        print(f"\nPrefect UI: {cfg.ui_url}")
+    return 1 if missing else 0
+
+
+def api(cfg: StackConfig, path: str, body: dict | None = None) -> object:
+    """POST (or GET without a body) to the stack's Prefect REST API; returns the decoded JSON."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        cfg.api_url + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def list_deployments(cfg: StackConfig) -> list[str]:
+    """Names ``flow/deployment`` registered on the stack's server."""
+    flows = {f["id"]: f["name"] for f in api(cfg, "/flows/filter", {})}
+    return sorted(f"{flows[d['flow_id']]}/{d['name']}" for d in api(cfg, "/deployments/filter", {}))
+
+
+def config_from_env() -> StackConfig:
+    """Ports can be moved with TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT."""
+    return StackConfig(
+        prefect_port=int(os.environ.get("TRADEFORGE_PREFECT_PORT", "4200")),
+        s3_port=int(os.environ.get("TRADEFORGE_S3_PORT", "8333")),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("up", "down", "status"))
+    args = parser.parse_args(argv)
+    cfg = config_from_env()
+    try:
+        if args.command == "up":
+            up(cfg)
+        elif args.command == "down":
+            down(cfg)
+        else:
+            return status(cfg)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
