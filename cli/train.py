@@ -122,6 +122,20 @@ def train(
             help="S3-compatible endpoint (SeaweedFS, MinIO); credentials from the AWS chain.",
         ),
     ] = None,
+    dask: Annotated[
+        bool,
+        typer.Option(
+            "--dask",
+            help="Fan the agent x seed trainings out on a temporary Dask LocalCluster (TRADEFORGE_DASK_WORKERS workers, default 2).",
+        ),
+    ] = False,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TRADEFORGE_DASK_ADDRESS",
+            help="Fan out on an existing Dask cluster, e.g. tcp://scheduler:8786 (implies --dask).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -141,6 +155,7 @@ def train(
 
       tradeforge train --source s3://market/daily --store s3://models/tradeforge --agents dqn,parallel_dqn
     """
+    from flows.runners import with_task_runner
     from flows.train import train_pipeline
 
     params = dict(
@@ -168,7 +183,8 @@ def train(
         s3_endpoint_url=s3_endpoint_url,
     )
     try:
-        summary = train_pipeline(**params)
+        pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
+        summary = pipeline(**params)
     except Exception as exc:  # one clear line, the traceback is in the flow run's logs
         typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
