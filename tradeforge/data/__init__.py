@@ -1,0 +1,28 @@
+"""Data sources and vendor formats -> the canonical OHLCV frame (no Prefect, no boto3 here)."""
+
+from tradeforge.data.canonical import COLUMNS, infer_interval
+from tradeforge.data.errors import (
+    DataError,
+    DataFormatError,
+    DataSourceError,
+    SnapshotNotFound,
+    YahooError,
+)
+from tradeforge.data.formats import LAYOUTS, describe_layouts, read_bars
+from tradeforge.data.sources import Ingested, infer_ticker, ingest
+
+__all__ = [
+    "COLUMNS",
+    "LAYOUTS",
+    "DataError",
+    "DataFormatError",
+    "DataSourceError",
+    "Ingested",
+    "SnapshotNotFound",
+    "YahooError",
+    "describe_layouts",
+    "infer_interval",
+    "infer_ticker",
+    "ingest",
+    "read_bars",
+]

@@ -1,0 +1,64 @@
+"""The canonical OHLCV frame every stage after ingest works on."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tradeforge.data.errors import DataSourceError
+
+#: Exact column order of the canonical frame.
+COLUMNS = ("ticker", "timestamp", "open", "high", "low", "close", "volume")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+NUMERIC_COLUMNS = (*PRICE_COLUMNS, "volume")
+
+
+def make_canonical(bars: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    """Build the canonical frame from ``bars`` (columns timestamp, open..volume, any order).
+
+    Timestamps must already be UTC-aware. Rows keep their order: a vendor file that is
+    descending as a whole has been reversed by the reader, and any remaining disorder is left
+    for validation to report (sorting here would hide a corrupt file).
+    """
+    out = pd.DataFrame(
+        {
+            "ticker": pd.Series([ticker] * len(bars), dtype=object),
+            "timestamp": pd.DatetimeIndex(bars["timestamp"])
+            .tz_convert("UTC")
+            .astype("datetime64[ns, UTC]"),
+        }
+    )
+    for col in NUMERIC_COLUMNS:
+        out[col] = pd.to_numeric(bars[col].to_numpy(), errors="raise").astype("float64")
+    return out.reset_index(drop=True)
+
+
+def filter_dates(
+    frame: pd.DataFrame, start: str | None, end: str | None, *, origin: str
+) -> pd.DataFrame:
+    """Bars with ``start <= timestamp < end`` (UTC dates); error naming ``origin`` if none remain."""
+    mask = pd.Series(True, index=frame.index)
+    if start is not None:
+        mask &= frame["timestamp"] >= pd.Timestamp(start, tz="UTC")
+    if end is not None:
+        mask &= frame["timestamp"] < pd.Timestamp(end, tz="UTC")
+    out = frame[mask].reset_index(drop=True)
+    if out.empty:
+        ts = frame["timestamp"].dropna()
+        covers = f"{ts.min():%Y-%m-%d} .. {ts.max():%Y-%m-%d}" if len(ts) else "no dated bars"
+        raise DataSourceError(
+            f"{origin}: no bars between start={start} and end={end} (the data covers {covers})"
+        )
+    return out
+
+
+def infer_interval(timestamps: pd.Series) -> str | None:
+    """``"1h"`` or ``"1d"`` from the typical spacing of bars; None when it cannot tell."""
+    ts = pd.DatetimeIndex(timestamps.dropna()).sort_values()
+    if len(ts) < 3:
+        return None
+    step = pd.Series(ts).diff().dropna().median()
+    if step <= pd.Timedelta(hours=1):
+        return "1h"
+    if step >= pd.Timedelta(hours=20):
+        return "1d"
+    return None

@@ -1,0 +1,23 @@
+"""Errors of the data layer: each message names the input and what was wrong with it."""
+
+from __future__ import annotations
+
+
+class DataError(Exception):
+    """Base class of every data-layer error."""
+
+
+class DataFormatError(DataError, ValueError):
+    """A file or object could not be read as OHLCV bars (unknown layout, bad value, bad date)."""
+
+
+class DataSourceError(DataError):
+    """A source could not deliver bars (missing file, key or bucket, denied access, empty range)."""
+
+
+class YahooError(DataSourceError):
+    """Yahoo Finance gave no usable bars (unknown ticker, empty frame, retries exhausted)."""
+
+
+class SnapshotNotFound(DataSourceError):
+    """Offline mode found no stored raw snapshot covering a request."""

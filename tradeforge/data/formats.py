@@ -1,0 +1,339 @@
+"""Vendor layouts -> bars: every quirk of the files we know is handled here, in code.
+
+A layout is recognised from its header (column names, case- and spacing-insensitive). Values
+are parsed strictly: a cell that is present but not a number (or not a date) is an error that
+names the file, the line and the column; an empty cell becomes a null that validation reports.
+A file in descending order as a whole (Alpha Vantage, CryptoDataDownload, old Yahoo exports) is
+reversed; any other disorder is kept so that validation can point at it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tradeforge.data.canonical import NUMERIC_COLUMNS, PRICE_COLUMNS
+from tradeforge.data.errors import DataFormatError
+
+log = logging.getLogger(__name__)
+
+ISO = "ISO8601"
+#: CryptoDataDownload's hourly stamps, e.g. ``2019-10-17 09-AM`` (UTC, per the file's banner).
+CDD_HOURLY = "%Y-%m-%d %I-%p"
+#: Largest share of bars on which a price-adjustment factor may fall (rounding noise only):
+#: dividend and split adjustments only ever raise the factor as time moves forward.
+MAX_FACTOR_DROPS = 0.01
+FACTOR_DROP_TOLERANCE = 1e-3
+#: Quote-currency volume columns of CryptoDataDownload (``Volume USD``); the bar volume we keep
+#: is the first base-asset one (``Volume BTC`` / ``volume_btc``), comparable to share counts.
+QUOTE_VOLUMES = ("usd", "usdt", "usdc", "eur", "gbp", "jpy", "krw")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Bars read from one file: ``timestamp`` (UTC) plus open..volume, and how they were read."""
+
+    bars: pd.DataFrame
+    layout: str
+    notes: tuple[str, ...] = ()
+
+
+Adjust = Callable[[pd.DataFrame, str], tuple[pd.DataFrame, list[str]]]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One vendor layout: how to recognise it and how to turn it into bars."""
+
+    name: str
+    header: str
+    """The header as the vendor writes it (shown when a file matches no layout)."""
+    resolve: Callable[[list[str]], dict[str, str] | None]
+    """Normalised column names -> {our name: file column}, or None if this is not the layout."""
+    time_formats: tuple[str, ...] = (ISO,)
+    adjust: Adjust | None = None
+
+
+def _columns(
+    required: dict[str, str], *, also: tuple[str, ...] = (), forbidden: tuple[str, ...] = ()
+):
+    """A resolver matching when the mapped and ``also`` columns are present, no forbidden one."""
+
+    def resolve(cols: list[str]) -> dict[str, str] | None:
+        present = set(cols)
+        needed = set(required.values()) | set(also)
+        if needed <= present and not present & set(forbidden):
+            return dict(required)
+        return None
+
+    return resolve
+
+
+def _cdd_resolve(cols: list[str]) -> dict[str, str] | None:
+    """CryptoDataDownload: date, symbol, OHLC and a base-currency volume (``volume_btc``)."""
+    if not {"date", "symbol", "open", "high", "low", "close"} <= set(cols):
+        return None
+    base = [
+        c
+        for c in cols
+        if c.startswith("volume_") and c.removeprefix("volume_") not in QUOTE_VOLUMES
+    ]
+    if not base:
+        return None
+    ohlc = {c: c for c in PRICE_COLUMNS}
+    return {"timestamp": "date", **ohlc, "volume": base[0]}
+
+
+def _plain(time_col: str, **extra: str) -> dict[str, str]:
+    return {"timestamp": time_col, **{c: c for c in NUMERIC_COLUMNS}, **extra}
+
+
+def _alphavantage_resolve(cols: list[str]) -> dict[str, str] | None:
+    """Alpha Vantage daily adjusted; ``split_coefficient`` is used when present."""
+    mapping = _columns(_plain("timestamp", adjusted_close="adjusted_close"))(cols)
+    if mapping is not None and "split_coefficient" in cols:
+        mapping["split_coefficient"] = "split_coefficient"
+    return mapping
+
+
+def _factor_problem(factor: pd.Series, bars: pd.DataFrame, column: str) -> str | None:
+    """Why ``factor`` (adjusted / raw close, ascending time) is not an adjustment, or None."""
+    known = factor.dropna()
+    if known.empty:
+        return f"{column} is empty"
+    drops = int((known.shift(1) / known - 1 > FACTOR_DROP_TOLERANCE).sum())
+    if drops <= max(2, MAX_FACTOR_DROPS * len(known)):
+        return None
+    adjusted = factor * bars["close"]
+    same_as_low = int(np.isclose(adjusted, bars["low"], rtol=1e-6).sum())
+    hint = f"; it equals Low on {same_as_low} of {len(bars)} rows" if same_as_low else ""
+    return (
+        f"{column} / Close falls over time on {drops} of {len(known)} bars, which no dividend "
+        f"or split adjustment does{hint}"
+    )
+
+
+def _scale_by_factor(column: str) -> Adjust:
+    """Scale OHLC by ``column / close`` when that ratio is a real adjustment factor."""
+
+    def adjust(bars: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
+        factor = bars[column] / bars["close"]
+        problem = _factor_problem(factor, bars, column)
+        if problem is not None:
+            note = f"{name}: {column} ignored ({problem}); raw Open/High/Low/Close kept"
+            log.warning(note)
+            return bars, [note]
+        out = bars.copy()
+        for col in PRICE_COLUMNS:
+            out[col] = bars[col] * factor
+        return out, [f"{name}: Open/High/Low/Close scaled by {column} / Close"]
+
+    return adjust
+
+
+def _alphavantage_adjust(bars: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Scale prices by adjusted_close / close and volumes by the later split coefficients."""
+    out, notes = _scale_by_factor("adjusted_close")(bars, name)
+    if "split_coefficient" in out:
+        splits = out["split_coefficient"].fillna(1.0)
+        # A split on day t changes the share count of every earlier bar: multiply volume by the
+        # product of the coefficients strictly after each bar.
+        later = splits[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+        if (later != 1.0).any():
+            out = out.assign(volume=out["volume"] * later)
+            notes.append(f"{name}: volume scaled by later split coefficients")
+    return out, notes
+
+
+# Most specific first: the first layout whose columns are all present wins.
+LAYOUTS: tuple[Layout, ...] = (
+    Layout(
+        "canonical",
+        "ticker,timestamp,open,high,low,close,volume (tradeforge's own frame)",
+        _columns(_plain("timestamp"), also=("ticker",)),
+    ),
+    Layout(
+        "alphavantage_daily_adjusted",
+        "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient",
+        _alphavantage_resolve,
+        adjust=_alphavantage_adjust,
+    ),
+    Layout(
+        "cryptodatadownload",
+        "(banner line) then date,symbol,open,high,low,close,volume_btc,volume "
+        "(dates 2019-10-17 or 2019-10-17 09-AM, UTC)",
+        _cdd_resolve,
+        time_formats=(CDD_HOURLY, ISO),
+    ),
+    Layout(
+        "yahoo_classic",
+        "Date,Open,High,Low,Close,Volume,Adj Close (OHLC scaled by Adj Close / Close)",
+        _columns(_plain("date", adj_close="adj_close")),
+        adjust=_scale_by_factor("adj_close"),
+    ),
+    Layout(
+        "yahoo_adjusted",
+        "Date (or Datetime),Open,High,Low,Close,Volume (yfinance auto_adjust=True)",
+        lambda cols: _columns(_plain("datetime" if "datetime" in cols else "date"))(cols),
+    ),
+    Layout(
+        "plain_ohlcv",
+        "timestamp,open,high,low,close,volume (e.g. Alpha Vantage TIME_SERIES_DAILY)",
+        _columns(_plain("timestamp")),
+    ),
+)
+
+
+def describe_layouts() -> str:
+    """One line per layout understood, for error messages and ``--help``."""
+    return "\n".join(f"  - {layout.name}: {layout.header}" for layout in LAYOUTS)
+
+
+def normalise_column(name: object) -> str:
+    """``"Adj Close"`` -> ``"adj_close"``, ``"Volume BTC"`` -> ``"volume_btc"``."""
+    return "_".join(str(name).strip().lower().replace("-", " ").split())
+
+
+def read_bars(data: bytes, name: str) -> Parsed:
+    """Parse the bytes of one CSV or Parquet file named ``name`` into bars (see module doc)."""
+    if not data.strip():
+        raise DataFormatError(f"{name}: the file is empty")
+    if name.lower().endswith(".parquet") or data[:4] == b"PAR1":
+        table, first_line = _read_parquet(data, name), None
+    else:
+        table, first_line = _read_csv(data, name)
+    return _parse_table(table, name, first_line)
+
+
+def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+    try:
+        table = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
+        raise DataFormatError(f"{name}: not a readable Parquet file ({exc})") from exc
+    if isinstance(table.index, pd.DatetimeIndex):
+        table = table.reset_index()
+    table.columns = [normalise_column(c) for c in table.columns]
+    return table
+
+
+def _header_cells(line: str) -> list[str]:
+    return [normalise_column(c) for c in line.split(",")]
+
+
+def _read_csv(data: bytes, name: str) -> tuple[pd.DataFrame, int]:
+    """The table and the 1-based file line of its first data row (after any banner line)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{name}: not a UTF-8 text file ({exc})") from exc
+    lines = text.splitlines()
+    # CryptoDataDownload puts a banner ("Created on ...,https://www.CryptoDataDownload.com")
+    # above the header: take the first of the first two lines that some layout recognises.
+    skip = next(
+        (i for i, line in enumerate(lines[:2]) if _match(_header_cells(line)) is not None), 0
+    )
+    try:
+        table = pd.read_csv(io.StringIO(text), skiprows=skip, dtype=str, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(f"{name}: not a readable CSV file ({exc})") from exc
+    table.columns = [normalise_column(c) for c in table.columns]
+    return table, skip + 2
+
+
+def _match(cols: list[str]) -> tuple[Layout, dict[str, str]] | None:
+    for layout in LAYOUTS:
+        mapping = layout.resolve(cols)
+        if mapping is not None:
+            return layout, mapping
+    return None
+
+
+def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Parsed:
+    cols = list(table.columns)
+    found = _match(cols)
+    if found is None:
+        raise DataFormatError(
+            f"{name}: unknown layout with columns {', '.join(map(str, cols))}. "
+            f"Layouts understood:\n{describe_layouts()}"
+        )
+    layout, mapping = found
+    if table.empty:
+        raise DataFormatError(f"{name}: header only, no bars ({layout.name} layout)")
+
+    def where(pos: int) -> str:
+        return f"{name} line {pos + first_line}" if first_line else f"{name} row {pos + 1}"
+
+    bars = pd.DataFrame(index=range(len(table)))
+    bars["timestamp"] = _parse_times(table[mapping["timestamp"]], layout.time_formats, where)
+    for ours, theirs in mapping.items():
+        if ours != "timestamp":
+            bars[ours] = _parse_numbers(table[theirs], theirs, where)
+    bars = _ascending(bars)
+    notes: list[str] = []
+    if layout.adjust is not None:
+        bars, notes = layout.adjust(bars, name)
+    return Parsed(bars[["timestamp", *NUMERIC_COLUMNS]], layout.name, tuple(notes))
+
+
+def _examples(bad: pd.Series, raw: pd.Series, where: Callable[[int], str], column: str) -> str:
+    positions = np.flatnonzero(bad.to_numpy())
+    shown = "; ".join(f"{where(int(p))}: {raw.iloc[p]!r}" for p in positions[:3])
+    more = f" (and {len(positions) - 3} more)" if len(positions) > 3 else ""
+    return f"{shown}{more}"
+
+
+def _parse_numbers(raw: pd.Series, column: str, where: Callable[[int], str]) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.astype("float64").reset_index(drop=True)
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        raise DataFormatError(
+            f"column {column!r} holds values that are not numbers: "
+            f"{_examples(bad, raw, where, column)}"
+        )
+    return values.astype("float64").reset_index(drop=True)
+
+
+def _parse_times(
+    raw: pd.Series, formats: tuple[str, ...], where: Callable[[int], str]
+) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return _datetime_column(raw).reset_index(drop=True)
+    best: pd.Series | None = None
+    for fmt in formats:
+        parsed = pd.to_datetime(raw, format=fmt, utc=True, errors="coerce")
+        if best is None or parsed.notna().sum() > best.notna().sum():
+            best = parsed
+    assert best is not None
+    bad = best.isna() & raw.notna()
+    if bad.any():
+        raise DataFormatError(
+            f"column {raw.name!r} holds values that are not dates: "
+            f"{_examples(bad, raw, where, str(raw.name))}"
+        )
+    return best.reset_index(drop=True)
+
+
+def _datetime_column(raw: pd.Series) -> pd.Series:
+    """A datetime column as UTC; daily bars stamped at local midnight keep their wall date."""
+    if raw.dt.tz is None:
+        return raw.dt.tz_localize("UTC")
+    local = raw.dropna()
+    if len(local) and (local == local.dt.normalize()).all():
+        # yfinance stamps daily bars at the exchange's midnight: the date is what matters.
+        return raw.dt.tz_localize(None).dt.tz_localize("UTC")
+    return raw.dt.tz_convert("UTC")
+
+
+def _ascending(bars: pd.DataFrame) -> pd.DataFrame:
+    """Reverse a file written newest-first; leave any other disorder for validation to see."""
+    steps = bars["timestamp"].diff().dropna()
+    if (steps < pd.Timedelta(0)).sum() > (steps > pd.Timedelta(0)).sum():
+        return bars.iloc[::-1].reset_index(drop=True)
+    return bars
