@@ -4,7 +4,8 @@ An observation is fully determined by ``(t, position)``: the window of feature r
 ``t`` plus the agent's position (see ``tradeforge.envs.observations_at``). Storing those two numbers
 instead of the flattened window makes a transition 25 bytes whatever the window size, so 1M
 transitions take 25 MB (a window of 10 x 5 features as float32 copies would take 400 MB).
-Observations are rebuilt only for the sampled batch.
+Observations are rebuilt only for the sampled batch, by the env's own builder
+(``tradeforge.envs.observation``), so replayed and live observations cannot diverge.
 """
 
 from __future__ import annotations
@@ -54,25 +55,6 @@ class Batch(NamedTuple):
     reward: np.ndarray  # float32 (B,) n-step discounted reward
     discount: np.ndarray  # float32 (B,) multiplies the bootstrap value; 0 at terminal
     next_obs: np.ndarray  # float32 (B, obs_dim)
-
-
-def window_observations(features: np.ndarray, window: int) -> ObsFn:
-    """Observation builder for the contract layout: window rows (oldest first) then position."""
-    feats = np.ascontiguousarray(features, dtype=np.float32)
-    offsets = np.arange(-window + 1, 1)
-
-    def build(t: np.ndarray, position: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, dtype=np.int64)
-        if t.size and (t.min() < window - 1 or t.max() >= feats.shape[0]):
-            raise IndexError(
-                f"bar index out of range: t in [{t.min()}, {t.max()}], valid [{window - 1}, "
-                f"{feats.shape[0] - 1}] for window {window}"
-            )
-        rows = feats[t[:, None] + offsets]  # (n, window, F)
-        flat = rows.reshape(t.shape[0], -1)
-        return np.concatenate([flat, np.asarray(position, np.float32)[:, None]], axis=1)
-
-    return build
 
 
 class ReplayBuffer:

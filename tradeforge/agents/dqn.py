@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tradeforge.agents.actor import Actor, Collector, actor_env_seed, actor_rng, linear_epsilon
-from tradeforge.agents.buffer import NStepAdder, ReplayBuffer, window_observations
+from tradeforge.agents.buffer import NStepAdder, ReplayBuffer
 from tradeforge.agents.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from tradeforge.agents.monitor import Monitor
 from tradeforge.agents.network import NetworkSpec, NumpyQNetwork
@@ -45,8 +45,10 @@ def network_spec(env: Any, cfg: DQNConfig) -> NetworkSpec:
 
 def replay_buffer_for(env: Any, cfg: DQNConfig, seed: int) -> ReplayBuffer:
     """A replay buffer rebuilding observations from ``env``'s feature matrix."""
+    from tradeforge.envs.observation import ObservationBuilder
+
     return ReplayBuffer(
-        cfg.buffer_size, window_observations(env.feature_matrix, env.window), seed=seed
+        cfg.buffer_size, ObservationBuilder(env.feature_matrix, env.window), seed=seed
     )
 
 

@@ -48,6 +48,7 @@ class DQNLearner:
         )
         self._sync = tf.function(self._sync_target)
         self._tau = tf.constant(config.tau, tf.float32)
+        self._reward_scale = tf.constant(config.reward_scale, tf.float32)
 
     # ---- maths (traced once) -------------------------------------------------------------
     def _sgd_step(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
@@ -60,7 +61,8 @@ class DQNLearner:
         else:
             best = tf.argmax(q_next_target, axis=1, output_type=tf.int32)
         next_value = tf.gather(q_next_target, best, axis=1, batch_dims=1)
-        target = tf.stop_gradient(reward + discount * next_value)
+        # Step returns are ~1e-3: scaled, Q-values sit in a range Adam and Huber handle well.
+        target = tf.stop_gradient(self._reward_scale * reward + discount * next_value)
         with tf.GradientTape() as tape:
             q = self.online(obs, training=True)
             q_taken = tf.gather(q, action, axis=1, batch_dims=1)
@@ -99,14 +101,15 @@ class DQNLearner:
         return {k: float(v) for k, v in out.items()}
 
     def td_targets(self, batch: Batch) -> np.ndarray:
-        """The bootstrap targets ``r + discount * Q_target(s', a*)`` for ``batch`` (no update)."""
+        """The targets ``scale * r + discount * Q_target(s', a*)`` for ``batch`` (no update)."""
         q_next_target = self.target(batch.next_obs, training=False).numpy()
         if self.config.double_dqn:
             best = self.online(batch.next_obs, training=False).numpy().argmax(axis=1)
         else:
             best = q_next_target.argmax(axis=1)
         next_value = q_next_target[np.arange(len(best)), best]
-        return (batch.reward + batch.discount * next_value).astype(np.float32)
+        scaled = self.config.reward_scale * batch.reward
+        return (scaled + batch.discount * next_value).astype(np.float32)
 
     def get_weights(self) -> list[np.ndarray]:
         """Online weights as numpy arrays, for actors (see :class:`NumpyQNetwork`)."""

@@ -53,6 +53,8 @@ class DQNConfig:
     """Global-norm gradient clipping."""
     checkpoint_every: int = 0
     """Env steps between checkpoints (0 = no checkpoints)."""
+    reward_scale: float = 100.0
+    """Rewards are multiplied by this in the learner (step returns of ~1e-3 become ~0.1)."""
 
     def __post_init__(self) -> None:
         require(self.total_steps > 0, "total_steps", f"{self.total_steps} <= 0")
@@ -74,6 +76,7 @@ class DQNConfig:
             v = getattr(self, name)
             require(0 <= v <= 1, name, f"{v} not in [0, 1]")
         require(self.max_grad_norm > 0, "max_grad_norm", f"{self.max_grad_norm} <= 0")
+        require(self.reward_scale > 0, "reward_scale", f"{self.reward_scale} <= 0")
         require(self.checkpoint_every >= 0, "checkpoint_every", f"{self.checkpoint_every} < 0")
 
 
