@@ -9,7 +9,7 @@ area and returns its key; later stages load it from there.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +132,7 @@ def run_baselines(prepared, cfg: PipelineConfig) -> dict[str, Any]:
     """Baseline metrics on the same validation and test windows."""
     from tradeforge.evaluation import baselines
 
-    ticker = getattr(prepared, "ticker", "")
-    ppy = periods_per_year_for(cfg, ticker)
+    ppy = periods_per_year_for(cfg, prepared.ticker)
     out: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
         market = getattr(prepared, _attr(split))
@@ -212,14 +211,13 @@ def run_promotion(
     if champion is not None:
         champion_metrics = evaluate_champion_on(champion, registry, prepared, ingested, cfg)
     decision = decide_promotion(challenger["validation"], champion_metrics, cfg.promotion)
-    promoted = False
-    if decision.promote:
-        promoted = registry.promote(
-            ticker,
-            version,
-            decision=asdict(decision),
-            expected_etag=champion.etag if champion is not None else None,
-        )
+    # The registry records every decision; a rejected one moves nothing.
+    promoted = registry.promote(
+        ticker,
+        version,
+        decision=asdict(decision),
+        expected_etag=champion.etag if champion is not None else None,
+    )
     return {
         "ticker": ticker,
         "challenger": {k: challenger[k] for k in ("agent", "seed", "validation", "test")},
@@ -230,7 +228,9 @@ def run_promotion(
         "champion_before": champion.version_id if champion is not None else None,
         "champion_validation": champion_metrics,
         "promoted": promoted,
-        "reason": decision.reason,
+        "reason": decision.reason
+        if promoted or not decision.promote
+        else "lost a race: another promotion moved the champion first",
         "version": version.version_id,
         "version_uri": version.uri,
         "boundaries": prepared.boundaries,
@@ -258,7 +258,8 @@ def evaluate_champion_on(champion, registry, prepared, ingested, cfg: PipelineCo
             end=prepared.boundaries["test_start"],
         )
         ppy = periods_per_year_for(cfg, champion.ticker)
-        return evaluate(agent, market, cfg.env, periods_per_year=ppy).metrics
+        env = replace(cfg.env, window=int(card["window"]))
+        return evaluate(agent, market, env, periods_per_year=ppy).metrics
 
 
 def _jsonable(value: Any) -> Any:

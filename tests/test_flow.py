@@ -1,0 +1,84 @@
+"""The train_pipeline flow end to end under prefect_test_harness, on real (demo) data, tiny sizes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
+
+TINY = dict(
+    start="2014-01-01",
+    end="2017-01-01",
+    val_start="2016-01-01",
+    test_start="2016-07-01",
+    steps=400,
+    num_envs=4,
+    window=5,
+)
+
+
+@pytest.fixture(scope="module")
+def prefect_harness(tmp_path_factory):
+    """A throw-away Prefect API and home, so tests never touch a user's Prefect."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PREFECT_HOME", str(home))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+    mp.undo()
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> None:
+    from flows.train import train_pipeline
+
+    store = tmp_path / "store"
+    summary = train_pipeline(store=str(store), **TINY)
+
+    (ticker,) = summary["tickers"]
+    assert ticker["ticker"] == "GOOGL"
+    assert ticker["promoted"] is True, ticker["reason"]  # first model for a ticker: no champion yet
+    assert set(ticker["baselines"]) >= {"buy_and_hold", "cash", "random", "sma_crossover"}
+    for split in ("validation", "test"):
+        assert set(ticker["challenger"][split]) >= {"total_return", "sharpe", "max_drawdown"}
+
+    champion = _read_json(store / "models" / "GOOGL" / "champion.json")
+    version_dir = store / "models" / "GOOGL" / ticker["challenger"]["agent"] / ticker["version"]
+    assert ticker["version"] in json.dumps(champion)
+    card = _read_json(version_dir / "model_card.json")
+    assert (version_dir / "model.keras").is_file()
+    assert card["data"]["sha256"] and card["features"] and card["scaler"]
+
+    # A second run on the same windows: the challenger meets a champion and is judged against it.
+    again = train_pipeline(store=str(store), seeds=[1], **TINY)
+    (ticker2,) = again["tickers"]
+    assert ticker2["champion_before"] == ticker["version"]
+    assert ticker2["champion_validation"] is not None
+    assert ticker2["version"] != ticker["version"]
+
+
+def test_bad_file_stops_before_training(prefect_harness, tmp_path: Path) -> None:
+    from flows.train import train_pipeline
+
+    frame = pd.read_csv(SHARED / "SPY_2010-2017_yahoo.csv")
+    row = 412
+    frame.loc[row, "High"] = frame.loc[row, "Low"] - 1.0  # high < low: impossible bar
+    bad = tmp_path / "SPY.csv"
+    frame.to_csv(bad, index=False)
+    store = tmp_path / "store"
+
+    with pytest.raises(Exception, match="ohlc") as info:
+        train_pipeline(tickers=["SPY"], source=str(bad), store=str(store), steps=200)
+    assert str(frame.loc[row, "Date"]) in str(info.value)  # the error shows the offending bar
+    # Nothing was trained, staged or published.
+    assert not (store / "staging").exists()
+    assert not (store / "models").exists()
