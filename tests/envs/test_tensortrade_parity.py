@@ -139,3 +139,21 @@ def test_tickers_without_a_tensortrade_instrument_are_created() -> None:
         tt_env.build_tensortrade_env(
             _market("SPY_2010-2017_yahoo.csv", "SPY", steps=20), EnvConfig(slippage=0.001)
         )
+
+
+def test_throughput_benchmark_prints_its_figures_as_json(capsys) -> None:
+    import json
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks/env_throughput.py"
+    module = runpy.run_path(str(script), run_name="env_throughput")
+    argv = ["--tt-steps", "40", "--vec-calls", "5", "--repeats", "1", "--episode-length", "16"]
+    module["main"]([*argv, "--json"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    figures = json.loads(last)
+    for key in ("tensortrade_steps_per_s", "vector_64_steps_per_s", "vector_256_steps_per_s"):
+        assert figures[key] > 0
+    assert figures["ratio"] == figures["ratio_256"]
+    expected = figures["vector_256_steps_per_s"] / figures["tensortrade_steps_per_s"]
+    assert figures["ratio"] == pytest.approx(expected, rel=1e-2)
