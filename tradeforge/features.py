@@ -355,9 +355,14 @@ def _check_frame(frame: pd.DataFrame) -> None:
         raise ValueError(f"frame is missing canonical column(s) {missing}")
     if len(frame) == 0:
         raise ValueError("frame has no rows")
-    ts = frame["timestamp"]
-    if not ts.is_monotonic_increasing or ts.duplicated().any():
-        raise ValueError("frame timestamps must be unique and ascending")
+    ts = frame["timestamp"].to_numpy()
+    steps = ts[1:] <= ts[:-1]
+    if steps.any():
+        row = int(np.flatnonzero(steps)[0]) + 1
+        raise ValueError(
+            f"frame timestamps must be unique and ascending: row {row} ({ts[row]}) does not "
+            f"follow row {row - 1} ({ts[row - 1]}); validate the frame first"
+        )
 
 
 def _ticker(frame: pd.DataFrame) -> str:

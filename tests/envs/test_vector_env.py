@@ -187,6 +187,8 @@ def test_bad_actions_and_too_short_lookback_are_rejected() -> None:
         VectorTradingEnv(five_bars(), cfg(window=3), 2)
     with pytest.raises(ValueError, match="expected 4 actions"):
         run_episode(np.zeros(3, dtype=int), five_bars(), cfg())
+    with pytest.raises(ValueError, match="managed-risk orders exist only in the TensorTrade"):
+        VectorTradingEnv(five_bars(), cfg(action_scheme="managed_risk"), 2)
 
 
 def test_single_env_passes_gymnasiums_checker() -> None:

@@ -25,6 +25,12 @@ class Accounts:
     """Cash, units, position and bar index of ``num_envs`` envs, stepped together."""
 
     def __init__(self, market: MarketData, config: EnvConfig, num_envs: int) -> None:
+        if config.action_scheme != "bsh":
+            raise ValueError(
+                f"action_scheme {config.action_scheme!r}: the numpy env trades long/flat (bsh); "
+                "managed-risk orders exist only in the TensorTrade reference env "
+                "(tradeforge.envs.tensortrade_env.build_tensortrade_env)"
+            )
         self.market = market
         self.config = config
         self.num_envs = num_envs
