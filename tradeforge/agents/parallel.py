@@ -253,7 +253,12 @@ class ParallelDQN:
         if self.checkpoint_dir is not None and cfg.checkpoint_every:
             write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
         stats = final_stats(monitor, learner, buffer, env_steps, resumed)
-        stats |= {"kind": self.kind, "seed": seed, "num_actors": pcfg.num_actors}
+        stats |= {
+            "kind": self.kind,
+            "seed": seed,
+            "num_actors": pcfg.num_actors,
+            "actor_epsilons": [round(e, 6) for e in self.actor_epsilons],
+        }
         return TrainResult(QAgent(learner.online), stats)
 
     def _learn_loop(
@@ -271,6 +276,7 @@ class ParallelDQN:
         next_checkpoint = (env_steps // every + 1) * every if every else np.inf
         last_broadcast = learner.num_updates
         received = 0
+        self.actor_epsilons = [float("nan")] * pcfg.num_actors
         while env_steps < cfg.total_steps:
             _, actor_id, chunk, steps, returns, epsilon = self._receive(ch, procs, received)
             received += 1
@@ -284,7 +290,9 @@ class ParallelDQN:
             elif learner.num_updates - last_broadcast >= pcfg.weight_sync_interval:
                 _broadcast(ch, learner.get_weights())
                 last_broadcast = learner.num_updates
-            monitor.update(steps, epsilon, returns)
+            self.actor_epsilons[actor_id] = epsilon
+            # The progress/TensorBoard epsilon is the base schedule, i.e. actor 0's.
+            monitor.update(steps, linear_epsilon(env_steps, cfg), returns)
             if env_steps >= next_checkpoint and env_steps < cfg.total_steps:
                 write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
                 next_checkpoint = (env_steps // every + 1) * every
