@@ -1,0 +1,128 @@
+"""Per-bar columns the warning expectations check: move size, calendar gaps, stale runs.
+
+great-expectations checks column values; what a bar means in time (how many sessions the
+exchange held since the previous bar, whether the feed repeated itself) is computed here with
+exchange-calendars and numpy, then handed to the suite as plain columns.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+STOCK = "stock"
+CRYPTO = "crypto"
+ASSET_CLASSES = (STOCK, CRYPTO)
+#: Exchange whose sessions define a stock's expected bars.
+STOCK_CALENDAR = "XNYS"
+
+_CRYPTO_BASES = (
+    "BTC|ETH|LTC|XRP|BCH|ADA|SOL|DOGE|DOT|LINK|XLM|EOS|TRX|BNB|AVAX|MATIC|UNI|ATOM|XMR|ETC|ZEC"
+)
+_QUOTES = "USD|USDT|USDC|EUR|GBP|JPY|BTC|ETH"
+_CRYPTO = re.compile(rf"^(?:[A-Z0-9]+-(?:{_QUOTES})|(?:{_CRYPTO_BASES})-?(?:{_QUOTES}))$")
+
+#: Largest |log return| of one bar before it is flagged (an unadjusted 2:1 split is 0.69,
+#: 3:2 is 0.41); calibrated so that none of the real files' genuine moves trips it except
+#: Coinbase's first weeks of BTC trading.
+MOVE_THRESHOLDS = {
+    (STOCK, "1d"): 0.35,
+    (STOCK, "1h"): 0.20,
+    (CRYPTO, "1d"): 0.50,
+    (CRYPTO, "1h"): 0.25,
+}
+#: This many identical zero-volume bars in a row is a stale feed, not a quiet market.
+STALE_RUN = 3
+SPLIT_RATIOS = (2, 3, 4, 5, 8, 10, 1.5, 20)
+
+
+def asset_class_of(ticker: str) -> str:
+    """``crypto`` for pairs such as ``BTC-USD``, ``ETHUSDT`` or ``BTCUSD``; else ``stock``."""
+    return CRYPTO if _CRYPTO.match(ticker.upper()) else STOCK
+
+
+def add_derived(frame: pd.DataFrame, asset_class: str, interval: str) -> pd.DataFrame:
+    """``frame`` plus the per-bar columns the suite's expectations check."""
+    out = frame.copy()
+    out["max_open_close"] = frame[["open", "close"]].max(axis=1, skipna=False)
+    out["min_open_close"] = frame[["open", "close"]].min(axis=1, skipna=False)
+    out["min_price"] = frame[["open", "high", "low", "close"]].min(axis=1, skipna=False)
+    close = frame["close"].where(frame["close"] > 0)
+    out["abs_log_return"] = np.log(close / close.shift(1)).abs()
+    out["missing_before"] = missing_before(frame["timestamp"], asset_class, interval)
+    out["stale_run"] = stale_runs(frame)
+    out["pre_listing"] = pre_listing(frame).astype(int)
+    return out
+
+
+def pre_listing(frame: pd.DataFrame) -> pd.Series:
+    """Leading bars with zero volume before the first traded bar (e.g. TSLA's 2010-06-28 row)."""
+    traded = frame["volume"].fillna(0) > 0
+    if not traded.any():
+        return pd.Series(False, index=frame.index)
+    return pd.Series(np.arange(len(frame)) < int(np.argmax(traded.to_numpy())), index=frame.index)
+
+
+def stale_runs(frame: pd.DataFrame) -> pd.Series:
+    """For each bar in a run of identical zero-volume bars, the run's length; else 0."""
+    prices = frame[["open", "high", "low", "close"]].to_numpy()
+    zero = (frame["volume"] == 0).to_numpy()
+    same = np.zeros(len(frame), dtype=bool)
+    if len(frame) > 1:
+        same[1:] = (prices[1:] == prices[:-1]).all(axis=1) & zero[1:] & zero[:-1]
+    # A run starts at a bar that is not "same as previous" and continues while it is.
+    run_id = np.cumsum(~same)
+    lengths = pd.Series(run_id).map(pd.Series(run_id).value_counts()).to_numpy()
+    in_run = same | np.r_[same[1:], False]  # a run's first bar is "same" as the next one
+    return pd.Series(np.where(in_run, lengths, 0), index=frame.index)
+
+
+def missing_before(timestamps: pd.Series, asset_class: str, interval: str) -> pd.Series:
+    """How many expected bars are missing just before each bar (0 for the first bar)."""
+    ts = pd.DatetimeIndex(timestamps)
+    result = np.zeros(len(ts), dtype=np.int64)
+    valid = ~ts.isna()
+    if valid.sum() < 2:
+        return pd.Series(result, index=timestamps.index)
+    if asset_class == CRYPTO:
+        result[valid] = _missing_continuous(ts[valid], interval)
+    else:
+        result[valid] = _missing_sessions(ts[valid])
+    return pd.Series(result, index=timestamps.index)
+
+
+def _missing_continuous(ts: pd.DatetimeIndex, interval: str) -> np.ndarray:
+    """24/7 markets: every hour (or day) is a bar."""
+    step = pd.Timedelta(hours=1) if interval == "1h" else pd.Timedelta(days=1)
+    gaps = np.r_[0, np.diff(ts.asi8)] / step.value
+    return np.clip(np.round(gaps) - 1, 0, None).astype(np.int64)
+
+
+def _missing_sessions(ts: pd.DatetimeIndex) -> np.ndarray:
+    """Stocks: exchange sessions strictly between each bar's day and the previous bar's day."""
+    days = ts.tz_convert(None).normalize().to_numpy()
+    sessions = _sessions(str(days.min())[:10], str(days.max())[:10]).to_numpy()
+    left = sessions.searchsorted(days, side="left")
+    right = sessions.searchsorted(days, side="right")
+    between = np.r_[0, left[1:] - right[:-1]]  # same-day bars (hourly) give -1: none missing
+    return np.clip(between, 0, None).astype(np.int64)
+
+
+@lru_cache(maxsize=16)
+def _sessions(start: str, end: str) -> pd.DatetimeIndex:
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar(STOCK_CALENDAR, start=start, end=end)
+    return pd.DatetimeIndex(cal.sessions_in_range(start, end)).tz_localize(None)
+
+
+def split_hint(ratio: float) -> str:
+    """``"looks like an unadjusted 2:1 split"`` when a price ratio matches a common split."""
+    for n in SPLIT_RATIOS:
+        for r, text in ((1 / n, f"{n:g}:1 split"), (n, f"1:{n:g} reverse split")):
+            if abs(ratio / r - 1) < 0.03:
+                return f"; looks like an unadjusted {text}"
+    return ""
