@@ -83,6 +83,11 @@ class ObjectStore(ABC):
     def get_bytes(self, key: str) -> bytes:
         """The object's content; raises ``ObjectNotFound``."""
 
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """The content and the ETag of that same content (for a later ``if_match``)."""
+        data = self.get_bytes(key)
+        return data, md5_etag(data)
+
     @abstractmethod
     def put_bytes(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
@@ -376,12 +381,16 @@ class S3Store(ObjectStore):
             raise self._error(exc, action, key) from None
 
     def get_bytes(self, key: str) -> bytes:
+        return self.get_with_etag(key)[0]
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
         full = self._full(key)
         resp = self._call("read", key, self.client.get_object, Bucket=self.bucket, Key=full)
         try:
-            return resp["Body"].read()
+            body = resp["Body"].read()
         except Exception as exc:  # a connection dropped mid-body
             raise StoreUnavailable(f"read {self.uri_for(key)}: body interrupted: {exc}") from None
+        return body, str(resp["ETag"])
 
     def put_bytes(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False

@@ -155,7 +155,13 @@ class SeaweedS3:
         )
         try:
             client.head_bucket(Bucket=self.bucket)
-            return True
+            # The bucket answers before the volume server has joined: only a real write and
+            # read-back of an object proves the server can serve tests.
+            probe = "readiness-probe"
+            client.put_object(Bucket=self.bucket, Key=probe, Body=b"ok")
+            ok = client.get_object(Bucket=self.bucket, Key=probe)["Body"].read() == b"ok"
+            client.delete_object(Bucket=self.bucket, Key=probe)
+            return ok
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
                 client.create_bucket(Bucket=self.bucket)

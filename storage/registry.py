@@ -1,0 +1,429 @@
+"""The model registry: immutable versions, a champion pointer per ticker, a promotion history.
+
+Layout inside any ``ObjectStore`` (local directory or S3)::
+
+    models/<ticker>/<agent>/<version>/model.keras        the files of one version (plots, ...)
+    models/<ticker>/<agent>/<version>/model_card.json    written LAST: a version without its card
+                                                         is incomplete and is never promoted
+    models/<ticker>/champion.json                        the pointer, moved by conditional writes
+    models/<ticker>/history/<time>-<id>.json             one object per decision, never rewritten
+
+Every object of a version is written with If-None-Match, so a version can never change once
+written. The card records the sha256 of every file; reading a version verifies them all, and the
+pointer records the card's own sha256. The pointer is created with If-None-Match and then only
+moved with If-Match on the ETag the caller read, so of two racing promotions exactly one wins.
+Only JSON and raw bytes are stored: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.errors import (
+    IntegrityError,
+    InvalidKey,
+    ObjectNotFound,
+    PreconditionFailed,
+    StoreError,
+)
+from storage.objectstore import ObjectStore
+
+ROOT = "models"
+CARD = "model_card.json"
+MODEL = "model.keras"
+CHAMPION = "champion.json"
+HISTORY = "history"
+
+_TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-_=^]{0,31}$")
+_AGENT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_VERSION = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{8}$")
+_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def check_ticker(ticker: str) -> str:
+    """Return ``ticker`` or raise ``InvalidKey`` (letters, digits, ``.-_=^``, up to 32)."""
+    if not isinstance(ticker, str) or not _TICKER.match(ticker) or ".." in ticker:
+        raise InvalidKey(f"ticker {ticker!r}: not a ticker symbol (e.g. SPY, BTC-USD, ^GSPC)")
+    return ticker
+
+
+def check_agent(agent: str) -> str:
+    """Return ``agent`` or raise ``InvalidKey`` (lower-case identifier such as ``dqn``)."""
+    if not isinstance(agent, str) or not _AGENT.match(agent):
+        raise InvalidKey(f"agent {agent!r}: not an agent kind (e.g. dqn, parallel_dqn)")
+    return agent
+
+
+def check_version(version_id: str) -> str:
+    """Return ``version_id`` or raise ``InvalidKey`` (``YYYYMMDDTHHMMSSffffffZ-<8 hex>``)."""
+    if not isinstance(version_id, str) or not _VERSION.match(version_id):
+        raise InvalidKey(
+            f"version {version_id!r}: not a version id (like 20260101T120000000000Z-0a1b2c3d)"
+        )
+    return version_id
+
+
+def check_file_name(name: str) -> str:
+    """Return ``name`` or raise ``InvalidKey``: a plain file name, no folders."""
+    if not isinstance(name, str) or not _FILE.match(name) or ".." in name or name == CARD:
+        raise InvalidKey(f"file name {name!r}: must be a plain name (no '/', not {CARD})")
+    return name
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    """Sortable UTC timestamp with microseconds: ``20260101T120000123456Z``."""
+    return moment.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays, Paths: the rest is refused (the card must be plain JSON)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
+
+
+def to_json(obj: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, no NaN/Infinity)."""
+    try:
+        text = json.dumps(obj, sort_keys=True, indent=2, allow_nan=False, default=_json_default)
+    except ValueError as exc:
+        raise ValueError(f"not storable as JSON (NaN or Infinity?): {exc}") from None
+    return (text + "\n").encode()
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """One immutable version of a model."""
+
+    ticker: str
+    agent: str
+    version_id: str
+    uri: str
+    """Where the version's folder lives (path or ``s3://...``)."""
+
+    @property
+    def prefix(self) -> str:
+        """The version's key prefix inside the store."""
+        return f"{ROOT}/{self.ticker}/{self.agent}/{self.version_id}"
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The current champion of a ticker, as read from its pointer."""
+
+    ticker: str
+    agent: str
+    version_id: str
+    uri: str
+    etag: str
+    """The pointer's ETag: pass it to ``promote(expected_etag=...)`` to move it safely."""
+    card_sha256: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    promoted_at: str = ""
+    previous: str | None = None
+    reason: str = ""
+
+    @property
+    def version(self) -> VersionRef:
+        """The champion's ``VersionRef``."""
+        return VersionRef(self.ticker, self.agent, self.version_id, self.uri)
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A version whose files were verified and written into a local folder."""
+
+    ref: VersionRef
+    card: dict[str, Any]
+    directory: Path
+    files: dict[str, Path]
+    """File name -> local path, every one checked against the card's sha256."""
+
+    @property
+    def model_path(self) -> Path:
+        """The ``.keras`` model file."""
+        return self.files[MODEL]
+
+
+class ModelRegistry:
+    """Versions, champion pointers and promotion history on top of an ``ObjectStore``."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _ref(self, ticker: str, agent: str, version_id: str) -> VersionRef:
+        prefix = f"{ROOT}/{check_ticker(ticker)}/{check_agent(agent)}/{check_version(version_id)}"
+        return VersionRef(ticker, agent, version_id, self.store.uri_for(prefix))
+
+    @staticmethod
+    def _champion_key(ticker: str) -> str:
+        return f"{ROOT}/{check_ticker(ticker)}/{CHAMPION}"
+
+    # -- publish ----------------------------------------------------------------------------
+
+    def publish(
+        self, ticker: str, agent: str, files: dict[str, bytes | Path], card: dict[str, Any]
+    ) -> VersionRef:
+        """Write a new immutable version: every file, then the card (with their sha256s) last.
+
+        ``files`` maps plain names to bytes or local paths and must include ``model.keras``.
+        The registry adds ``ticker``, ``agent``, ``version_id``, ``created_at`` and ``files``
+        (name -> sha256 and size) to ``card``. Returns the new version's reference.
+        """
+        check_ticker(ticker)
+        check_agent(agent)
+        if MODEL not in files:
+            raise ValueError(f"publish {ticker}/{agent}: files must include {MODEL!r}")
+        blobs = {check_file_name(name): _read(name, data) for name, data in files.items()}
+        manifest = {name: {"sha256": sha256_hex(b), "bytes": len(b)} for name, b in blobs.items()}
+        created = _now()
+        digest = sha256_hex(to_json({"card": card, "files": manifest}))
+        version_id = f"{_stamp(created)}-{digest[:4]}{secrets.token_hex(2)}"
+        ref = self._ref(ticker, agent, version_id)
+        full_card = {
+            **card,
+            "ticker": ticker,
+            "agent": agent,
+            "version_id": version_id,
+            "created_at": created.isoformat(),
+            "files": manifest,
+        }
+        card_bytes = to_json(full_card)  # fails before anything is written if not JSON
+        for name, data in blobs.items():
+            self.store.put_bytes(f"{ref.prefix}/{name}", data, if_none_match=True)
+        self.store.put_bytes(f"{ref.prefix}/{CARD}", card_bytes, if_none_match=True)
+        return ref
+
+    # -- read -------------------------------------------------------------------------------
+
+    def card(self, ticker: str, agent: str, version_id: str) -> dict[str, Any]:
+        """The version's model card; ``ObjectNotFound`` if the version is missing or incomplete."""
+        return self._card_raw(self._ref(ticker, agent, version_id))[0]
+
+    def _card_raw(self, ref: VersionRef) -> tuple[dict[str, Any], bytes]:
+        try:
+            raw = self.store.get_bytes(f"{ref.prefix}/{CARD}")
+        except ObjectNotFound:
+            raise ObjectNotFound(
+                f"version {ref.ticker}/{ref.agent}/{ref.version_id}: no {CARD} at {ref.uri} "
+                "(missing, or an upload that did not finish)"
+            ) from None
+        return _parse_json(raw, f"{ref.uri}/{CARD}"), raw
+
+    def read_file(self, ticker: str, agent: str, version_id: str, name: str) -> bytes:
+        """One file of a version, verified against the card's sha256 (``IntegrityError``)."""
+        card = self.card(ticker, agent, version_id)
+        return self._verified(self._ref(ticker, agent, version_id), card, check_file_name(name))
+
+    def _verified(self, ref: VersionRef, card: dict[str, Any], name: str) -> bytes:
+        entry = card.get("files", {}).get(name)
+        if entry is None:
+            raise ObjectNotFound(f"version {ref.uri}: its card lists no file {name!r}")
+        data = self.store.get_bytes(f"{ref.prefix}/{name}")
+        actual = sha256_hex(data)
+        if actual != entry["sha256"]:
+            raise IntegrityError(
+                f"{ref.uri}/{name}: checksum mismatch (sha256 {actual[:16]}..., card says "
+                f"{entry['sha256'][:16]}...); the object is corrupted or was altered: refused"
+            )
+        return data
+
+    def verify(self, ticker: str, agent: str, version_id: str) -> dict[str, Any]:
+        """Check every file of a version against its card; return the card."""
+        return self._verify(self._ref(ticker, agent, version_id))[0]
+
+    def _verify(self, ref: VersionRef) -> tuple[dict[str, Any], bytes]:
+        card, raw = self._card_raw(ref)
+        if MODEL not in card.get("files", {}):
+            raise IntegrityError(f"{ref.uri}/{CARD}: lists no {MODEL}")
+        for name in card["files"]:
+            self._verified(ref, card, name)
+        return card, raw
+
+    def load_version(
+        self, ticker: str, agent: str, version_id: str, dest: str | Path
+    ) -> LoadedVersion:
+        """Verify every file of a version and write them into ``dest``; nothing unverified is
+        returned. ``dest/model.keras`` is ready for ``QAgent.load`` (Keras safe mode)."""
+        ref = self._ref(ticker, agent, version_id)
+        card = self.card(ticker, agent, version_id)
+        blobs = {check_file_name(n): self._verified(ref, card, n) for n in card.get("files", {})}
+        folder = Path(dest)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, data in blobs.items():
+            paths[name] = folder / name
+            paths[name].write_bytes(data)
+        (folder / CARD).write_bytes(to_json(card))
+        return LoadedVersion(ref=ref, card=card, directory=folder, files=paths)
+
+    def load_champion(self, ticker: str, dest: str | Path) -> tuple[Champion, LoadedVersion]:
+        """The champion and its verified files (the card itself checked against the pointer)."""
+        champ = self.champion(ticker)
+        if champ is None:
+            raise ObjectNotFound(f"{self.store.uri_for(self._champion_key(ticker))}: no champion")
+        ref = champ.version
+        raw = self.store.get_bytes(f"{ref.prefix}/{CARD}")
+        if sha256_hex(raw) != champ.card_sha256:
+            raise IntegrityError(
+                f"{ref.uri}/{CARD}: checksum mismatch with the champion pointer; refused"
+            )
+        return champ, self.load_version(ticker, champ.agent, champ.version_id, dest)
+
+    def champion(self, ticker: str) -> Champion | None:
+        """The ticker's champion, or None before the first promotion."""
+        key = self._champion_key(ticker)
+        try:
+            raw, etag = self.store.get_with_etag(key)
+        except ObjectNotFound:
+            return None
+        data = _parse_json(raw, self.store.uri_for(key))
+        try:
+            return Champion(
+                ticker=data["ticker"],
+                agent=data["agent"],
+                version_id=check_version(data["version_id"]),
+                uri=data["uri"],
+                etag=etag,
+                card_sha256=data["card_sha256"],
+                metrics=data.get("metrics", {}),
+                promoted_at=data.get("promoted_at", ""),
+                previous=data.get("previous"),
+                reason=data.get("reason", ""),
+            )
+        except (KeyError, InvalidKey) as exc:
+            raise StoreError(
+                f"{self.store.uri_for(key)}: malformed champion pointer ({exc})"
+            ) from None
+
+    def tickers(self) -> list[str]:
+        """Tickers with at least one stored object."""
+        return sorted({k.split("/")[1] for k in self.store.list(f"{ROOT}/") if k.count("/") >= 2})
+
+    def versions(self, ticker: str, agent: str | None = None) -> list[VersionRef]:
+        """Complete versions (card present) of a ticker, oldest first."""
+        prefix = f"{ROOT}/{check_ticker(ticker)}/"
+        if agent is not None:
+            prefix += f"{check_agent(agent)}/"
+        refs = []
+        for key in self.store.list(prefix):
+            parts = key.split("/")
+            if len(parts) == 5 and parts[4] == CARD and _VERSION.match(parts[3]):
+                refs.append(self._ref(parts[1], parts[2], parts[3]))
+        return sorted(refs, key=lambda r: (r.version_id, r.agent))
+
+    def history(self, ticker: str) -> list[dict[str, Any]]:
+        """Every recorded decision of a ticker, oldest first."""
+        prefix = f"{ROOT}/{check_ticker(ticker)}/{HISTORY}/"
+        return [
+            _parse_json(self.store.get_bytes(k), self.store.uri_for(k))
+            for k in self.store.list(prefix)
+        ]
+
+    # -- promote ----------------------------------------------------------------------------
+
+    def promote(
+        self,
+        ticker: str,
+        version: VersionRef,
+        decision: dict[str, Any],
+        expected_etag: str | None,
+    ) -> bool:
+        """Make ``version`` the ticker's champion if the pointer is still what the caller read.
+
+        ``expected_etag`` is ``Champion.etag`` from the ``champion()`` the decision was based on,
+        or None when there was no champion. The version is verified first (complete, every
+        checksum right). Returns False, and records the lost race, when another promotion moved
+        the pointer in between; any store failure raises and leaves the pointer as it was.
+        A decision with ``promote: False`` is only recorded.
+        """
+        if version.ticker != ticker:
+            raise ValueError(
+                f"promote {ticker}: version {version.version_id} is for {version.ticker}"
+            )
+        if not decision.get("promote", True):
+            self.record_decision(ticker, version, decision, outcome="rejected")
+            return False
+        card, card_raw = self._verify(self._ref(ticker, version.agent, version.version_id))
+        before = self.champion(ticker)
+        pointer = {
+            "ticker": ticker,
+            "agent": version.agent,
+            "version_id": version.version_id,
+            "uri": version.uri,
+            "card_sha256": sha256_hex(card_raw),
+            "metrics": card.get("metrics", {}),
+            "promoted_at": _now().isoformat(),
+            "previous": before.version_id if before is not None else None,
+            "reason": str(decision.get("reason", "")),
+        }
+        key = self._champion_key(ticker)
+        try:
+            if expected_etag is None:
+                self.store.put_bytes(key, to_json(pointer), if_none_match=True)
+            else:
+                self.store.put_bytes(key, to_json(pointer), if_match=expected_etag)
+        except PreconditionFailed:
+            self.record_decision(ticker, version, decision, outcome="lost_race")
+            return False
+        self.record_decision(ticker, version, decision, outcome="promoted")
+        return True
+
+    def record_decision(
+        self, ticker: str, version: VersionRef, decision: dict[str, Any], *, outcome: str
+    ) -> str:
+        """Append one decision (``promoted`` | ``rejected`` | ``lost_race``) to the history;
+        returns its key. Entries are created with If-None-Match and never rewritten."""
+        if outcome not in ("promoted", "rejected", "lost_race"):
+            raise ValueError(f"record_decision: outcome {outcome!r} unknown")
+        at = _now()
+        entry = {
+            "at": at.isoformat(),
+            "ticker": check_ticker(ticker),
+            "agent": version.agent,
+            "version_id": check_version(version.version_id),
+            "outcome": outcome,
+            "decision": decision,
+        }
+        key = f"{ROOT}/{ticker}/{HISTORY}/{_stamp(at)}-{secrets.token_hex(4)}.json"
+        self.store.put_bytes(key, to_json(entry), if_none_match=True)
+        return key
+
+
+def _read(name: str, data: bytes | Path) -> bytes:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    path = Path(data)
+    if not path.is_file():
+        raise FileNotFoundError(f"publish: file {name!r} from {path} does not exist")
+    return path.read_bytes()
+
+
+def _parse_json(raw: bytes, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise IntegrityError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    return data
