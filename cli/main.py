@@ -30,7 +30,11 @@ def _root() -> None:
 def main() -> None:
     """Console-script entry point."""
     # TensorFlow's C++ start-up chatter hides the output that matters.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Without a Prefect server, Prefect starts a temporary one; on a busy 2-core machine its
+    # default 20 s start-up budget is too tight.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     app()
 
 

@@ -64,15 +64,20 @@ def render_summary(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     for ticker in summary["tickers"]:
-        table = Table(title=f"{ticker['ticker']}  windows: {ticker['boundaries']}")
-        table.add_column("policy")
+        b = ticker["boundaries"]
+        table = Table(
+            title=f"{ticker['ticker']}: validation {b['val_start']}..{b['test_start']}, "
+            f"test {b['test_start']}..{b['end']} (trained on {b['train_start']}..{b['val_start']})",
+            caption="after costs; the promotion decision uses the validation window only",
+        )
+        table.add_column("policy", no_wrap=True)
         table.add_column("seed", justify="right")
         for split in ("val", "test"):
-            table.add_column(f"{split} return", justify="right")
-            table.add_column(f"{split} Sharpe", justify="right")
-            table.add_column(f"{split} max DD", justify="right")
+            table.add_column(f"{split}\nreturn", justify="right")
+            table.add_column(f"{split}\nSharpe", justify="right")
+            table.add_column(f"{split}\nmax DD", justify="right")
         rows = [(c["agent"], str(c["seed"]), c) for c in ticker["candidates"]]
         rows += [(name, "-", b) for name, b in ticker["baselines"].items()]
         for label, seed, result in rows:
