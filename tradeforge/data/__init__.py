@@ -10,6 +10,7 @@ from tradeforge.data.errors import (
 )
 from tradeforge.data.formats import LAYOUTS, describe_layouts, read_bars
 from tradeforge.data.sources import Ingested, infer_ticker, ingest
+from tradeforge.data.yahoo import RetryPolicy, fetch_snapshots, fetch_yahoo
 
 __all__ = [
     "COLUMNS",
@@ -18,9 +19,12 @@ __all__ = [
     "DataFormatError",
     "DataSourceError",
     "Ingested",
+    "RetryPolicy",
     "SnapshotNotFound",
     "YahooError",
     "describe_layouts",
+    "fetch_snapshots",
+    "fetch_yahoo",
     "infer_interval",
     "infer_ticker",
     "ingest",
