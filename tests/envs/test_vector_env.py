@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -89,7 +91,9 @@ def test_risk_adjusted_reward_has_a_minimum_window_and_a_floor() -> None:
 
 def test_differential_sharpe_follows_moody_saffell() -> None:
     eta = 0.1
-    c = cfg(reward="differential_sharpe", dsr_eta=eta, sharpe_floor=1e-6, commission=0.0)
+    c = cfg(
+        reward="differential_sharpe", dsr_eta=eta, sharpe_floor=1e-6, commission=0.0, reward_clip=0
+    )
     res = run_episode(np.array([1, 1, 1, 1]), five_bars(), c)
     a = b = 0.0
     expected = []
@@ -99,6 +103,10 @@ def test_differential_sharpe_follows_moody_saffell() -> None:
         a, b = a + eta * (r - a), b + eta * (r * r - b)
     np.testing.assert_allclose(res.rewards, expected, rtol=1e-9)
     assert expected[0] == 0.0 and expected[2] != 0.0
+    # reward_clip bounds the output (here at 2, below the raw -5.1 and 3.6).
+    assert np.abs(expected).max() > 2.0
+    clipped = run_episode(np.array([1, 1, 1, 1]), five_bars(), replace(c, reward_clip=2.0))
+    np.testing.assert_allclose(clipped.rewards, np.clip(expected, -2.0, 2.0), rtol=1e-9)
 
 
 def test_vector_env_matches_run_episode_per_env() -> None:

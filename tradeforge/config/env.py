@@ -63,6 +63,8 @@ class EnvConfig:
     """Floor on the per-step deviation in ``risk_adjusted`` / ``differential_sharpe`` rewards."""
     dsr_eta: float = 0.01
     """Adaptation rate of the differential Sharpe ratio's moving moments (Moody & Saffell 1998)."""
+    reward_clip: float = 10.0
+    """Clip every reward to [-reward_clip, reward_clip]; 0 = no clip."""
 
     def __post_init__(self) -> None:
         require(1 <= self.window <= 512, "window", f"{self.window} not in [1, 512]")
@@ -81,3 +83,4 @@ class EnvConfig:
         )
         require(self.sharpe_floor > 0, "sharpe_floor", f"{self.sharpe_floor} <= 0")
         require(0 < self.dsr_eta < 1, "dsr_eta", f"{self.dsr_eta} not in (0, 1)")
+        require(self.reward_clip >= 0, "reward_clip", f"{self.reward_clip} < 0")

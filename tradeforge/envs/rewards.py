@@ -13,6 +13,10 @@ Each scheme sees, per step and env, the net-worth return ``r`` of the step, the 
 - ``differential_sharpe``: Moody & Saffell (1998), "Reinforcement learning for trading", eq. 4:
   ``D_t = (B_{t-1} dA_t - A_{t-1} dB_t / 2) / (B_{t-1} - A_{t-1}^2)^{3/2}`` with exponential
   moving moments ``A, B`` of rate ``dsr_eta``; the variance is floored at ``sharpe_floor**2``.
+
+Every scheme's output is clipped to ``[-reward_clip, reward_clip]`` (0 = no clip): after a flat
+spell (zero returns) the differential Sharpe's variance estimate is tiny and the first trade's
+reward can reach +-60 on SPY, which would dominate a Q-learner's updates.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from tradeforge.config import EnvConfig
 
 
 class Reward:
-    """Base: stateless schemes only implement ``__call__``."""
+    """Base: schemes implement ``compute`` (and ``reset`` when they keep state)."""
 
     def __init__(self, num_envs: int, config: EnvConfig) -> None:
         self.num_envs = num_envs
@@ -33,20 +37,27 @@ class Reward:
         """Forget the history of the envs in ``mask`` (their episodes start anew)."""
 
     def __call__(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Rewards of one step: ``ret`` net-worth return, ``price_ret`` bar return, position."""
+        reward = self.compute(ret, price_ret, position)
+        clip = self.config.reward_clip
+        return np.clip(reward, -clip, clip) if clip > 0 else reward
+
+    def compute(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """The scheme's unclipped reward (and its state update)."""
         raise NotImplementedError
 
 
 class SimpleReward(Reward):
     """Relative net-worth change of the step."""
 
-    def __call__(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
+    def compute(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
         return ret
 
 
 class PositionBasedReward(Reward):
     """+price return when long, -price return when flat (rewards being out of a falling market)."""
 
-    def __call__(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
+    def compute(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
         return (2.0 * position - 1.0) * price_ret
 
 
@@ -63,7 +74,7 @@ class RiskAdjustedReward(Reward):
         self._returns[mask] = 0.0
         self._count[mask] = 0
 
-    def __call__(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
+    def compute(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
         window = self.config.reward_window
         self._returns[self._rows, self._count % window] = ret
         self._count += 1
@@ -88,7 +99,7 @@ class DifferentialSharpeReward(Reward):
         self._a[mask] = 0.0
         self._b[mask] = 0.0
 
-    def __call__(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
+    def compute(self, ret: np.ndarray, price_ret: np.ndarray, position: np.ndarray) -> np.ndarray:
         eta = self.config.dsr_eta
         a, b = self._a, self._b
         d_a = ret - a
