@@ -53,6 +53,8 @@ class FeatureFamily:
     compute: Compute
     """Raw (unscaled) feature values from the frame, NaN during warm-up."""
     doc: str
+    fast_before_slow: bool = False
+    """The first two parameters are a fast and a slow window: the first must be smaller."""
 
 
 # -- the computations (each strictly causal) ----------------------------------------------------
@@ -126,8 +128,6 @@ def _volz(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
 
 def _sma_ratio(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
     fast, slow = p
-    if not fast < slow:
-        raise ValueError(f"sma_ratio_{fast}_{slow}: the fast window must be shorter than the slow")
     close = frame["close"]
     return (
         close.rolling(fast, min_periods=fast).mean() / close.rolling(slow, min_periods=slow).mean()
@@ -153,17 +153,19 @@ CATALOGUE: dict[str, FeatureFamily] = {
     "vol": FeatureFamily(r"vol_(\d+)", (), _vol, "rolling std of 1-bar log returns"),
     "rsi": FeatureFamily(r"rsi_(\d+)", (), _rsi, "Wilder RSI in [-1, 1]"),
     "macd_signal": FeatureFamily(
-        r"macd_signal(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_signal, "EMA of MACD"
+        r"macd_signal(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_signal, "EMA of MACD", True
     ),
     "macd_hist": FeatureFamily(
-        r"macd_hist(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_hist, "MACD - signal"
+        r"macd_hist(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_hist, "MACD - signal", True
     ),
     "macd": FeatureFamily(
-        r"macd(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd, "(EMA fast - EMA slow) / close"
+        r"macd(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd, "(EMA fast - EMA slow) / close", True
     ),
     "bb_pos": FeatureFamily(r"bb_pos_(\d+)", (), _bb_pos, "Bollinger position"),
     "volz": FeatureFamily(r"volz_(\d+)", (), _volz, "z-score of log volume"),
-    "sma_ratio": FeatureFamily(r"sma_ratio_(\d+)_(\d+)", (), _sma_ratio, "SMA fast / SMA slow - 1"),
+    "sma_ratio": FeatureFamily(
+        r"sma_ratio_(\d+)_(\d+)", (), _sma_ratio, "SMA fast / SMA slow - 1", True
+    ),
     "atr": FeatureFamily(r"atr_(\d+)", (), _atr, "Wilder ATR / close"),
 }
 
@@ -195,6 +197,11 @@ def parse_feature(name: str) -> tuple[FeatureFamily, tuple[int, ...]]:
         params = params or family.defaults
         if any(v < 1 for v in params):
             raise ValueError(f"feature {name!r}: parameters must be >= 1")
+        if family.fast_before_slow and not params[0] < params[1]:
+            raise ValueError(
+                f"feature {name!r}: the fast window {params[0]} must be shorter than the "
+                f"slow window {params[1]}"
+            )
         return family, params
     known = ", ".join(f.pattern for f in CATALOGUE.values())
     raise ValueError(f"feature {name!r} is not in the catalogue (known patterns: {known})")
@@ -204,9 +211,11 @@ def compute_features(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) ->
     """Raw (unscaled) feature columns for every bar of ``frame``; NaN during each warm-up."""
     _check_frame(frame)
     columns = {}
-    for name in names:
-        family, params = parse_feature(name)
-        columns[name] = family.compute(frame, params).astype("float64")
+    # A zero or negative price gives inf/NaN here; _feature_table reports it by feature and bar.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in names:
+            family, params = parse_feature(name)
+            columns[name] = family.compute(frame, params).astype("float64")
     return pd.DataFrame(columns, index=frame.index)
 
 

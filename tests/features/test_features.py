@@ -81,6 +81,10 @@ def test_unknown_or_bad_feature_names_are_rejected_by_the_config() -> None:
         FeatureConfig(features=("logret_1", "momentum_3"))
     with pytest.raises(ValueError, match="parameters must be >= 1"):
         FeatureConfig(features=("vol_0",))
+    with pytest.raises(ValueError, match="fast window 50 must be shorter than the slow window 10"):
+        FeatureConfig(features=("sma_ratio_50_10",))
+    with pytest.raises(ValueError, match="'macd_26_12_9': the fast window 26"):
+        FeatureConfig(features=("macd_26_12_9",))
     assert parse_feature("macd")[1] == (12, 26, 9)
     assert parse_feature("macd_signal_5_10_3")[1] == (5, 10, 3)
 
