@@ -182,6 +182,14 @@ def test_random_starts_lie_inside_the_range_and_follow_the_seed() -> None:
     assert not np.array_equal(env.state_index()[0], starts[0])
 
 
+def test_a_range_shorter_than_an_episode_is_run_whole() -> None:
+    env = VectorTradingEnv(five_bars(), cfg(episode_length=50), 4, seed=0)
+    env.reset()
+    np.testing.assert_array_equal(env.state_index()[0], [0, 0, 0, 0])
+    ends = [env.step(np.ones(4, dtype=int))[3].all() for _ in range(4)]
+    assert ends == [False, False, False, True]
+
+
 def test_bad_actions_and_too_short_lookback_are_rejected() -> None:
     env = VectorTradingEnv(five_bars(), cfg(), 2)
     with pytest.raises(RuntimeError, match="before reset"):

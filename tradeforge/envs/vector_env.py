@@ -28,9 +28,8 @@ def _episode_bounds(
     """First observed bar and last bar of ``count`` new episodes (random starts if ``rng``)."""
     first, last = market.start, market.end - 1
     if rng is None or last - first <= length:
-        starts = np.full(count, first, dtype=np.int64)
-        ends = np.full(count, last if rng is None else min(first + length, last), dtype=np.int64)
-        return starts, ends
+        # Fixed starts, or a range no longer than one episode: run the whole range.
+        return np.full(count, first, dtype=np.int64), np.full(count, last, dtype=np.int64)
     starts = rng.integers(first, last - length + 1, size=count, dtype=np.int64)
     return starts, starts + length
 
