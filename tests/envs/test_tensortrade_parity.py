@@ -93,6 +93,21 @@ def test_next_open_execution_is_not_tensortrades_timing() -> None:
     assert np.abs(tt_worth / other.net_worth - 1.0).max() > 1e-3
 
 
+def test_simple_reward_is_tensortrades_simple_profit() -> None:
+    from tensortrade.env.default.rewards import SimpleProfit
+
+    market = _market("SPY_2010-2017_yahoo.csv", "SPY", steps=80)
+    config = EnvConfig(window=10, execution="same_close")
+    actions = np.random.default_rng(5).integers(0, 2, market.num_steps).tolist()
+    rewards = []
+    for scheme in (None, SimpleProfit()):
+        built = tt_env.build_tensortrade_env(market, config, reward_scheme=scheme)
+        built.env.reset()
+        rewards.append(np.array([built.env.step(a)[1] for a in actions]))
+    assert np.any(rewards[0] != 0.0)
+    np.testing.assert_array_equal(rewards[0], rewards[1])
+
+
 def test_tensortrades_risk_adjusted_reward_explodes_and_ours_does_not() -> None:
     from tensortrade.env.default.rewards import RiskAdjustedReturns
 
