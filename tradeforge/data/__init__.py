@@ -9,7 +9,7 @@ from tradeforge.data.errors import (
     YahooError,
 )
 from tradeforge.data.formats import LAYOUTS, describe_layouts, read_bars
-from tradeforge.data.sources import Ingested, infer_ticker, ingest
+from tradeforge.data.sources import Ingested, expand_source, infer_ticker, ingest
 from tradeforge.data.yahoo import RetryPolicy, fetch_snapshots, fetch_yahoo
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "SnapshotNotFound",
     "YahooError",
     "describe_layouts",
+    "expand_source",
     "fetch_snapshots",
     "fetch_yahoo",
     "infer_interval",

@@ -126,7 +126,7 @@ def _scale_by_factor(column: str) -> Adjust:
         problem = _factor_problem(factor, bars, column)
         if problem is not None:
             note = f"{name}: {column} ignored ({problem}); raw Open/High/Low/Close kept"
-            log.warning(note)
+            log.info(note)
             return bars, [note]
         out = bars.copy()
         for col in PRICE_COLUMNS:

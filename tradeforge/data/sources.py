@@ -188,3 +188,46 @@ def _read_s3(ticker: str, uri: str, endpoint_url: str | None) -> RawFile:
     except StoreError as exc:
         raise DataSourceError(f"{uri}: {exc}") from exc
     return RawFile(data, key, store.uri_for(key))
+
+
+def expand_source(
+    source: str, tickers: tuple[str, ...] | list[str] = (), *, endpoint_url: str | None = None
+) -> list[tuple[str, str]]:
+    """``(ticker, source)`` pairs for every data file a folder or ``s3://`` prefix holds.
+
+    A file or single object gives one pair (its ticker inferred unless ``tickers`` names one);
+    a folder or prefix gives one pair per top-level ``.csv``/``.parquet`` (only ``tickers``'
+    files when given). ``demo`` and ``yahoo`` give one pair per ticker.
+    """
+    wanted = [t.upper() for t in tickers]
+    if source in (DEMO_SOURCE, "yahoo"):
+        return [(t, source) for t in (wanted or ([DEMO_TICKER] if source == DEMO_SOURCE else []))]
+    if source.startswith("s3://"):
+        base = source.rstrip("/")
+        if base.lower().endswith(SUFFIXES):
+            return [(wanted[0] if wanted else infer_ticker(base), base)]
+        from storage import StoreError, open_store
+
+        try:
+            names = [k for k in open_store(base, endpoint_url=endpoint_url).list() if "/" not in k]
+        except StoreError as exc:
+            raise DataSourceError(f"{source}: {exc}") from exc
+        files = [(n, f"{base}/{n}") for n in names]
+    else:
+        path = Path(source)
+        if path.is_file():
+            return [(wanted[0] if wanted else infer_ticker(path), str(path))]
+        if not path.is_dir():
+            raise DataSourceError(f"source {source!r}: no such file or folder")
+        files = [(p.name, str(p)) for p in sorted(path.iterdir()) if p.is_file()]
+    pairs = [
+        (ticker, where)
+        for name, where in files
+        if name.lower().endswith(SUFFIXES) and (ticker := _ticker_or_none(name)) is not None
+    ]
+    if wanted:
+        pairs = [(t, w) for t, w in pairs if t in wanted]
+    if not pairs:
+        which = f" for {', '.join(wanted)}" if wanted else ""
+        raise DataSourceError(f"{source}: no .csv or .parquet files{which}")
+    return pairs

@@ -1,0 +1,240 @@
+"""``tradeforge validate`` and ``tradeforge ingest``: the data stages alone, from the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tradeforge.config import DEFAULT_STORE
+from tradeforge.config.data import DataConfig
+
+EXIT_FAILED = 1
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept repeated options and comma-separated lists: ``--tickers SPY,AAPL``."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _file_interval(source: str) -> str | None:
+    """The interval a single local file holds (None when it is not one local file)."""
+    path = Path(source)
+    if source.startswith("s3://") or not path.is_file():
+        return None
+    from tradeforge.data import infer_interval, read_bars
+
+    return infer_interval(read_bars(path.read_bytes(), path.name).bars["timestamp"])
+
+
+def _store(store: str, endpoint_url: str | None):
+    from storage import open_store
+
+    return open_store(store, endpoint_url=endpoint_url)
+
+
+def _validate_one(ticker: str, source: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """Ingest + validate one (ticker, source); a read error is reported as a failed "read" rule."""
+    from tradeforge.data import DataError, ingest
+    from tradeforge.validation import validate, write_data_docs
+
+    interval = opts["interval"] or _safe_interval(source) or "1d"
+    try:
+        cfg = DataConfig(
+            tickers=(ticker,),
+            source=source,
+            start=opts["start"],
+            end=opts["end"],
+            interval=interval,
+            offline=opts["offline"],
+            s3_endpoint_url=opts["endpoint_url"],
+        )
+        store = _store(opts["store"], opts["endpoint_url"]) if source == "yahoo" else None
+        got = ingest(ticker, cfg, snapshot_store=store)
+    except (DataError, ValueError) as exc:
+        return {"ticker": ticker, "source": source, "success": False, "error": str(exc)}
+    report = validate(got.frame, interval=interval, min_rows=opts["min_rows"])
+    out = {"source": got.source, "sha256": got.sha256, "notes": list(got.notes)}
+    out.update(report.to_dict())
+    if opts["docs"]:
+        out["data_docs"] = str(write_data_docs(report, opts["docs"]))
+    return out
+
+
+def _safe_interval(source: str) -> str | None:
+    try:
+        return _file_interval(source)
+    except Exception:  # the real read error is reported by ingest, with its context
+        return None
+
+
+def _print_result(console: Console, result: dict[str, Any]) -> None:
+    title = f"{result['ticker']}  {result['source']}"
+    if "error" in result:
+        console.print(f"[bold red]FAILED[/] {title}\n  read: {result['error']}")
+        return
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    for column in ("rule", "severity", "status", "rows", "detail"):
+        table.add_column(column, overflow="fold")
+    for rule in result["rules"]:
+        if rule["success"]:
+            status = "passed"
+        else:
+            status = "[bold red]FAILED[/]" if rule["severity"] == "error" else "[yellow]warn[/]"
+        detail = "" if rule["success"] else rule["message"]
+        if rule["handling"] and not rule["success"]:
+            detail += f"  -> {rule['handling']}"
+        table.add_row(rule["rule"], rule["severity"], status, str(rule["rows"]), detail)
+    console.print(table)
+    for note in result["notes"]:
+        console.print(f"  note: {note}")
+    console.print(("[green]" if result["success"] else "[bold red]") + result["summary"] + "[/]")
+
+
+def validate_command(
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            help="A CSV/Parquet file, a folder of <TICKER>.csv|.parquet, or s3://bucket/prefix."
+        ),
+    ] = None,
+    tickers: Annotated[
+        list[str] | None,
+        typer.Option(help="Tickers (repeated or comma-separated); default: every file found."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="yahoo | demo | s3://bucket/prefix | a path (instead of PATH)."),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First bar, YYYY-MM-DD (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last bar, YYYY-MM-DD (exclusive).")] = None,
+    interval: Annotated[
+        str | None, typer.Option(help="1d or 1h; default: what the file holds (1d for Yahoo).")
+    ] = None,
+    min_rows: Annotated[int, typer.Option(help="Fewest bars a ticker may have.")] = 100,
+    offline: Annotated[
+        bool, typer.Option(help="Yahoo: serve from stored snapshots only (no network).")
+    ] = False,
+    store: Annotated[
+        str, typer.Option(help="Where Yahoo snapshots are kept: a folder or s3://bucket/prefix.")
+    ] = DEFAULT_STORE,
+    s3_endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint (default: AWS / $AWS_ENDPOINT_URL).")
+    ] = None,
+    docs: Annotated[
+        Path | None, typer.Option(help="Write great-expectations Data Docs (HTML) here.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last stdout line.")
+    ] = False,
+) -> None:
+    """Ingest and validate only: print each rule's outcome; exit 1 if any ticker fails."""
+    from tradeforge.data import DataError, expand_source
+
+    where = source or path
+    if where is None:
+        raise typer.BadParameter("give a PATH or --source", param_hint="PATH")
+    if source and path:
+        raise typer.BadParameter("give either PATH or --source, not both", param_hint="PATH")
+    names = _split(tickers)
+    if where == "yahoo" and not names:
+        raise typer.BadParameter("--source yahoo needs --tickers", param_hint="--tickers")
+    opts = dict(
+        start=start,
+        end=end,
+        interval=interval,
+        min_rows=min_rows,
+        offline=offline,
+        store=store,
+        endpoint_url=s3_endpoint_url,
+        docs=docs,
+    )
+    try:
+        targets = expand_source(where, names, endpoint_url=s3_endpoint_url)
+    except DataError as exc:
+        targets, results = [], [{"ticker": ",".join(names), "source": where, "error": str(exc)}]
+        results[0]["success"] = False
+    else:
+        results = [_validate_one(t, s, opts) for t, s in targets]
+    console = Console(file=sys.stdout, width=160)
+    for result in results:
+        _print_result(console, result)
+    ok = all(r["success"] for r in results)
+    if as_json:
+        sys.stdout.write(json.dumps({"success": ok, "results": results}, default=str) + "\n")
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def ingest_command(
+    tickers: Annotated[
+        list[str], typer.Option(help="Tickers to fetch (repeated or comma-separated).")
+    ],
+    source: Annotated[str, typer.Option(help="Only yahoo fetches snapshots.")] = "yahoo",
+    start: Annotated[str | None, typer.Option(help="First bar, YYYY-MM-DD (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last bar, YYYY-MM-DD (exclusive).")] = None,
+    interval: Annotated[str, typer.Option(help="1d or 1h.")] = "1d",
+    store: Annotated[
+        str, typer.Option(help="Snapshot store: a folder or s3://bucket/prefix.")
+    ] = DEFAULT_STORE,
+    s3_endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint (default: AWS / $AWS_ENDPOINT_URL).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object as the last stdout line.")
+    ] = False,
+) -> None:
+    """Fetch bars from Yahoo and keep each raw response as a snapshot in the store."""
+    from tradeforge.data import DataError, fetch_snapshots
+
+    if source != "yahoo":
+        raise typer.BadParameter(
+            "only yahoo is fetched; files and S3 objects are read in place", param_hint="--source"
+        )
+    try:
+        DataConfig(tickers=tuple(_split(tickers)), start=start, end=end, interval=interval)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    snapshot_store = _store(store, s3_endpoint_url)
+    try:
+        snaps = fetch_snapshots(_split(tickers), start, end, interval, store=snapshot_store)
+    except DataError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        if as_json:
+            sys.stdout.write(json.dumps({"success": False, "error": str(exc)}) + "\n")
+        raise typer.Exit(EXIT_FAILED) from None
+    rows = []
+    table = Table(title=f"snapshots in {snapshot_store.uri}", title_justify="left")
+    for column in ("ticker", "bars", "first", "last", "sha256", "key"):
+        table.add_column(column)
+    for ticker, snap in snaps.items():
+        frame = snap.frame()
+        row = {
+            "ticker": ticker,
+            "bars": len(frame),
+            "first": str(frame["timestamp"].iloc[0]),
+            "last": str(frame["timestamp"].iloc[-1]),
+            "sha256": snap.sha256,
+            "key": snap.key,
+            "uri": snapshot_store.uri_for(snap.key) if snap.key else None,
+        }
+        rows.append(row)
+        table.add_row(
+            *(str(row[c]) for c in ("ticker", "bars", "first", "last")),
+            snap.sha256[:12],
+            str(snap.key),
+        )
+    Console(file=sys.stdout, width=160).print(table)
+    if as_json:
+        sys.stdout.write(json.dumps({"success": True, "snapshots": rows}) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` and ``ingest`` to the ``tradeforge`` command."""
+    app.command("validate")(validate_command)
+    app.command("ingest")(ingest_command)

@@ -1,0 +1,121 @@
+"""``tradeforge validate`` / ``tradeforge ingest`` through Typer's runner (real files, fake Yahoo)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+import yfinance as yf
+from typer.testing import CliRunner
+
+from cli import data as data_cli
+from tests.data.helpers import market_file
+from tests.data.test_yahoo import FakeYahoo
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    data_cli.register(app)
+    return app
+
+
+def _run(app: typer.Typer, *args: str):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def _last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_validate_good_file_exits_0_with_json(app, tmp_path: Path) -> None:
+    path = market_file("TSLA_2010-2017_yahoo.csv")
+    result = _run(app, "validate", path, "--json", "--docs", tmp_path / "docs")
+    assert result.exit_code == 0, result.stdout
+    assert "pre_listing_placeholder" in result.stdout
+    out = _last_json(result.stdout)
+    assert out["success"] is True
+    (report,) = out["results"]
+    assert report["ticker"] == "TSLA" and report["rows_kept"] == 1857
+    assert Path(report["data_docs"]).is_file()
+
+
+def test_validate_bad_file_exits_1_naming_rule_and_row(app, tmp_path: Path) -> None:
+    table = pd.read_csv(market_file("AMZN_2013-2023_yahoo-adjusted.csv"), dtype=str)
+    table.loc[table["Date"] == "2013-05-06", "High"] = "1.5"
+    bad = tmp_path / "AMZN.csv"
+    table.to_csv(bad, index=False)
+    result = _run(app, "validate", bad, "--json")
+    assert result.exit_code == 1
+    assert "ohlc_consistency" in result.stdout and "2013-05-06 high=1.5" in result.stdout
+    out = _last_json(result.stdout)
+    assert out["success"] is False
+    failed = [
+        r for r in out["results"][0]["rules"] if not r["success"] and r["severity"] == "error"
+    ]
+    assert [r["rule"] for r in failed] == ["ohlc_consistency"]
+    assert failed[0]["examples"][0]["timestamp"] == "2013-05-06"
+
+
+def test_validate_folder_reports_each_file(app, tmp_path: Path) -> None:
+    (tmp_path / "AAPL.csv").write_bytes(
+        market_file("AAPL_2013-2023_yahoo-adjusted.csv").read_bytes()
+    )
+    (tmp_path / "ODD.csv").write_text("when,price\n2020-01-01,3\n")
+    (tmp_path / "notes.txt").write_text("not data")
+    result = _run(app, "validate", tmp_path, "--json")
+    assert result.exit_code == 1
+    out = _last_json(result.stdout)
+    by_ticker = {r["ticker"]: r for r in out["results"]}
+    assert set(by_ticker) == {"AAPL", "ODD"}
+    assert by_ticker["AAPL"]["success"] is True
+    assert "unknown layout" in by_ticker["ODD"]["error"]
+    only = _last_json(_run(app, "validate", tmp_path, "--tickers", "AAPL", "--json").stdout)
+    assert [r["ticker"] for r in only["results"]] == ["AAPL"]
+
+
+def test_validate_hourly_file_infers_interval(app) -> None:
+    path = market_file("BTCUSD_2017-2019_coinbase-hourly_cdd.csv")
+    result = _run(app, "validate", path, "--start", "2019-01-01", "--json")
+    assert result.exit_code == 0, result.stdout
+    assert _last_json(result.stdout)["results"][0]["suite"] == "ohlcv.crypto.1h"
+
+
+def test_validate_missing_path_exits_1(app, tmp_path: Path) -> None:
+    result = _run(app, "validate", tmp_path / "nope.csv", "--json")
+    assert result.exit_code == 1
+    assert "no such file or folder" in _last_json(result.stdout)["results"][0]["error"]
+
+
+def test_ingest_then_validate_offline_from_snapshots(app, tmp_path: Path, monkeypatch) -> None:
+    fake = FakeYahoo()
+    monkeypatch.setattr(yf.Ticker, "history", lambda self, *a, **k: fake.history(self, *a, **k))
+    store = tmp_path / "store"
+    span = ("--start", "2018-01-01", "--end", "2019-01-01")
+    result = _run(app, "ingest", "--tickers", "AAPL,MSFT", *span, "--store", store, "--json")
+    assert result.exit_code == 0, result.stdout
+    snaps = _last_json(result.stdout)["snapshots"]
+    assert {s["ticker"] for s in snaps} == {"AAPL", "MSFT"}
+    assert all((store / s["key"]).is_file() for s in snaps)
+
+    def no_network(*a, **k):
+        raise AssertionError("offline run touched yfinance")
+
+    monkeypatch.setattr(yf, "download", no_network)
+    args = ("validate", "--source", "yahoo", "--tickers", "MSFT", *span, "--store", store)
+    result = _run(app, *args, "--offline", "--json")
+    assert result.exit_code == 0, result.stdout
+    (report,) = _last_json(result.stdout)["results"]
+    assert report["ticker"] == "MSFT" and report["rows_checked"] == 251
+    assert report["sha256"] == next(s["sha256"] for s in snaps if s["ticker"] == "MSFT")
