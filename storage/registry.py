@@ -156,6 +156,8 @@ class LoadedVersion:
     directory: Path
     files: dict[str, Path]
     """File name -> local path, every one checked against the card's sha256."""
+    card_sha256: str = ""
+    """sha256 of the card as stored (what a champion pointer records)."""
 
     @property
     def model_path(self) -> Path:
@@ -266,7 +268,7 @@ class ModelRegistry:
         """Verify every file of a version and write them into ``dest``; nothing unverified is
         returned. ``dest/model.keras`` is ready for ``QAgent.load`` (Keras safe mode)."""
         ref = self._ref(ticker, agent, version_id)
-        card = self.card(ticker, agent, version_id)
+        card, raw = self._card_raw(ref)
         blobs = {check_file_name(n): self._verified(ref, card, n) for n in card.get("files", {})}
         folder = Path(dest)
         folder.mkdir(parents=True, exist_ok=True)
@@ -274,21 +276,22 @@ class ModelRegistry:
         for name, data in blobs.items():
             paths[name] = folder / name
             paths[name].write_bytes(data)
-        (folder / CARD).write_bytes(to_json(card))
-        return LoadedVersion(ref=ref, card=card, directory=folder, files=paths)
+        (folder / CARD).write_bytes(raw)
+        return LoadedVersion(
+            ref=ref, card=card, directory=folder, files=paths, card_sha256=sha256_hex(raw)
+        )
 
     def load_champion(self, ticker: str, dest: str | Path) -> tuple[Champion, LoadedVersion]:
         """The champion and its verified files (the card itself checked against the pointer)."""
         champ = self.champion(ticker)
         if champ is None:
             raise ObjectNotFound(f"{self.store.uri_for(self._champion_key(ticker))}: no champion")
-        ref = champ.version
-        raw = self.store.get_bytes(f"{ref.prefix}/{CARD}")
-        if sha256_hex(raw) != champ.card_sha256:
+        loaded = self.load_version(ticker, champ.agent, champ.version_id, dest)
+        if loaded.card_sha256 != champ.card_sha256:
             raise IntegrityError(
-                f"{ref.uri}/{CARD}: checksum mismatch with the champion pointer; refused"
+                f"{champ.uri}/{CARD}: checksum mismatch with the champion pointer; refused"
             )
-        return champ, self.load_version(ticker, champ.agent, champ.version_id, dest)
+        return champ, loaded
 
     def champion(self, ticker: str) -> Champion | None:
         """The ticker's champion, or None before the first promotion."""

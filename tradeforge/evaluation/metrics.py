@@ -20,7 +20,6 @@ Conventions (stated once, used everywhere):
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -45,12 +44,14 @@ PERIODS_PER_YEAR = {
     ("1h", "stock"): 252 * 7,
     ("1h", "crypto"): 365 * 24,
 }
-_CRYPTO = re.compile(r"^[A-Z0-9]+-(USD|USDT|USDC|EUR|GBP|JPY|BTC|ETH)$")
 
 
 def asset_class(ticker: str) -> str:
-    """``crypto`` for Yahoo-style crypto pairs (``BTC-USD``, ``ETH-USDT``), else ``stock``."""
-    return "crypto" if _CRYPTO.match(ticker.upper()) else "stock"
+    """``crypto`` or ``stock``, by the validation suite's rule (one definition project-wide)."""
+    # Imported here: the validation package loads great-expectations.
+    from tradeforge.validation.derived import asset_class_of
+
+    return asset_class_of(ticker)
 
 
 def periods_per_year(interval: str, ticker: str = "", *, asset: str | None = None) -> int:

@@ -1,0 +1,177 @@
+"""``tradeforge models list|show``: versions, champions and promotion history of a store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from tradeforge.config import DEFAULT_STORE
+
+models_app = typer.Typer(
+    help="Inspect the model registry: versions, champions, promotion history.",
+    no_args_is_help=True,
+)
+
+StoreOpt = Annotated[
+    str, typer.Option(help="Model store: a local directory or s3://bucket/prefix.")
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(envvar="AWS_ENDPOINT_URL", help="S3-compatible endpoint (SeaweedFS, MinIO)."),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on the last stdout line.")
+]
+
+
+def _registry(store: str, endpoint_url: str | None):
+    from storage import open_store
+    from storage.registry import ModelRegistry
+
+    return ModelRegistry(open_store(store, endpoint_url=endpoint_url))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
+    return typer.Exit(1)
+
+
+def _metric(card: dict[str, Any], split: str, key: str) -> float | None:
+    value = card.get("metrics", {}).get(split, {}).get(key)
+    return None if value is None else float(value)
+
+
+def list_models(
+    ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    s3_endpoint_url: EndpointOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List every version per ticker, oldest first, with the champion marked."""
+    from storage.errors import StoreError
+
+    try:
+        registry = _registry(store, s3_endpoint_url)
+        tickers = [ticker] if ticker else registry.tickers()
+        rows = []
+        for t in tickers:
+            champ = registry.champion(t)
+            for ref in registry.versions(t):
+                card = registry.card(t, ref.agent, ref.version_id)
+                rows.append(
+                    {
+                        "ticker": t,
+                        "agent": ref.agent,
+                        "version_id": ref.version_id,
+                        "champion": champ is not None and champ.version_id == ref.version_id,
+                        "seed": card.get("seed"),
+                        "validation_sharpe": _metric(card, "validation", "sharpe"),
+                        "validation_return": _metric(card, "validation", "total_return"),
+                        "test_sharpe": _metric(card, "test", "sharpe"),
+                        "uri": ref.uri,
+                    }
+                )
+    except (StoreError, ValueError) as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps({"store": registry.store.uri, "versions": rows}) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"models in {registry.store.uri}")
+    for col in ("ticker", "agent", "version", "seed", "val Sharpe", "val return", "test Sharpe"):
+        table.add_column(col)
+    for r in rows:
+        mark = " (champion)" if r["champion"] else ""
+        table.add_row(
+            r["ticker"],
+            r["agent"],
+            r["version_id"] + mark,
+            str(r["seed"]),
+            _fmt(r["validation_sharpe"]),
+            _fmt(r["validation_return"], pct=True),
+            _fmt(r["test_sharpe"]),
+        )
+    Console().print(table if rows else f"no versions in {registry.store.uri}")
+
+
+def show(
+    ticker: Annotated[str, typer.Option(help="Ticker to show.")],
+    version: Annotated[str | None, typer.Option(help="Version id; default: the champion.")] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Agent kind of --version (found if omitted).")
+    ] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    s3_endpoint_url: EndpointOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a version's model card (default: the champion's) and the ticker's promotion history."""
+    from storage.errors import StoreError
+
+    try:
+        registry = _registry(store, s3_endpoint_url)
+        champ = registry.champion(ticker)
+        if version is None:
+            if champ is None:
+                raise ValueError(
+                    f"no champion for {ticker} in {registry.store.uri}; pass --version"
+                )
+            version, agent = champ.version_id, champ.agent
+        if agent is None:
+            matches = [r for r in registry.versions(ticker) if r.version_id == version]
+            if not matches:
+                raise ValueError(f"no version {version} for {ticker} in {registry.store.uri}")
+            agent = matches[0].agent
+        card = registry.verify(ticker, agent, version)
+        history = registry.history(ticker)
+    except (StoreError, ValueError) as exc:
+        raise _fail(exc) from exc
+    out = {
+        "ticker": ticker,
+        "agent": agent,
+        "version_id": version,
+        "champion": champ.version_id if champ else None,
+        "verified": True,
+        "card": card,
+        "history": history,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(out) + "\n")
+        return
+    typer.echo(
+        f"{ticker} {agent} {version}" + ("  (champion)" if out["champion"] == version else "")
+    )
+    typer.echo(f"  all {len(card.get('files', {}))} files match their sha256")
+    for key in ("created_at", "seed", "run_id", "code_version", "window", "features"):
+        if key in card:
+            typer.echo(f"  {key}: {card[key]}")
+    data = card.get("data", {})
+    if data:
+        typer.echo(
+            f"  data: {data.get('source')} sha256 {str(data.get('sha256'))[:16]}... "
+            f"windows {data.get('boundaries')}"
+        )
+    for split, metrics in card.get("metrics", {}).items():
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, int | float))
+        typer.echo(f"  {split}: {shown}")
+    typer.echo(f"history of {ticker} ({len(history)} decisions):")
+    for h in history:
+        reason = h.get("decision", {}).get("reason", "")
+        typer.echo(f"  {h['at']}  {h['outcome']:<9}  {h['agent']} {h['version_id']}  {reason}")
+
+
+def _fmt(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.2%}" if pct else f"{value:.2f}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``models list`` and ``models show`` to the CLI."""
+    models_app.command("list")(list_models)
+    models_app.command("show")(show)
+    app.add_typer(models_app, name="models")

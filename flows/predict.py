@@ -1,0 +1,63 @@
+"""The predict flow as a story: verified champion -> latest bars -> validated -> action.
+
+Only chains tasks; the work is in ``tradeforge.inference`` (and the shared ingest / validate
+tasks). Run it with ``tradeforge predict --ticker SPY --store ...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.ingest import ingest_task
+from tasks.predict import champion_task, predict_task
+from tasks.validate import validate_task
+from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
+from tradeforge.config.build import pipeline_config
+
+
+@flow(name="predict", log_prints=True)
+def predict(
+    ticker: str,
+    store: str = DEFAULT_STORE,
+    source: str = DEMO_SOURCE,
+    start: str | None = None,
+    end: str | None = None,
+    interval: str = "1d",
+    position: str = "flat",
+    offline: bool = False,
+    s3_endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """The champion's action (flat or long) for the latest bar of ``ticker``.
+
+    Args:
+        ticker: instrument whose champion decides, e.g. "SPY".
+        store: model store holding the champion, a local directory or s3://bucket/prefix.
+        source: where the latest bars come from: "demo" | "yahoo" | "s3://bucket/prefix" | a file.
+        start: first bar to read (YYYY-MM-DD); None = all history (features need look-back).
+        end: read bars before this date (YYYY-MM-DD, exclusive); None = up to the latest bar.
+        interval: bar interval, "1d" or "1h".
+        position: what the account holds now, "flat" or "long" (part of the observation).
+        offline: serve Yahoo data from stored snapshots only.
+        s3_endpoint_url: endpoint of an S3-compatible server (SeaweedFS, MinIO, ...).
+    """
+    cfg = pipeline_config(
+        tickers=[ticker],
+        source=source,
+        start=start,
+        end=end,
+        interval=interval,
+        store=store,
+        offline=offline,
+        s3_endpoint_url=s3_endpoint_url,
+    )
+    champion = champion_task(ticker, store, s3_endpoint_url)
+    ingested = ingest_task(ticker, cfg)
+    frame = validate_task(ticker, ingested, cfg)
+    result = predict_task(frame, champion, store, position, s3_endpoint_url)
+    print(
+        f"{result['ticker']} {result['timestamp']}: {result['action_name']} "
+        f"(champion {result['version_id']})"
+    )
+    return result

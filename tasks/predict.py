@@ -1,0 +1,58 @@
+"""Predict tasks: read the verified champion, then its action for the latest bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+
+from storage.errors import StoreUnavailable
+from tradeforge.inference import champion_info, predict_latest
+
+
+def _store_was_away(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only when the store could not be reached; no champion or a bad checksum is final."""
+    return isinstance(state.data, StoreUnavailable)
+
+
+@task(
+    name="champion",
+    task_run_name="champion-{ticker}",
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=_store_was_away,
+)
+def champion_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """The ticker's champion with every file checked against its sha256."""
+    return champion_info(ticker, store, endpoint_url=endpoint_url)
+
+
+@task(
+    name="predict",
+    task_run_name="predict-{champion[ticker]}",
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=_store_was_away,
+)
+def predict_task(
+    frame: pd.DataFrame,
+    champion: dict[str, Any],
+    store: str,
+    position: str = "flat",
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """The champion's action for the latest bar, published as a Markdown artifact."""
+    result = predict_latest(frame, champion, store, position=position, endpoint_url=endpoint_url)
+    slug = "".join(c if c.isalnum() else "-" for c in result["ticker"].lower())
+    create_markdown_artifact(
+        key=f"prediction-{slug}",
+        markdown=(
+            f"# {result['ticker']} {result['timestamp']}: **{result['action_name']}**\n\n"
+            f"- close {result['close']:.4f}, position held {result['position']}\n"
+            f"- Q-values {result['q_values']}\n"
+            f"- champion `{result['version_id']}` ({result['agent']}) at `{result['version_uri']}`"
+        ),
+    )
+    return result
