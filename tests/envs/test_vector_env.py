@@ -243,3 +243,11 @@ def test_run_episode_accepts_a_policy_object_and_replays_as_an_array() -> None:
     )
     expected = (market.features[market.start : market.end - 1, -1] > 0).astype(np.int8)
     np.testing.assert_array_equal(with_policy.actions, expected)
+
+
+def test_observations_at_rejects_indices_without_a_full_window() -> None:
+    features = five_bars().features
+    with pytest.raises(ValueError, match=r"bar indices must lie in \[2, 5\) for window 3"):
+        observations_at(features, 3, [1, 4], [0, 1])
+    with pytest.raises(ValueError, match="2 bar indices but 1 positions"):
+        observations_at(features, 3, [2, 4], [0])

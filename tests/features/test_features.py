@@ -188,3 +188,25 @@ def test_market_for_window_matches_the_prepared_validation_window() -> None:
     )
     assert (view.start, view.end) == (prep.val.start, prep.val.end)
     np.testing.assert_array_equal(view.features, prep.val.features)
+
+
+def test_market_for_window_rejects_a_window_without_room() -> None:
+    frame = synthetic_frame(300)
+    prep = prepare(frame, FeatureConfig(), SplitConfig(), 10)
+    with pytest.raises(ValueError, match="has no room for an episode"):
+        market_for_window(
+            frame,
+            features=FeatureConfig().features,
+            scaler=prep.scaler,
+            window=10,
+            start="2020-10-01",
+            end="2020-10-02",
+        )
+
+
+def test_hourly_boundaries_keep_the_time_of_day() -> None:
+    frame = synthetic_frame(400)
+    frame["timestamp"] = pd.date_range("2021-03-01 05:00", periods=400, freq="h", tz="UTC")
+    prep = prepare(frame, FeatureConfig(), SplitConfig(val_start="2021-03-12 13:00"), 24)
+    assert prep.boundaries["val_start"] == "2021-03-12T13:00:00"
+    assert prep.boundaries["end"] == "2021-03-17T20:00:00"
