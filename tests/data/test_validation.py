@@ -170,6 +170,13 @@ FAULTS = [
         "2014-07-07 volume=null",
     ),
     (
+        "empty_date",
+        "NVDA_2013-2023_yahoo-adjusted.csv",
+        _set("Date", "2016-03-01", Date=""),
+        "no_nulls",
+        "timestamp=null",
+    ),
+    (
         "negative_low",
         "NVDA_2013-2023_yahoo-adjusted.csv",
         _set("Date", "2019-05-02", Low="-1.0"),

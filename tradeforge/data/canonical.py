@@ -41,6 +41,8 @@ def filter_dates(
         mask &= frame["timestamp"] >= pd.Timestamp(start, tz="UTC")
     if end is not None:
         mask &= frame["timestamp"] < pd.Timestamp(end, tz="UTC")
+    # A bar without a timestamp is kept so that validation reports it instead of losing it here.
+    mask |= frame["timestamp"].isna()
     out = frame[mask].reset_index(drop=True)
     if out.empty:
         ts = frame["timestamp"].dropna()

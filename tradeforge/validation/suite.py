@@ -286,6 +286,8 @@ def _num(value: Any) -> str:
 def _example(rule: str, data: pd.DataFrame, i: int, max_move: float) -> dict[str, Any]:
     row = data.iloc[i]
     when = _stamp(row["timestamp"], data.attrs.get("daily", True))
+    if when == "NaT":
+        when = f"row {i}"  # no time to show: the position in the frame is all there is
     example: dict[str, Any] = {"row": i, "timestamp": when}
     example.update({c: (None if pd.isna(row[c]) else float(row[c])) for c in NUMERIC_COLUMNS})
     example["problem"] = f"{when} {_problem(rule, data, i, max_move)}"
