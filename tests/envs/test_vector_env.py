@@ -251,3 +251,42 @@ def test_observations_at_rejects_indices_without_a_full_window() -> None:
         observations_at(features, 3, [1, 4], [0, 1])
     with pytest.raises(ValueError, match="2 bar indices but 1 positions"):
         observations_at(features, 3, [2, 4], [0])
+
+
+class _Alternator:
+    """Goes long when flat and flat when long: its actions depend on the observed position."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return (obs[:, -1] == 0).astype(np.int64)
+
+
+def test_policy_actions_follow_the_position_they_leave() -> None:
+    policy = _Alternator()
+    res = run_episode(policy, five_bars(), cfg())
+    np.testing.assert_array_equal(res.actions, [1, 0, 1, 0])
+    np.testing.assert_array_equal(res.positions, [0, 1, 0, 1, 0])
+    assert policy.calls == 1  # one batched call for the whole episode
+    # The same as stepping the single env bar by bar with the policy.
+    env = TradingEnv(five_bars(), cfg(), random_start=False)
+    obs, _ = env.reset()
+    stepped = []
+    for _ in range(4):
+        action = int(policy.act(obs[None, :])[0])
+        stepped.append(action)
+        obs, *_ = env.step(action)
+    assert stepped == res.actions.tolist()
+
+
+def test_a_policy_returning_bad_actions_is_rejected() -> None:
+    class Bad:
+        def act(self, obs: np.ndarray) -> np.ndarray:
+            return np.full(len(obs), 2)
+
+    with pytest.raises(ValueError, match="expected one 0 or 1 per observation"):
+        run_episode(Bad(), five_bars(), cfg())
+    with pytest.raises(ValueError, match=r"step 2: action 5 is not 0 or 1"):
+        run_episode(np.array([0, 1, 5, 0]), five_bars(), cfg())

@@ -9,7 +9,7 @@ import numpy as np
 
 from tradeforge.config import EnvConfig
 from tradeforge.envs.market import MarketData
-from tradeforge.envs.observation import ObservationBuilder
+from tradeforge.envs.observation import observations_at
 from tradeforge.envs.simulator import Accounts
 
 
@@ -57,36 +57,67 @@ def _as_actions(policy: Any, steps: int) -> np.ndarray | None:
     return actions
 
 
+def greedy_actions(policy: Policy, market: MarketData, window: int) -> np.ndarray:
+    """The actions a greedy policy takes over the whole range, from one batched ``act`` call.
+
+    An observation is a function of the bar and the position only, so the policy is asked about
+    every bar in both positions at once; walking the bars then picks, at each one, the answer
+    for the position the previous action left. This equals stepping the policy bar by bar for
+    any policy whose ``act`` is a pure function of the observation (a greedy one).
+    """
+    steps = market.num_steps
+    t = np.arange(market.start, market.end - 1)
+    both = observations_at(
+        market.features,
+        window,
+        np.concatenate([t, t]),
+        np.concatenate([np.zeros(steps), np.ones(steps)]),
+    )
+    answers = np.asarray(policy.act(both)).reshape(-1)
+    if answers.shape != (2 * steps,) or not np.isin(answers, (0, 1)).all():
+        raise ValueError(
+            f"run_episode: policy.act returned {np.asarray(answers).shape} values for "
+            f"{2 * steps} observations; expected one 0 or 1 per observation"
+        )
+    when_flat, when_long = answers[:steps], answers[steps:]
+    actions = np.empty(steps, dtype=np.int8)
+    position = 0
+    for i in range(steps):
+        position = when_long[i] if position else when_flat[i]
+        actions[i] = position
+    return actions
+
+
 def run_episode(
     policy: Policy | np.ndarray, market: MarketData, config: EnvConfig
 ) -> EpisodeResult:
-    """Step the whole range ``[market.start, market.end)`` with a policy or an action array."""
+    """Step the whole range ``[market.start, market.end)`` with a policy or an action array.
+
+    A policy object must be greedy (``act`` a pure function of the observation): its actions
+    are computed in one batched call by ``greedy_actions``.
+    """
     market.check_window(config.window)
     steps = market.num_steps
-    fixed = _as_actions(policy, steps)
+    actions = _as_actions(policy, steps)
+    if actions is None:
+        actions = greedy_actions(policy, market, config.window)
+    elif not np.isin(actions, (0, 1)).all():
+        bad = int(np.flatnonzero(~np.isin(actions, (0, 1)))[0])
+        raise ValueError(f"run_episode: step {bad}: action {actions[bad]!r} is not 0 or 1")
     acc = Accounts(market, config, 1)
-    mask = np.ones(1, dtype=bool)
-    acc.reset(mask, np.array([market.start]), np.array([market.end - 1]))
-    observe = None if fixed is not None else ObservationBuilder(market.features, config.window)
+    acc.reset(np.ones(1, dtype=bool), np.array([market.start]), np.array([market.end - 1]))
     net_worth = np.empty(steps + 1)
-    positions = np.empty(steps + 1, dtype=np.float32)
-    actions = np.empty(steps, dtype=np.int8)
     rewards = np.empty(steps)
-    net_worth[0], positions[0] = acc.net_worth[0], acc.position[0]
+    net_worth[0] = acc.net_worth[0]
     for i in range(steps):
-        if fixed is None:
-            action = np.asarray(policy.act(observe(acc.t, acc.position))).reshape(-1)
-        else:
-            action = fixed[i : i + 1]
-        if action.shape != (1,) or action[0] not in (0, 1):
-            raise ValueError(f"run_episode: step {i}: action {action!r} is not 0 or 1")
-        reward, _ = acc.step(action)
-        actions[i], rewards[i] = action[0], reward[0]
-        net_worth[i + 1], positions[i + 1] = acc.net_worth[0], acc.position[0]
+        reward, _ = acc.step(actions[i : i + 1])
+        rewards[i] = reward[0]
+        net_worth[i + 1] = acc.net_worth[0]
+    actions = actions.astype(np.int8)
     return EpisodeResult(
         timestamps=market.timestamps[market.start : market.end],
         net_worth=net_worth,
-        positions=positions,
+        positions=np.concatenate([[0.0], actions]).astype(np.float32),
         actions=actions,
         rewards=rewards,
         trades=int(acc.trades[0]),
