@@ -17,7 +17,7 @@ from yfinance.exceptions import YFRateLimitError, YFTzMissingError
 from storage import open_store
 from tests.data.helpers import market_file
 from tradeforge.config.data import DataConfig
-from tradeforge.data import SnapshotNotFound, YahooError, ingest
+from tradeforge.data import SnapshotNotFound, YahooNoData, YahooUnavailable, ingest
 from tradeforge.data.yahoo import RetryPolicy, fetch_snapshots, fetch_yahoo
 
 NO_WAIT = RetryPolicy(attempts=3, initial_wait=0.0)
@@ -138,21 +138,23 @@ def test_rate_limit_is_retried_with_backoff(fake_yahoo) -> None:
 
 def test_rate_limit_that_persists_ends_with_clear_error(fake_yahoo) -> None:
     fake = fake_yahoo({"AAPL": [YFRateLimitError()]})
-    with pytest.raises(YahooError, match=r"still failing after 3 attempts.*Rate limited"):
+    with pytest.raises(YahooUnavailable, match=r"still failing after 3 attempts.*Rate limited"):
         fetch_yahoo(["AAPL"], "2020-01-01", "2020-02-01", retry=NO_WAIT)
     assert fake.calls.count("AAPL") == 3
 
 
 def test_unknown_ticker_fails_at_once_with_yahoos_reason(fake_yahoo) -> None:
     fake = fake_yahoo({"NOPE": [YFTzMissingError("NOPE")]})
-    with pytest.raises(YahooError, match=r"NOPE.*possibly delisted; no timezone found"):
+    with pytest.raises(YahooNoData, match=r"NOPE.*possibly delisted; no timezone found"):
         fetch_yahoo(["AAPL", "NOPE"], "2020-01-01", "2020-02-01", retry=NO_WAIT)
     assert fake.calls.count("NOPE") == 1  # not retried: waiting will not create a ticker
 
 
 def test_empty_frame_is_a_clear_error(fake_yahoo) -> None:
     fake_yahoo({"AAPL": ["empty"]})
-    with pytest.raises(YahooError, match=r"no 1d bars between start=2020-01-01 and end=2020-02-01"):
+    with pytest.raises(
+        YahooNoData, match=r"no 1d bars between start=2020-01-01 and end=2020-02-01"
+    ):
         fetch_yahoo(["AAPL"], "2020-01-01", "2020-02-01", retry=NO_WAIT)
 
 

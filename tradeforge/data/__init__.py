@@ -7,6 +7,8 @@ from tradeforge.data.errors import (
     DataSourceError,
     SnapshotNotFound,
     YahooError,
+    YahooNoData,
+    YahooUnavailable,
 )
 from tradeforge.data.formats import LAYOUTS, describe_layouts, read_bars
 from tradeforge.data.sources import Ingested, expand_source, infer_ticker, ingest
@@ -22,6 +24,8 @@ __all__ = [
     "RetryPolicy",
     "SnapshotNotFound",
     "YahooError",
+    "YahooNoData",
+    "YahooUnavailable",
     "describe_layouts",
     "expand_source",
     "fetch_snapshots",

@@ -16,7 +16,15 @@ class DataSourceError(DataError):
 
 
 class YahooError(DataSourceError):
-    """Yahoo Finance gave no usable bars (unknown ticker, empty frame, retries exhausted)."""
+    """Yahoo Finance gave no usable bars (base of the two cases below)."""
+
+
+class YahooUnavailable(YahooError):
+    """Rate limits or network errors outlasted every retry: trying later may succeed."""
+
+
+class YahooNoData(YahooError):
+    """Yahoo answered with nothing usable (unknown or delisted ticker, empty range): permanent."""
 
 
 class SnapshotNotFound(DataSourceError):

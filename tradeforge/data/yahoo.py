@@ -33,7 +33,12 @@ import pandas as pd
 
 from tradeforge.config.data import DataConfig
 from tradeforge.data.canonical import filter_dates, make_canonical
-from tradeforge.data.errors import DataSourceError, SnapshotNotFound, YahooError
+from tradeforge.data.errors import (
+    DataSourceError,
+    SnapshotNotFound,
+    YahooNoData,
+    YahooUnavailable,
+)
 from tradeforge.data.formats import read_bars
 
 if TYPE_CHECKING:
@@ -209,10 +214,10 @@ def latest_snapshot(store: ObjectStore, request: YahooRequest) -> Snapshot:
 def _check_tickers(tickers: Iterable[str]) -> list[str]:
     names = [t.strip().upper() for t in ([tickers] if isinstance(tickers, str) else tickers)]
     if not names:
-        raise YahooError("no tickers to fetch")
+        raise YahooNoData("no tickers to fetch")
     bad = [t for t in names if not _TICKER.match(t)]
     if bad:
-        raise YahooError(f"not Yahoo ticker symbols: {bad}")
+        raise YahooNoData(f"not Yahoo ticker symbols: {bad}")
     return list(dict.fromkeys(names))
 
 
@@ -238,12 +243,12 @@ def _download_all(
                 got.update(frames)
                 permanent = {t: r for t, r in failures.items() if not _is_transient(r)}
                 if permanent:
-                    raise YahooError(_no_data_message(permanent, start, end, interval))
+                    raise YahooNoData(_no_data_message(permanent, start, end, interval))
                 pending = list(failures)
                 if pending:
                     raise _Transient(failures)
     except _Transient as exc:
-        raise YahooError(
+        raise YahooUnavailable(
             f"Yahoo still failing after {retry.attempts} attempts with backoff: {exc}"
         ) from exc
     return got
@@ -312,12 +317,12 @@ def _ticker_frame(table: pd.DataFrame | None, ticker: str, n: int) -> pd.DataFra
     elif n == 1:
         frame = table
     else:
-        raise YahooError(f"yfinance returned flat columns {list(table.columns)} for {n} tickers")
+        raise YahooNoData(f"yfinance returned flat columns {list(table.columns)} for {n} tickers")
     frame = frame.dropna(how="all")
     frame.columns = [str(c) for c in frame.columns]
     missing = {"Open", "High", "Low", "Close", "Volume"} - set(frame.columns)
     if missing:
-        raise YahooError(f"{ticker}: yfinance frame lacks columns {sorted(missing)}")
+        raise YahooNoData(f"{ticker}: yfinance frame lacks columns {sorted(missing)}")
     frame = frame[["Open", "High", "Low", "Close", "Volume"]]
     frame.index.name = "Datetime" if frame.index.name == "Datetime" else "Date"
     return frame
