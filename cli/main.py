@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from cli import models, predict, train
+from cli import data, models, predict, train
 
 app = typer.Typer(
     name="tradeforge",
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 train.register(app)
+data.register(app)
 predict.register(app)
 models.register(app)
 
