@@ -41,9 +41,9 @@ def _run_tt(market: MarketData, config: EnvConfig, actions: np.ndarray, quote_pr
     built = tt_env.build_tensortrade_env(market, config, quote_precision=quote_precision)
     obs, _ = built.env.reset()
     worth, rewards, observations = [built.net_worth], [], [obs]
-    for a in actions:
+    for i, a in enumerate(actions):
         obs, reward, terminated, _, _ = built.env.step(int(a))
-        assert not terminated
+        assert terminated == (i == len(actions) - 1)  # on the last bar of the range
         worth.append(built.net_worth)
         rewards.append(reward)
         observations.append(obs)
@@ -140,7 +140,7 @@ def test_managed_risk_actions_trade_with_stops_and_position_in_the_observation()
     for step in range(market.num_steps):
         obs, _, terminated, _, _ = built.env.step(buy if step == 0 else 0)
         positions.append(obs[-1, -1])
-        assert not terminated
+    assert terminated
     assert positions[0] == 1.0  # bought on the first step: the position column says so
     assert built.net_worth > 0 and built.net_worth != config.initial_cash
 

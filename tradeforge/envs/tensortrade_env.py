@@ -24,7 +24,7 @@ import numpy as np
 from tensortrade.env import default
 from tensortrade.env.default.actions import BSH, ManagedRiskOrders
 from tensortrade.env.default.rewards import TensorTradeRewardScheme
-from tensortrade.env.generic import Stopper, TradingEnv
+from tensortrade.env.generic import TradingEnv
 from tensortrade.feed.core import DataFeed, Stream
 from tensortrade.oms.exchanges import Exchange, ExchangeOptions
 from tensortrade.oms.instruments import USD, Instrument
@@ -85,13 +85,6 @@ class PositionReward(TensorTradeRewardScheme):
         return float(reward[0])
 
 
-class NeverStop(Stopper):
-    """Run to the end of the data (TensorTrade's default stops at a 50% loss)."""
-
-    def stop(self, env: TradingEnv) -> bool:
-        return False
-
-
 def make_instrument(ticker: str) -> Instrument:
     """A TensorTrade instrument for ``ticker`` (TensorTrade has none for most equities)."""
     if not ticker or not ticker.replace("-", "").replace(".", "").isalnum():
@@ -114,7 +107,8 @@ def build_tensortrade_env(
 
     ``config.action_scheme`` picks BSH (action 0 = cash, 1 = asset, as in the numpy env) or
     TensorTrade's ``ManagedRiskOrders`` with the given stop-loss / take-profit grid.
-    ``max_allowed_loss`` (a fraction) ends an episode early; None runs to the end.
+    An episode terminates on the last bar of the range, or earlier once the net worth has
+    lost more than ``max_allowed_loss`` (a fraction; None = never).
     ``reward_scheme`` replaces the ``config.reward`` scheme (e.g. to study TensorTrade's own).
     ``quote_precision``: TensorTrade rounds cash balances *and prices* to the quote currency's
     decimals (2 for its ``USD``); a higher value uses a ``USD<n>`` instrument with n decimals,
@@ -140,8 +134,6 @@ def build_tensortrade_env(
     scheme = _action_scheme(config, cash, asset, stop_loss, take_profit)
     reward = reward_scheme or PositionReward(config, asset, close)
     feed = DataFeed(_feature_streams(market, lo, hi, asset))
-    stopper = NeverStop() if max_allowed_loss is None else None
-    extra = {"stopper": stopper} if stopper else {"max_allowed_loss": max_allowed_loss}
     env = default.create(
         portfolio=portfolio,
         action_scheme=scheme,
@@ -151,7 +143,8 @@ def build_tensortrade_env(
         # Warm-up pushes the look-back bars through the feed, so the first observation is
         # bar ``market.start`` with a full window (as in the numpy env).
         min_periods=config.window - 1,
-        **extra,
+        # TensorTrade's MaxLossStopper also stops on the last bar; a loss can't exceed 100%.
+        max_allowed_loss=1.0 if max_allowed_loss is None else max_allowed_loss,
     )
     return TensorTradeEnv(env, portfolio, cash, asset, scheme, instrument)
 
