@@ -104,7 +104,7 @@ def _missing_continuous(ts: pd.DatetimeIndex, interval: str) -> np.ndarray:
 def _missing_sessions(ts: pd.DatetimeIndex) -> np.ndarray:
     """Stocks: exchange sessions strictly between each bar's day and the previous bar's day."""
     days = ts.tz_convert(None).normalize().to_numpy()
-    sessions = _sessions(str(days.min())[:10], str(days.max())[:10]).to_numpy()
+    sessions = _sessions(int(str(days.min())[:4]), int(str(days.max())[:4])).to_numpy()
     left = sessions.searchsorted(days, side="left")
     right = sessions.searchsorted(days, side="right")
     between = np.r_[0, left[1:] - right[:-1]]  # same-day bars (hourly) give -1: none missing
@@ -112,9 +112,11 @@ def _missing_sessions(ts: pd.DatetimeIndex) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _sessions(start: str, end: str) -> pd.DatetimeIndex:
+def _sessions(first_year: int, last_year: int) -> pd.DatetimeIndex:
+    """Exchange sessions of whole calendar years (cached: building a calendar takes ~1 s)."""
     import exchange_calendars as xcals
 
+    start, end = f"{first_year}-01-01", f"{last_year}-12-31"
     cal = xcals.get_calendar(STOCK_CALENDAR, start=start, end=end)
     return pd.DatetimeIndex(cal.sessions_in_range(start, end)).tz_localize(None)
 
