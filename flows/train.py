@@ -40,6 +40,7 @@ def train_pipeline(
     slippage: float = 0.0,
     execution: str = "next_open",
     reward: str = "simple",
+    action_scheme: str = "bsh",
     num_envs: int = 8,
     num_actors: int = 2,
     sharpe_margin: float = 0.0,
@@ -66,6 +67,7 @@ def train_pipeline(
         slippage: fraction of the fill price lost per trade.
         execution: "next_open" (fill at the next bar's open) or "same_close".
         reward: "simple" | "pbr" | "risk_adjusted" | "differential_sharpe".
+        action_scheme: "bsh" (long/flat); "managed_risk" exists only in the TensorTrade env.
         num_envs: vectorised environments per actor.
         num_actors: actor processes of ParallelDQN.
         sharpe_margin: validation Sharpe a challenger must add over the champion.
@@ -90,6 +92,7 @@ def train_pipeline(
         slippage=slippage,
         execution=execution,
         reward=reward,
+        action_scheme=action_scheme,
         num_envs=num_envs,
         num_actors=num_actors,
         sharpe_margin=sharpe_margin,

@@ -28,6 +28,7 @@ def pipeline_config(
     slippage: float = 0.0,
     execution: str = "next_open",
     reward: str = "simple",
+    action_scheme: str = "bsh",
     num_envs: int = 8,
     num_actors: int = 2,
     sharpe_margin: float = 0.0,
@@ -62,6 +63,7 @@ def pipeline_config(
             slippage=slippage,
             execution=execution,
             reward=reward,
+            action_scheme=action_scheme,
         ),
         dqn=replace(
             base.dqn, total_steps=steps, num_envs=num_envs, learning_starts=learning_starts
