@@ -118,7 +118,7 @@ def _sessions(first_year: int, last_year: int) -> pd.DatetimeIndex:
 
     start, end = f"{first_year}-01-01", f"{last_year}-12-31"
     cal = xcals.get_calendar(STOCK_CALENDAR, start=start, end=end)
-    return pd.DatetimeIndex(cal.sessions_in_range(start, end)).tz_localize(None)
+    return pd.DatetimeIndex(cal.sessions).tz_localize(None)
 
 
 def split_hint(ratio: float) -> str:
