@@ -201,3 +201,32 @@ def test_promotion_rule() -> None:
         decide_promotion({"max_drawdown": 0.1}, None, PROMO)
     with pytest.raises(ValueError, match="nan"):
         decide_promotion({"sharpe": float("nan"), "max_drawdown": 0.1}, None, PROMO)
+
+
+def test_summarize_seeds_groups_by_agent() -> None:
+    from tradeforge.evaluation import summarize_seeds
+
+    evs = [
+        {"agent": "dqn", "seed": s, "validation": {"sharpe": v}, "test": {"sharpe": -v}}
+        for s, v in enumerate([0.5, 1.0, 1.5])
+    ] + [
+        {"agent": "parallel_dqn", "seed": 0, "validation": {"sharpe": 2.0}, "test": {"sharpe": 0.0}}
+    ]
+    out = summarize_seeds(evs, samples=300)
+    assert out["dqn"]["validation"]["sharpe"]["mean"] == pytest.approx(1.0)
+    assert out["dqn"]["test"]["sharpe"]["mean"] == pytest.approx(-1.0)
+    assert out["dqn"]["validation"]["sharpe"]["n"] == 3
+    assert out["parallel_dqn"]["validation"]["sharpe"] == {
+        "mean": 2.0,
+        "low": 2.0,
+        "high": 2.0,
+        "n": 1.0,
+    }
+
+
+def test_cost_sweep_plot_is_a_png() -> None:
+    from tradeforge.evaluation import plot_cost_sweep
+
+    rows = cost_sweep(Flipper(), _market(OPEN, CLOSE), ENV, periods_per_year=252)
+    assert [r["commission_bp"] for r in rows] == list(EvalConfig().cost_sweep_bp)
+    assert plot_cost_sweep(rows, title="TOY")[:4] == b"\x89PNG"

@@ -72,26 +72,30 @@ def test_if_match_is_compare_and_swap(store) -> None:
 
 
 def test_racing_conditional_writers_exactly_one_wins(store) -> None:
-    etag = store.put_bytes("pointer.json", b"base")
-    barrier = threading.Barrier(8)
-    wins: list[int] = []
-    losses: list[int] = []
+    rounds, writers = 10, 8
+    etag = ""
+    for r in range(rounds):  # every pointer has the same content, hence the same ETag
+        etag = store.put_bytes(f"pointer-{r}.json", b"base")
+    barrier = threading.Barrier(writers)
+    wins: dict[int, list[int]] = {r: [] for r in range(rounds)}
 
     def writer(i: int) -> None:
-        barrier.wait()
-        try:
-            store.put_bytes("pointer.json", f"writer {i}".encode(), if_match=etag)
-            wins.append(i)
-        except PreconditionFailed:
-            losses.append(i)
+        for r in range(rounds):
+            barrier.wait()
+            try:
+                store.put_bytes(f"pointer-{r}.json", f"writer {i}".encode(), if_match=etag)
+                wins[r].append(i)
+            except PreconditionFailed:
+                pass
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(wins) == 1, (wins, losses)
-    assert store.get_bytes("pointer.json") == f"writer {wins[0]}".encode()
+    assert all(len(w) == 1 for w in wins.values()), wins
+    for r, (winner,) in wins.items():
+        assert store.get_bytes(f"pointer-{r}.json") == f"writer {winner}".encode()
 
 
 @pytest.mark.parametrize(

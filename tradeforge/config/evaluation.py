@@ -21,11 +21,22 @@ class EvalConfig:
     """Resamples for the across-seed confidence interval."""
     plots: bool = True
     """Write PNG equity-curve plots."""
+    confidence: float = 0.95
+    """Coverage of the across-seed bootstrap interval."""
+    cost_sweep_bp: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
+    """Commissions (basis points) at which the selected model is re-scored."""
 
     def __post_init__(self) -> None:
         require(self.random_policy_seeds >= 1, "random_policy_seeds", "< 1")
         require(0 < self.sma_fast < self.sma_slow, "sma_fast", "must be positive and < sma_slow")
         require(self.bootstrap_samples >= 100, "bootstrap_samples", "< 100")
+        require(0 < self.confidence < 1, "confidence", f"{self.confidence} not in (0, 1)")
+        require(len(self.cost_sweep_bp) > 0, "cost_sweep_bp", "at least one cost is required")
+        require(
+            all(0 <= c < 1000 for c in self.cost_sweep_bp),
+            "cost_sweep_bp",
+            f"{self.cost_sweep_bp} has a cost outside [0, 1000) bp",
+        )
 
 
 @dataclass(frozen=True)

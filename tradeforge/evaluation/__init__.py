@@ -11,9 +11,14 @@ from tradeforge.evaluation.metrics import (
     compute_metrics,
     periods_per_year,
 )
-from tradeforge.evaluation.plots import plot_equity
+from tradeforge.evaluation.plots import plot_cost_sweep, plot_equity
 from tradeforge.evaluation.promotion import PromotionDecision, decide_promotion
-from tradeforge.evaluation.stats import bootstrap_interval, cost_sweep, seed_summary
+from tradeforge.evaluation.stats import (
+    bootstrap_interval,
+    cost_sweep,
+    seed_summary,
+    summarize_seeds,
+)
 
 __all__ = [
     "BASELINES",
@@ -30,6 +35,8 @@ __all__ = [
     "evaluate",
     "mean_metrics",
     "periods_per_year",
+    "plot_cost_sweep",
     "plot_equity",
     "seed_summary",
+    "summarize_seeds",
 ]

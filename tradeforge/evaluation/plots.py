@@ -95,3 +95,34 @@ def plot_equity(
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def plot_cost_sweep(rows: list[dict[str, Any]], *, title: str = "") -> bytes:
+    """PNG bytes: total return of the agent and of buy-and-hold against commission (bp)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not rows:
+        raise ValueError("plot_cost_sweep: no rows")
+    bp = [r["commission_bp"] for r in rows]
+    fig = Figure(figsize=(6, 4), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot(bp, [r["agent"]["total_return"] for r in rows], "o-", label="agent")
+    ax.plot(
+        bp,
+        [r["buy_and_hold"]["total_return"] for r in rows],
+        "s--",
+        color="0.5",
+        label="buy and hold",
+    )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("commission per trade (bp)")
+    ax.set_ylabel("total return")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_title(title or "cost sweep", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

@@ -88,3 +88,27 @@ def cost_sweep(
             }
         )
     return rows
+
+
+def summarize_seeds(
+    evaluations: list[dict[str, Any]],
+    *,
+    splits: tuple[str, ...] = ("validation", "test"),
+    samples: int = 2_000,
+    confidence: float = 0.95,
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Per agent kind and split, each metric's mean over seeds with its bootstrap interval.
+
+    ``evaluations`` are per-(agent, seed) dicts with ``agent`` and one metric dict per split,
+    e.g. ``{"agent": "dqn", "seed": 0, "validation": {...}, "test": {...}}``.
+    """
+    by_agent: dict[str, list[dict[str, Any]]] = {}
+    for ev in evaluations:
+        by_agent.setdefault(ev["agent"], []).append(ev)
+    return {
+        agent: {
+            split: seed_summary([e[split] for e in runs], samples=samples, confidence=confidence)
+            for split in splits
+        }
+        for agent, runs in by_agent.items()
+    }
