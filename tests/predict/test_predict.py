@@ -83,6 +83,20 @@ def test_prediction_is_for_the_latest_bar_given(champion_store, demo_frame) -> N
     assert out["timestamp"] == earlier["timestamp"].iloc[-1].strftime("%Y-%m-%d")
 
 
+def test_predict_from_an_s3_registry(champion_store, demo_frame, s3_uri, tmp_path) -> None:
+    store, _, _ = champion_store
+    local = ModelRegistry(open_store(store))
+    champ, loaded = local.load_champion("GOOGL", tmp_path / "champion")
+    card = {k: v for k, v in loaded.card.items() if k not in ("files", "version_id", "created_at")}
+    remote = ModelRegistry(open_store(s3_uri))
+    version = remote.publish("GOOGL", champ.agent, {"model.keras": loaded.model_path}, card)
+    assert remote.promote("GOOGL", version, {"promote": True, "reason": "copy"}, None)
+    from_s3 = predict_latest(demo_frame, champion_info("GOOGL", s3_uri), s3_uri)
+    from_local = predict_latest(demo_frame, champion_info("GOOGL", store), store)
+    assert from_s3["version_uri"].startswith("s3://")
+    assert from_s3["q_values"] == from_local["q_values"]
+
+
 def test_corrupted_champion_is_refused(champion_store, tmp_path) -> None:
     import shutil
 
