@@ -71,3 +71,30 @@ def test_s3_denied_access(s3_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     message = str(info.value).lower()
     assert s3_uri.lower() in message and ("denied" in message or "refused" in message)
     assert "not-the-secret" not in message
+
+
+def test_cli_validate_s3_prefix(s3_uri: str) -> None:
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from cli import data as data_cli
+
+    store = open_store(s3_uri)
+    store.put_bytes("AAPL.csv", market_file("AAPL_2013-2023_yahoo-adjusted.csv").read_bytes())
+    store.put_bytes("TSLA.csv", market_file("TSLA_2010-2017_yahoo.csv").read_bytes())
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    data_cli.register(app)
+    result = CliRunner().invoke(app, ["validate", s3_uri, "--json"])
+    assert result.exit_code == 0, result.stdout
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {r["ticker"]: r["source"] for r in out["results"]} == {
+        "AAPL": f"{s3_uri}/AAPL.csv",
+        "TSLA": f"{s3_uri}/TSLA.csv",
+    }
