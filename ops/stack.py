@@ -57,12 +57,17 @@ class StackConfig:
     """S3 bucket created at start; the deployments' store is s3://<bucket>/models."""
     repo: Path = REPO
     """Project checkout holding prefect.yaml (the deployments' working directory)."""
+    s3_keys: tuple[str, str] | None = None
+    """S3 access key and secret of an S3 server started elsewhere; None = the stack's own pair."""
+    worker_health_port: int | None = None
+    """Port of the worker's health endpoint; None = prefect_port + 1."""
 
     def __post_init__(self) -> None:
         for name in ("prefect_port", "s3_port"):
             port = getattr(self, name)
-            if not 1024 <= port <= 65000:
-                raise ValueError(f"{name}={port}: choose a port between 1024 and 65000")
+            # the S3 port's neighbours (WEED_PORT_OFFSETS) must be valid ports too
+            if not 1024 <= port <= 65535 - 20:
+                raise ValueError(f"{name}={port}: choose a port between 1024 and 65515")
 
     @property
     def api_url(self) -> str:
@@ -287,7 +292,7 @@ def base_env(cfg: StackConfig) -> dict[str, str]:
 
 def s3_env(cfg: StackConfig) -> dict[str, str]:
     """AWS-style variables for the stack's SeaweedFS: boto3 reads them all, endpoint included."""
-    key, secret = s3_credentials(cfg)
+    key, secret = cfg.s3_keys or s3_credentials(cfg)
     return {
         "AWS_ACCESS_KEY_ID": key,
         "AWS_SECRET_ACCESS_KEY": secret,
@@ -397,7 +402,12 @@ def prefect_server_service(cfg: StackConfig) -> Service:
         "--analytics-off",
     ]
     env = base_env(cfg)
-    env.pop("PREFECT_API_URL")  # the server itself must not talk to an API
+    # `--port` alone leaves the UI calling the default port 4200: tell it where its API is.
+    env.update(
+        PREFECT_SERVER_API_HOST=HOST,
+        PREFECT_SERVER_API_PORT=str(cfg.prefect_port),
+        PREFECT_SERVER_UI_API_URL=cfg.api_url,
+    )
     return Service(
         "prefect-server",
         argv,
@@ -422,7 +432,8 @@ def worker_service(cfg: StackConfig) -> Service:
         f"tradeforge-{socket.gethostname()}",
         "--with-healthcheck",
     ]
-    health_port = cfg.prefect_port + 1  # fixed, so a re-run of `up` can check a running worker
+    # A fixed port, so a re-run of `up` can check the worker it started before.
+    health_port = cfg.worker_health_port or cfg.prefect_port + 1
     env = base_env(cfg)
     env.update(
         PREFECT_WORKER_WEBSERVER_HOST=HOST,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 
+from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, SOURCE_CACHE, retry_if_transient
 from tradeforge.config import PipelineConfig
 from tradeforge.pipeline import run_ingest
 
@@ -12,7 +13,10 @@ from tradeforge.pipeline import run_ingest
     name="ingest",
     task_run_name="ingest-{ticker}",
     retries=3,
-    retry_delay_seconds=[5, 20, 60],  # Yahoo and S3 fail transiently; files do not (no harm).
+    retry_delay_seconds=NETWORK_RETRY_DELAYS,  # Yahoo and S3 fail transiently; a bad file does not
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=SOURCE_CACHE,  # same source bytes + same inputs + same code -> from cache
 )
 def ingest_task(ticker: str, cfg: PipelineConfig):
     """Fetch or read ``ticker``'s bars; Yahoo fetches are kept as raw snapshots in the store."""

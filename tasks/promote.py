@@ -7,12 +7,21 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
 from tradeforge.config import PipelineConfig
 from tradeforge.pipeline import run_promotion
 from tradeforge.report import decision_markdown, metric_rows, summarize
 
 
-@task(name="promote", task_run_name="promote-{ticker}", retries=2, retry_delay_seconds=[10, 30])
+@task(
+    name="promote",
+    task_run_name="promote-{ticker}",
+    retries=2,
+    retry_delay_seconds=NETWORK_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    # a store that is briefly away is retried; a lost conditional write (PreconditionFailed) not
+    retry_condition_fn=retry_if_transient,
+)
 def promote_task(
     ticker: str,
     evaluations: list[dict[str, Any]],

@@ -1,0 +1,161 @@
+"""Task-level operations under a real (temporary) Prefect API: retries and cache policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from storage.errors import PreconditionFailed, StoreUnavailable
+from tasks.policies import is_transient, source_fingerprint
+from tradeforge.data.errors import DataFormatError, YahooError
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "market"
+SPY = SHARED / "SPY_2010-2017_yahoo.csv"
+
+
+def test_only_network_type_failures_are_transient() -> None:
+    assert is_transient(StoreUnavailable("s3://b/k: connection refused"))
+    assert is_transient(YahooError("SPY: rate limited"))
+    assert is_transient(TimeoutError())
+    try:  # a wrapped network error counts through its cause
+        try:
+            raise ConnectionResetError("peer reset")
+        except ConnectionResetError as inner:
+            raise RuntimeError("fetch failed") from inner
+    except RuntimeError as outer:
+        assert is_transient(outer)
+    assert not is_transient(DataFormatError("SPY.csv row 3: high 1.0 < low 2.0"))
+    assert not is_transient(PreconditionFailed("champion moved"))
+    assert not is_transient(ValueError("bad"))
+    assert not is_transient(None)
+
+
+def test_source_fingerprint_follows_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "SPY.csv"
+    shutil.copy(SPY, path)
+    first = source_fingerprint(str(path))
+    assert first == source_fingerprint(str(path))
+    assert source_fingerprint(str(tmp_path)) is not None  # a folder source
+    with path.open("a") as handle:
+        handle.write("\n")
+    os.utime(path, ns=(1, 1))
+    assert source_fingerprint(str(path)) != first
+    day = dt.date(2026, 11, 24)
+    assert source_fingerprint("yahoo", day) != source_fingerprint("yahoo", day + dt.timedelta(1))
+    assert source_fingerprint("s3://market/daily") is None
+    assert source_fingerprint(str(tmp_path / "missing.csv")) is None
+    assert source_fingerprint("demo") == source_fingerprint("demo")
+
+
+def test_retries_only_transient_failures(prefect_harness) -> None:
+    from prefect import flow, task
+
+    from tasks.policies import retry_if_transient
+
+    calls: list[str] = []
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=retry_if_transient)
+    def flaky(kind: str) -> str:
+        calls.append(kind)
+        if kind == "network" and calls.count(kind) == 1:
+            raise StoreUnavailable("s3://tradeforge/models/x: connection refused")
+        if kind == "bad-input":
+            raise DataFormatError("SPY.csv row 3: high 1.0 < low 2.0")
+        return kind
+
+    @flow
+    def run(kind: str) -> str:
+        return flaky(kind)
+
+    assert run("network") == "network"
+    assert calls.count("network") == 2  # failed once, retried once
+    with pytest.raises(DataFormatError, match="row 3"):
+        run("bad-input")
+    assert calls.count("bad-input") == 1  # never retried
+
+
+def _spy_config(tmp_path: Path, **overrides):
+    from tradeforge.config.build import pipeline_config
+
+    source = tmp_path / "SPY.csv"
+    if not source.exists():
+        shutil.copy(SPY, source)
+    params = dict(
+        tickers=["SPY"],
+        source=str(source),
+        start="2012-01-01",
+        end="2015-01-01",
+        val_start="2014-01-01",
+        test_start="2014-07-01",
+        store=str(tmp_path / "store"),
+        window=5,
+    )
+    return pipeline_config(**{**params, **overrides})
+
+
+def _suite_states() -> list[str]:
+    """States of the cached great-expectations inner task, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name={"any_": ["gx-suite-SPY"]}),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        )
+    return [run.state.name for run in runs]
+
+
+def test_unchanged_ingest_validate_features_are_served_from_cache(
+    prefect_harness, tmp_path: Path
+) -> None:
+    from prefect import flow
+
+    from tasks.features import features_task
+    from tasks.ingest import ingest_task
+    from tasks.validate import validate_task
+
+    cfg = _spy_config(tmp_path)
+    ticker = cfg.data.tickers[0]
+
+    @flow
+    def stages() -> tuple[str, str]:
+        ingested = ingest_task(ticker, cfg, return_state=True)
+        frame = validate_task(ticker, ingested.result(), cfg)
+        prepared = features_task(ticker, frame, cfg, return_state=True)
+        return ingested.name, prepared.name
+
+    assert stages() == ("Completed", "Completed")
+    assert stages() == ("Cached", "Cached")
+    os.utime(Path(cfg.data.source), ns=(1, 1))  # the file "changed": ingest runs again
+    assert stages() == ("Completed", "Cached")  # same bars in, same features out
+    assert _suite_states() == ["Completed", "Cached", "Cached"]
+
+
+def test_training_timeout_stops_a_long_training(prefect_harness, tmp_path: Path) -> None:
+    from prefect import flow
+
+    from tasks.features import features_task
+    from tasks.ingest import ingest_task
+    from tasks.train import train_task
+
+    cfg = _spy_config(tmp_path, steps=10_000_000, num_envs=2)
+    ticker = cfg.data.tickers[0]
+
+    @flow
+    def train_briefly() -> tuple[str, str]:
+        prepared = features_task(ticker, ingest_task(ticker, cfg).frame, cfg)
+        # past TensorFlow's import (~10 s), into the training loop, which the timeout interrupts
+        state = train_task.with_options(timeout_seconds=20)(
+            ticker, "dqn", 0, prepared, cfg, "timeout-test", return_state=True
+        )
+        return state.name, state.message or ""
+
+    name, message = train_briefly()
+    assert name == "TimedOut", message
+    assert "exceeded timeout of 20" in message, message

@@ -1,0 +1,86 @@
+"""Look at a flow run in the Prefect UI as a person would: Debian's chromium, driven headless.
+
+Playwright only drives the browser (``executable_path=/usr/bin/chromium``): it never downloads
+one. The UI is a single-page app whose tabs ignore the URL on first load, so the Artifacts tab
+is opened by a click, as a person would.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+# Flags for a closed network: without the background-networking ones chromium keeps dialling out.
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium if installed (``ops/ci-deps.sh`` installs it)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass(frozen=True)
+class PageCapture:
+    """What the browser showed: screenshots and the visible text of each view."""
+
+    run_png: Path
+    artifacts_png: Path
+    run_text: str
+    artifacts_text: str
+
+
+def capture_flow_run(
+    ui_url: str, flow_run_id: str, run_name: str, out_dir: Path, *, timeout_s: float = 60
+) -> PageCapture:
+    """Screenshot the flow run's page and its Artifacts tab; return what each view showed."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("chromium is not installed (run ops/ci-deps.sh)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timeout_ms = timeout_s * 1000
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
+        page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        page.set_default_timeout(timeout_ms)
+        try:
+            page.goto(f"{ui_url}/runs/flow-run/{flow_run_id}")
+            _wait_for_texts(page, [run_name, "Completed"], timeout_ms)
+            page.wait_for_load_state("networkidle")
+            run_png = out_dir / "flow-run.png"
+            page.screenshot(path=run_png)
+            run_text = page.inner_text("body")
+
+            page.get_by_text("Artifacts", exact=True).first.click()
+            _wait_for_texts(page, ["promotion-"], timeout_ms)
+            page.wait_for_load_state("networkidle")
+            artifacts_png = out_dir / "flow-run-artifacts.png"
+            page.screenshot(path=artifacts_png, full_page=True)
+            artifacts_text = page.inner_text("body")
+        except Exception:
+            # keep what the browser showed, for the person reading the failure
+            page.screenshot(path=out_dir / "failure.png", full_page=True)
+            (out_dir / "failure.txt").write_text(page.inner_text("body"))
+            raise
+        finally:
+            browser.close()
+    return PageCapture(run_png, artifacts_png, run_text, artifacts_text)
+
+
+def _wait_for_texts(page, texts: list[str], timeout_ms: float) -> None:
+    """Wait until the rendered page's visible text contains every one of ``texts``."""
+    page.wait_for_function(
+        "texts => texts.every(t => document.body.innerText.includes(t))",
+        arg=texts,
+        timeout=timeout_ms,
+    )
