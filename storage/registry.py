@@ -367,6 +367,7 @@ class ModelRegistry:
         if not decision.get("promote", True):
             self.record_decision(ticker, version, decision, outcome="rejected")
             return False
+        to_json(decision)  # a decision that cannot be recorded must fail before the pointer moves
         card, card_raw = self._verify(self._ref(ticker, version.agent, version.version_id))
         before = self.champion(ticker)
         pointer = {
@@ -382,6 +383,7 @@ class ModelRegistry:
         }
         key = self._champion_key(ticker)
         try:
+            # The store evaluates the condition atomically: this is the only arbiter of races.
             if expected_etag is None:
                 self.store.put_bytes(key, to_json(pointer), if_none_match=True)
             else:
@@ -389,7 +391,13 @@ class ModelRegistry:
         except PreconditionFailed:
             self.record_decision(ticker, version, decision, outcome="lost_race")
             return False
-        self.record_decision(ticker, version, decision, outcome="promoted")
+        try:
+            self.record_decision(ticker, version, decision, outcome="promoted")
+        except StoreError as exc:
+            raise StoreError(
+                f"{ticker}: the champion pointer now names {version.version_id}, but its history "
+                f"entry could not be written: {exc}"
+            ) from exc
         return True
 
     def record_decision(

@@ -239,3 +239,10 @@ def test_wrong_credentials_clear_error_no_secret(s3_env, s3_uri, monkeypatch) ->
         assert wrong not in str(exc) and s3_env.secret_key not in str(exc)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env.secret_key)
     assert open_store(s3_uri).list() == []  # nothing was written with the wrong key
+
+
+def test_unrecordable_decision_fails_before_the_pointer_moves(registry: ModelRegistry) -> None:
+    v = _publish(registry)
+    with pytest.raises(ValueError, match="NaN"):
+        registry.promote("SPY", v, {"promote": True, "sharpe": float("nan")}, None)
+    assert registry.champion("SPY") is None and registry.history("SPY") == []
