@@ -118,27 +118,30 @@ def _factor_problem(factor: pd.Series, bars: pd.DataFrame, column: str) -> str |
     )
 
 
-def _scale_by_factor(column: str) -> Adjust:
-    """Scale OHLC by ``column / close`` when that ratio is a real adjustment factor."""
+def _scale_by_factor(column: str, label: str) -> Adjust:
+    """Scale OHLC by ``column / close`` when that ratio is a real adjustment factor.
+
+    ``label`` is the column as the vendor spells it, for notes people read.
+    """
 
     def adjust(bars: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
         factor = bars[column] / bars["close"]
-        problem = _factor_problem(factor, bars, column)
+        problem = _factor_problem(factor, bars, label)
         if problem is not None:
-            note = f"{name}: {column} ignored ({problem}); raw Open/High/Low/Close kept"
+            note = f"{name}: {label} ignored ({problem}); raw Open/High/Low/Close kept"
             log.info(note)
             return bars, [note]
         out = bars.copy()
         for col in PRICE_COLUMNS:
             out[col] = bars[col] * factor
-        return out, [f"{name}: Open/High/Low/Close scaled by {column} / Close"]
+        return out, [f"{name}: Open/High/Low/Close scaled by {label} / Close"]
 
     return adjust
 
 
 def _alphavantage_adjust(bars: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
     """Scale prices by adjusted_close / close and volumes by the later split coefficients."""
-    out, notes = _scale_by_factor("adjusted_close")(bars, name)
+    out, notes = _scale_by_factor("adjusted_close", "adjusted_close")(bars, name)
     if "split_coefficient" in out:
         splits = out["split_coefficient"].fillna(1.0)
         # A split on day t changes the share count of every earlier bar: multiply volume by the
@@ -174,7 +177,7 @@ LAYOUTS: tuple[Layout, ...] = (
         "yahoo_classic",
         "Date,Open,High,Low,Close,Volume,Adj Close (OHLC scaled by Adj Close / Close)",
         _columns(_plain("date", adj_close="adj_close")),
-        adjust=_scale_by_factor("adj_close"),
+        adjust=_scale_by_factor("adj_close", "Adj Close"),
     ),
     Layout(
         "yahoo_adjusted",
@@ -280,7 +283,7 @@ def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Pars
     return Parsed(bars[["timestamp", *NUMERIC_COLUMNS]], layout.name, tuple(notes))
 
 
-def _examples(bad: pd.Series, raw: pd.Series, where: Callable[[int], str], column: str) -> str:
+def _examples(bad: pd.Series, raw: pd.Series, where: Callable[[int], str]) -> str:
     positions = np.flatnonzero(bad.to_numpy())
     shown = "; ".join(f"{where(int(p))}: {raw.iloc[p]!r}" for p in positions[:3])
     more = f" (and {len(positions) - 3} more)" if len(positions) > 3 else ""
@@ -294,8 +297,7 @@ def _parse_numbers(raw: pd.Series, column: str, where: Callable[[int], str]) -> 
     bad = values.isna() & raw.notna()
     if bad.any():
         raise DataFormatError(
-            f"column {column!r} holds values that are not numbers: "
-            f"{_examples(bad, raw, where, column)}"
+            f"column {column!r} holds values that are not numbers: {_examples(bad, raw, where)}"
         )
     return values.astype("float64").reset_index(drop=True)
 
@@ -314,8 +316,7 @@ def _parse_times(
     bad = best.isna() & raw.notna()
     if bad.any():
         raise DataFormatError(
-            f"column {raw.name!r} holds values that are not dates: "
-            f"{_examples(bad, raw, where, str(raw.name))}"
+            f"column {raw.name!r} holds values that are not dates: {_examples(bad, raw, where)}"
         )
     return best.reset_index(drop=True)
 

@@ -91,11 +91,6 @@ class RawFile:
     origin: str
 
 
-def parse_raw(ticker: str, raw: RawFile, config: DataConfig) -> Ingested:
-    """Parse raw bytes into an ``Ingested`` (public for sources that fetch bytes themselves)."""
-    return _finish(ticker, raw, config)
-
-
 def _finish(ticker: str, raw: RawFile, config: DataConfig) -> Ingested:
     parsed = read_bars(raw.data, raw.name)
     frame = make_canonical(parsed.bars, ticker)
