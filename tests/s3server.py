@@ -43,6 +43,17 @@ PORT_FLAGS = (
 )
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM weed if the test process dies (no orphan
+    even when pytest is killed)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() still ends the server on every normal exit
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -122,6 +133,7 @@ class SeaweedS3:
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
             start_new_session=True,  # its own process group: stop() kills every child with it
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self._wait_ready()
