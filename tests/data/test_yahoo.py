@@ -210,3 +210,24 @@ def test_offline_refuses_a_corrupted_snapshot(fake_yahoo, tmp_path: Path) -> Non
     store.put_bytes(snap.key, snap.data[:-10] + b"0123456789")
     with pytest.raises(Exception, match="does not match its record"):
         fetch_snapshots(["AAPL"], "2020-01-01", "2020-02-01", store=store, offline=True)
+
+
+def test_yfinance_to_csv_and_parquet_files_load(fake_yahoo, tmp_path: Path) -> None:
+    """Files users save from ``yf.download(...)``: (Price, Ticker) header rows / columns."""
+    fake_yahoo()
+    table = yf.download(["AAPL", "MSFT"], start="2020-01-01", end="2020-04-01", progress=False)
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "pq").mkdir()
+    csv_path = tmp_path / "csv" / "MAG.csv"
+    table.to_csv(csv_path)
+    assert csv_path.read_text().splitlines()[1].startswith("Ticker,")  # the real 1.x layout
+    table.to_parquet(tmp_path / "pq" / "MAG.parquet")
+    want = _bars("MSFT", "2020-01-01", "2020-04-01")
+    for path in (csv_path, tmp_path / "pq" / "MAG.parquet"):
+        got = ingest("MSFT", DataConfig(tickers=("MSFT",), source=str(path)))
+        assert got.layout == "yahoo_adjusted"
+        assert (got.frame["ticker"] == "MSFT").all()
+        assert got.frame["close"].tolist() == pytest.approx(want["Close"].tolist())
+        assert got.frame["timestamp"].iloc[0] == pd.Timestamp("2020-01-02", tz="UTC")
+        with pytest.raises(Exception, match="holds tickers AAPL, MSFT; it has no NVDA"):
+            ingest("NVDA", DataConfig(tickers=("NVDA",), source=str(path)))

@@ -176,12 +176,15 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout(
         "yahoo_classic",
         "Date,Open,High,Low,Close,Volume,Adj Close (OHLC scaled by Adj Close / Close)",
-        _columns(_plain("date", adj_close="adj_close")),
+        lambda cols: _columns(
+            _plain("datetime" if "datetime" in cols else "date", adj_close="adj_close")
+        )(cols),
         adjust=_scale_by_factor("adj_close", "Adj Close"),
     ),
     Layout(
         "yahoo_adjusted",
-        "Date (or Datetime),Open,High,Low,Close,Volume (yfinance auto_adjust=True)",
+        "Date (or Datetime),Open,High,Low,Close,Volume (yfinance auto_adjust=True; also its "
+        "to_csv() with Price/Ticker header rows)",
         lambda cols: _columns(_plain("datetime" if "datetime" in cols else "date"))(cols),
     ),
     Layout(
@@ -202,39 +205,65 @@ def normalise_column(name: object) -> str:
     return "_".join(str(name).strip().lower().replace("-", " ").split())
 
 
-def read_bars(data: bytes, name: str) -> Parsed:
-    """Parse the bytes of one CSV or Parquet file named ``name`` into bars (see module doc)."""
+def read_bars(data: bytes, name: str, ticker: str | None = None) -> Parsed:
+    """Parse the bytes of one CSV or Parquet file named ``name`` into bars (see module doc).
+
+    ``ticker`` picks one instrument out of a file holding several (yfinance's
+    ``download(...).to_csv()`` with its (Price, Ticker) header rows); other layouts ignore it.
+    """
     if not data.strip():
         raise DataFormatError(f"{name}: the file is empty")
     if name.lower().endswith(".parquet") or data[:4] == b"PAR1":
-        table, first_line = _read_parquet(data, name), None
+        table, first_line = _read_parquet(data, name, ticker), None
     else:
-        table, first_line = _read_csv(data, name)
+        table, first_line = _read_csv(data, name, ticker)
     return _parse_table(table, name, first_line)
 
 
-def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+def _read_parquet(data: bytes, name: str, ticker: str | None) -> pd.DataFrame:
     try:
         table = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
         raise DataFormatError(f"{name}: not a readable Parquet file ({exc})") from exc
+    if isinstance(table.columns, pd.MultiIndex):
+        table = _one_ticker(table, name, ticker)
     if isinstance(table.index, pd.DatetimeIndex):
         table = table.reset_index()
     table.columns = [normalise_column(c) for c in table.columns]
     return table
 
 
+def _one_ticker(table: pd.DataFrame, name: str, ticker: str | None) -> pd.DataFrame:
+    """Flatten yfinance's (Price, Ticker) columns to one ticker's Open..Volume."""
+    level = "Ticker" if "Ticker" in table.columns.names else 1
+    held = list(dict.fromkeys(str(t) for t in table.columns.get_level_values(level)))
+    if ticker is not None and ticker.upper() in (t.upper() for t in held):
+        pick = next(t for t in held if t.upper() == ticker.upper())
+    elif len(held) == 1:
+        pick = held[0]
+    else:
+        raise DataFormatError(
+            f"{name}: holds tickers {', '.join(held)}; "
+            f"{'it has no ' + ticker if ticker else 'say which one'}"
+        )
+    flat = table.xs(pick, axis=1, level=level).dropna(how="all")
+    flat.columns = [str(c) for c in flat.columns]
+    return flat
+
+
 def _header_cells(line: str) -> list[str]:
     return [normalise_column(c) for c in line.split(",")]
 
 
-def _read_csv(data: bytes, name: str) -> tuple[pd.DataFrame, int]:
+def _read_csv(data: bytes, name: str, ticker: str | None) -> tuple[pd.DataFrame, int]:
     """The table and the 1-based file line of its first data row (after any banner line)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"{name}: not a UTF-8 text file ({exc})") from exc
     lines = text.splitlines()
+    if _is_yfinance_csv(lines):
+        return _read_yfinance_csv(text, lines, name, ticker), 4
     # CryptoDataDownload puts a banner ("Created on ...,https://www.CryptoDataDownload.com")
     # above the header: take the first of the first two lines that some layout recognises.
     skip = next(
@@ -246,6 +275,25 @@ def _read_csv(data: bytes, name: str) -> tuple[pd.DataFrame, int]:
         raise DataFormatError(f"{name}: not a readable CSV file ({exc})") from exc
     table.columns = [normalise_column(c) for c in table.columns]
     return table, skip + 2
+
+
+def _is_yfinance_csv(lines: list[str]) -> bool:
+    """yfinance 1.x ``download(...).to_csv()``: header rows Price,... / Ticker,... / Date,,,"""
+    heads = [line.split(",", 1)[0].strip().lower() for line in lines[:3]]
+    return len(heads) == 3 and heads[:2] == ["price", "ticker"] and heads[2] in ("date", "datetime")
+
+
+def _read_yfinance_csv(text: str, lines: list[str], name: str, ticker: str | None) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(io.StringIO(text), header=[0, 1], skiprows=[2], index_col=0, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(f"{name}: not a readable CSV file ({exc})") from exc
+    table.columns.names = ["Price", "Ticker"]
+    flat = _one_ticker(table, name, ticker)
+    flat.index.name = lines[2].split(",", 1)[0].strip()
+    flat = flat.reset_index()
+    flat.columns = [normalise_column(c) for c in flat.columns]
+    return flat
 
 
 def _match(cols: list[str]) -> tuple[Layout, dict[str, str]] | None:

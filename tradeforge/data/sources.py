@@ -92,7 +92,7 @@ class RawFile:
 
 
 def _finish(ticker: str, raw: RawFile, config: DataConfig) -> Ingested:
-    parsed = read_bars(raw.data, raw.name)
+    parsed = read_bars(raw.data, raw.name, ticker)
     frame = make_canonical(parsed.bars, ticker)
     _check_interval(frame, config.interval, raw.origin)
     frame = filter_dates(frame, config.start, config.end, origin=raw.origin)

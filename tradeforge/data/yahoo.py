@@ -99,7 +99,7 @@ class Snapshot:
 
     def frame(self) -> pd.DataFrame:
         """The canonical frame of this snapshot, limited to its request's dates."""
-        parsed = read_bars(self.data, f"{self.key or 'yahoo'}")
+        parsed = read_bars(self.data, f"{self.key or 'yahoo'}", self.request.ticker)
         frame = make_canonical(parsed.bars, self.request.ticker)
         origin = f"yahoo {self.request.ticker} {self.request.interval}"
         return filter_dates(frame, self.request.start, self.request.end, origin=origin)
