@@ -1,0 +1,160 @@
+"""End to end, as an operator runs it: real Prefect server, real SeaweedFS S3, a process worker.
+
+Creates the work pool, deploys every deployment of prefect.yaml with ``prefect deploy --all``,
+triggers the manual deployment with parameters through the CLI, waits (bounded) for Completed,
+then checks the run's artifacts in the API, the promoted version and champion pointer in the S3
+store, and what a person sees in the UI (headless chromium; screenshots kept in test-output/e2e).
+Everything binds 127.0.0.1 on free ports, state lives in temporary folders, and every server is
+stopped at the end, pass or fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.stack import (
+    StackConfig,
+    api,
+    deploy_all,
+    ensure_pool,
+    free_port,
+    list_deployments,
+    log_tail,
+    prefect,
+    prefect_server_service,
+    start_service,
+    stop_service,
+    worker_service,
+)
+from tests.e2e.conftest import TINY
+from tests.e2e.ui import capture_flow_run, chromium_path
+from tests.s3server import SeaweedS3
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "e2e"
+RUN_TIMEOUT_S = 900
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# Artifacts every training run leaves for a person to read (the ticker is GOOGL).
+REQUIRED_ARTIFACTS = {"data-validation-googl", "metrics-googl", "promotion-googl"}
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """SeaweedFS with a bucket named as in prefect.yaml's store (s3://tradeforge/models)."""
+    with SeaweedS3(tmp_path_factory.mktemp("seaweedfs"), bucket="tradeforge") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, s3):
+    """Prefect server (PREFECT_HOME in a temp dir), the pool, the deployments and a worker."""
+    cfg = StackConfig(
+        state_dir=tmp_path_factory.mktemp("stack"),
+        prefect_port=free_port(),
+        s3_port=s3.ports["s3.port"],
+        bucket=s3.bucket,
+        s3_keys=(s3.access_key, s3.secret_key),
+        worker_health_port=free_port(),
+    )
+    assert cfg.s3_url == s3.endpoint_url
+    try:
+        start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+        ensure_pool(cfg)
+        deploy_all(cfg)
+        start_service(worker_service(cfg), cfg.logs, cfg.pids)
+        yield cfg
+    finally:
+        for name in ("worker", "prefect-server"):
+            stop_service(name, cfg.pids)
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        for log in cfg.logs.glob("*.log"):  # kept beside the screenshots for a failed run
+            (OUTPUT / log.name).write_text(log.read_text(errors="replace")[-200_000:])
+
+
+def _run_deployment(cfg: StackConfig, params: dict[str, Any]) -> str:
+    """``prefect deployment run train_pipeline/manual --param k=v ...``; returns the run id."""
+    args = ["deployment", "run", "train_pipeline/manual"]
+    for key, value in params.items():
+        args += ["--param", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+    out = prefect(cfg, *args).stdout
+    match = re.search(r"UUID:\s*([0-9a-f-]{36})", out)
+    assert match, f"no flow run id in the CLI output:\n{out}"
+    return match.group(1)
+
+
+def _wait_final(cfg: StackConfig, flow_run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        run = api(cfg, f"/flow_runs/{flow_run_id}")
+        if run["state_type"] in FINAL:
+            return run
+        time.sleep(3)
+    pytest.fail(
+        f"flow run {flow_run_id} not finished after {RUN_TIMEOUT_S} s (state "
+        f"{run['state_name']}); worker log:\n{log_tail(cfg.logs / 'worker.log', 60)}"
+    )
+
+
+def _run_logs(cfg: StackConfig, flow_run_id: str) -> str:
+    logs = api(cfg, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}})
+    return "\n".join(entry["message"] for entry in logs)[-6000:]
+
+
+def test_manual_deployment_runs_on_the_stack(
+    stack: StackConfig, s3, monkeypatch, tmp_path: Path
+) -> None:
+    # prefect.yaml's deployments are registered, the nightly one on its schedule
+    assert {"train_pipeline/manual", "train_pipeline/nightly"} <= set(list_deployments(stack))
+    (nightly,) = api(stack, "/deployments/filter", {"deployments": {"name": {"any_": ["nightly"]}}})
+    (schedule,) = nightly["schedules"]
+    assert schedule["schedule"]["cron"] == "30 17 * * 1-5"
+    assert schedule["schedule"]["timezone"] == "America/New_York"
+
+    params = {"store": f"s3://{s3.bucket}/models", "seeds": [0], "agents": ["dqn"], **TINY}
+    flow_run_id = _run_deployment(stack, params)
+    run = _wait_final(stack, flow_run_id)
+    assert run["state_type"] == "COMPLETED", (
+        f"flow run ended {run['state_name']}: {run['state'].get('message')}\n"
+        f"{_run_logs(stack, flow_run_id)}\nworker log:\n{log_tail(stack.logs / 'worker.log', 40)}"
+    )
+    assert run["parameters"]["steps"] == TINY["steps"]  # the CLI's --param reached the run
+
+    # the artifacts a person reads, attached to this run
+    artifacts = api(
+        stack, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
+    )
+    keys = {a["key"] for a in artifacts if a["key"]}
+    assert keys >= REQUIRED_ARTIFACTS, keys
+
+    # the promoted version and the champion pointer are in the S3 store
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    from storage.objectstore import open_store
+    from storage.registry import ModelRegistry
+
+    registry = ModelRegistry(open_store(params["store"]))
+    champion, loaded = registry.load_champion("GOOGL", tmp_path / "champion")
+    assert champion.uri.startswith(f"s3://{s3.bucket}/models/"), champion.uri
+    assert loaded.model_path.suffix == ".keras" and loaded.model_path.stat().st_size > 0
+    assert loaded.card["data"]["sha256"], loaded.card
+    version = champion.version_id
+    promotion = next(a for a in artifacts if a["key"] == "promotion-googl")
+    assert version in promotion["data"]
+
+    # what a person sees: the run's page and its artifacts in the Prefect UI
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed: run ops/ci-deps.sh (Debian package chromium)")
+    shot = capture_flow_run(stack.ui_url, flow_run_id, run["name"], OUTPUT)
+    assert shot.run_png.stat().st_size > 20_000
+    for text in (run["name"], "Completed", "manual", "train_pipeline"):
+        assert text in shot.run_text, f"{text!r} not shown on the flow run page"
+    for key in REQUIRED_ARTIFACTS:
+        assert key in shot.artifacts_text, f"artifact {key} not shown in the Artifacts tab"
