@@ -79,19 +79,32 @@ def list_models(
     if as_json:
         sys.stdout.write(json.dumps({"store": registry.store.uri, "versions": rows}) + "\n")
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"models in {registry.store.uri}")
-    for col in ("ticker", "agent", "version", "seed", "val Sharpe", "val return", "test Sharpe"):
-        table.add_column(col)
+    table = Table(
+        title=f"models in {registry.store.uri}", box=box.SIMPLE_HEAD, collapse_padding=True
+    )
+    for col in (
+        "ticker",
+        "agent",
+        "version",
+        "champ",
+        "seed",
+        "val Sharpe",
+        "val ret",
+        "test Sharpe",
+    ):
+        right = col not in ("ticker", "agent", "version")
+        table.add_column(col, no_wrap=True, justify="right" if right else "left")
     for r in rows:
-        mark = " (champion)" if r["champion"] else ""
         table.add_row(
             r["ticker"],
             r["agent"],
-            r["version_id"] + mark,
-            str(r["seed"]),
+            r["version_id"],
+            "*" if r["champion"] else "",
+            "-" if r["seed"] is None else str(r["seed"]),
             _fmt(r["validation_sharpe"]),
             _fmt(r["validation_return"], pct=True),
             _fmt(r["test_sharpe"]),
