@@ -178,3 +178,14 @@ def test_s3_unreachable_server_is_named(monkeypatch) -> None:
     with pytest.raises(StoreUnavailable, match="unreachable") as info:
         store.get_bytes("k")
     assert endpoint in str(info.value) and "secret-value" not in str(info.value)
+
+
+def test_s3_without_any_credentials_says_how_to_set_them(s3_env, monkeypatch, tmp_path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = open_store(f"s3://{s3_env.bucket}/p")
+    with pytest.raises(AccessDenied, match=r"no S3 credentials found.*AWS_ACCESS_KEY_ID"):
+        store.get_bytes("k")
