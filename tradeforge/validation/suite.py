@@ -143,15 +143,26 @@ def _schema_problem(frame: pd.DataFrame) -> str | None:
 
 
 def build_expectations(*, min_rows: int, max_move: float) -> list[Any]:
-    """The suite's expectations, each tagged with its rule and severity in ``meta``."""
-    import great_expectations.expectations as gxe
+    """The suite's expectations, each tagged with its rule and severity in ``meta``.
 
-    def tag(rule: str) -> dict[str, str]:
-        return {"rule": rule, "severity": RULES[rule][0]}
+    The description (shown in Data Docs) says the rule in words, since several rules check
+    derived columns (``min_price``, ``stale_run``, ...) computed for the suite.
+    """
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    def tag(rule: str, text: str) -> dict[str, Any]:
+        severity = RULES[rule][0]
+        return {
+            "severity": FailureSeverity.CRITICAL if severity == ERROR else FailureSeverity.WARNING,
+            "meta": {"rule": rule, "severity": severity},
+            "description": f"{rule} ({severity}): {text}",
+        }
 
     # ticker is written by the reader, never null; the other columns come from vendor cells.
     exps: list[Any] = [
-        gxe.ExpectColumnValuesToNotBeNull(column=c, meta=tag("no_nulls")) for c in COLUMNS[1:]
+        gxe.ExpectColumnValuesToNotBeNull(column=c, **tag("no_nulls", f"{c} is never null"))
+        for c in COLUMNS[1:]
     ]
     # high >= max(open, close) and low <= min(open, close) imply high >= low: two checks
     # cover all five OHLC pairs (fewer expectations = a faster suite: GX's cost is per check).
@@ -161,36 +172,59 @@ def build_expectations(*, min_rows: int, max_move: float) -> list[Any]:
             column_B=b,
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            meta=tag("ohlc_consistency"),
+            **tag("ohlc_consistency", text),
         )
-        for a, b in (("high", "max_open_close"), ("min_open_close", "low"))
+        for a, b, text in (
+            ("high", "max_open_close", "high >= open and high >= close (so high >= low)"),
+            ("min_open_close", "low", "low <= open and low <= close"),
+        )
     ]
-    exps.append(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="min_price", min_value=0, strict_min=True, meta=tag("positive_prices")
-        )
-    )
     exps += [
         gxe.ExpectColumnValuesToBeBetween(
-            column="volume", min_value=0, meta=tag("non_negative_volume")
+            column="min_price",
+            min_value=0,
+            strict_min=True,
+            **tag("positive_prices", "open, high, low and close are all > 0"),
         ),
-        gxe.ExpectColumnValuesToBeUnique(column="timestamp", meta=tag("unique_timestamps")),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="volume", min_value=0, **tag("non_negative_volume", "volume >= 0")
+        ),
+        gxe.ExpectColumnValuesToBeUnique(
+            column="timestamp", **tag("unique_timestamps", "no two bars share a timestamp")
+        ),
         # Non-strict: a repeated timestamp is unique_timestamps' finding, not this rule's.
         gxe.ExpectColumnValuesToBeIncreasing(
-            column="timestamp", strictly=False, meta=tag("increasing_timestamps")
+            column="timestamp",
+            strictly=False,
+            **tag("increasing_timestamps", "bars are in time order"),
         ),
-        gxe.ExpectTableRowCountToBeBetween(min_value=min_rows, meta=tag("min_rows")),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="pre_listing", max_value=0, meta=tag("pre_listing_placeholder")
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="stale_run", max_value=STALE_RUN - 1, meta=tag("stale_feed")
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value=min_rows, **tag("min_rows", f"at least {min_rows} bars")
         ),
         gxe.ExpectColumnValuesToBeBetween(
-            column="missing_before", max_value=0, meta=tag("calendar_gaps")
+            column="pre_listing",
+            max_value=0,
+            **tag(
+                "pre_listing_placeholder", "no zero-volume bars before the first trade (dropped)"
+            ),
         ),
         gxe.ExpectColumnValuesToBeBetween(
-            column="abs_log_return", max_value=max_move, meta=tag("large_moves")
+            column="stale_run",
+            max_value=STALE_RUN - 1,
+            **tag(
+                "stale_feed",
+                f"no runs of {STALE_RUN}+ identical zero-volume bars (stale feed; dropped)",
+            ),
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="missing_before",
+            max_value=0,
+            **tag("calendar_gaps", "no expected bars missing (exchange calendar or 24/7)"),
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="abs_log_return",
+            max_value=max_move,
+            **tag("large_moves", f"|log return| of one bar <= {max_move:g} (unadjusted split?)"),
         ),
     ]
     return exps
