@@ -34,6 +34,7 @@ MAX_KEY_LENGTH = 1024
 # Local-store bookkeeping lives under names no valid key can take (segments never start with '.').
 _LOCK_DIR = ".locks"
 _TMP_PREFIX = ".tmp-"
+_LOCK_STRIPES = 256
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-=+@,:~^][A-Za-z0-9_\-=+@,:~^.]*$")
 
 
@@ -169,7 +170,9 @@ class LocalStore(ObjectStore):
         """An exclusive cross-process lock for one key (flock on a sidecar file)."""
         lock_dir = self.root / _LOCK_DIR
         lock_dir.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock"
+        # A fixed set of lock stripes: bounded files however many keys, rare false sharing.
+        stripe = int.from_bytes(hashlib.sha256(key.encode()).digest()[:2], "big") % _LOCK_STRIPES
+        name = f"{stripe:03d}.lock"
         with (lock_dir / name).open("a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
