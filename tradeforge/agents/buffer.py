@@ -101,19 +101,27 @@ class ReplayBuffer:
         """The stored index transitions at ``slots``."""
         return Transitions(*(self._data[name][slots] for name in self._FIELDS))
 
-    def sample(self, batch_size: int) -> Batch:
-        """A uniform batch (with replacement), observations rebuilt from their indices."""
+    def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
+        """A uniform batch (with replacement), observations rebuilt from their indices.
+
+        With ``num_batches`` the arrays are stacked ``(num_batches, batch_size, ...)``, one
+        batch per learner update of a fused call.
+        """
         if self._size == 0:
             raise ValueError("cannot sample from an empty ReplayBuffer")
-        slots = self.rng.integers(0, self._size, size=batch_size)
+        k = 1 if num_batches is None else num_batches
+        slots = self.rng.integers(0, self._size, size=k * batch_size)
         tr = self.transitions(slots)
-        return Batch(
+        batch = Batch(
             obs=self.obs_fn(tr.t, tr.position),
             action=tr.action,
             reward=tr.reward,
             discount=tr.discount,
             next_obs=self.obs_fn(tr.next_t, tr.next_position),
         )
+        if num_batches is None:
+            return batch
+        return Batch(*(x.reshape(k, batch_size, *x.shape[1:]) for x in batch))
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (only the filled part)."""

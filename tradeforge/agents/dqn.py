@@ -61,17 +61,38 @@ def updates_due(env_steps: int, cfg: DQNConfig) -> int:
     return max(0, env_steps - cfg.learning_starts) * cfg.gradient_steps // cfg.train_freq
 
 
+#: Most updates fused into one learner call (bounds the stacked batch's memory).
+MAX_FUSED_UPDATES = 64
+
+
+def sample_due(
+    buffer: ReplayBuffer, env_steps: int, cfg: DQNConfig, updates_done: int
+) -> list[Any]:
+    """The stacked batches for every update owed at ``env_steps`` beyond ``updates_done``."""
+    if len(buffer) == 0:
+        return []  # nothing to learn from yet: the owed updates run once data arrives
+    batches = []
+    due = updates_due(env_steps, cfg) - updates_done
+    while due > 0:
+        k = min(due, MAX_FUSED_UPDATES)
+        batches.append(buffer.sample(cfg.batch_size, num_batches=k))
+        due -= k
+    return batches
+
+
+def apply_updates(learner: Any, batches: list[Any]) -> dict[str, float] | None:
+    """Feed stacked batches to the learner; the last update's metrics, or None if none ran."""
+    metrics = None
+    for batch in batches:
+        metrics = learner.step_many(batch)
+    return metrics
+
+
 def learn(
     learner: Any, buffer: ReplayBuffer, env_steps: int, cfg: DQNConfig
 ) -> dict[str, float] | None:
     """Run every update owed at ``env_steps``; the last update's metrics, or None if none ran."""
-    metrics = None
-    if len(buffer) == 0:
-        return None
-    target = updates_due(env_steps, cfg)
-    while learner.num_updates < target:
-        metrics = learner.step(buffer.sample(cfg.batch_size))
-    return metrics
+    return apply_updates(learner, sample_due(buffer, env_steps, cfg, learner.num_updates))
 
 
 def checkpoint_meta(kind: str, seed: int, spec: NetworkSpec, cfg: DQNConfig) -> dict[str, Any]:
@@ -119,6 +140,7 @@ def final_stats(
         "updates": learner.num_updates,
         "seconds": round(run["seconds"], 3),
         "steps_per_s": round(run["steps_per_s"], 1),
+        "training_steps_per_s": round(run["training_steps_per_s"], 1),
         "final_epsilon": monitor.last.get("epsilon"),
         "last_loss": monitor.last.get("loss"),
         "mean_q": monitor.last.get("mean_q"),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tradeforge.agents.buffer import Batch
-from tradeforge.agents.network import NetworkSpec, build_q_network, ordered_weights
+from tradeforge.agents.network import NetworkSpec, build_q_network, ordered_variables
 from tradeforge.config import DQNConfig
 
 
@@ -33,22 +33,17 @@ class DQNLearner:
         self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
         self.optimizer.build(self.online.trainable_variables)
         self.num_updates = 0
-        spec_vec = tf.TensorSpec([None], tf.float32)
-        obs_spec = tf.TensorSpec([None, spec.obs_dim], tf.float32)
-        self._sgd = tf.function(
-            self._sgd_step,
-            input_signature=[
-                obs_spec,
-                tf.TensorSpec([None], tf.int32),
-                spec_vec,
-                spec_vec,
-                obs_spec,
-            ],
-            reduce_retracing=True,
-        )
-        self._sync = tf.function(self._sync_target)
+        # The update counter also lives in the graph, so target syncs happen inside fused calls.
+        self._updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._tau = tf.constant(config.tau, tf.float32)
         self._reward_scale = tf.constant(config.reward_scale, tf.float32)
+        vec = tf.TensorSpec([None, None], tf.float32)
+        obs = tf.TensorSpec([None, None, spec.obs_dim], tf.float32)
+        act = tf.TensorSpec([None, None], tf.int32)
+        self._train = tf.function(
+            self._train_steps, input_signature=[obs, act, vec, vec, obs], reduce_retracing=True
+        )
+        self._ordered = ordered_variables(self.online)
 
     # ---- maths (traced once) -------------------------------------------------------------
     def _sgd_step(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
@@ -85,19 +80,40 @@ class DQNLearner:
         for t_var, o_var in zip(self.target.weights, self.online.weights, strict=True):
             t_var.assign(self._tau * o_var + (1.0 - self._tau) * t_var)
 
+    def _train_steps(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
+        """``k`` consecutive updates on batches stacked along axis 0, in one graph call.
+
+        One call per env step's worth of updates instead of one per update: the Python -> TF
+        dispatch costs about as much as a small network's whole update.
+        """
+        import tensorflow as tf
+
+        metrics = {k: tf.constant(0.0) for k in ("loss", "mean_q", "mean_target", "grad_norm")}
+        for i in tf.range(tf.shape(obs)[0]):
+            metrics = self._sgd_step(obs[i], action[i], reward[i], discount[i], next_obs[i])
+            self._updates.assign_add(1)
+            if self._updates % self.config.target_update_interval == 0:
+                self._sync_target()
+        return metrics
+
     # ---- side effects --------------------------------------------------------------------
     def step(self, batch: Batch) -> dict[str, float]:
         """One gradient update on ``batch``; syncs the target every ``target_update_interval``."""
-        out = self._sgd(
-            np.asarray(batch.obs, np.float32),
-            np.asarray(batch.action, np.int32),
-            np.asarray(batch.reward, np.float32),
-            np.asarray(batch.discount, np.float32),
-            np.asarray(batch.next_obs, np.float32),
+        return self.step_many(Batch(*(np.asarray(x)[None] for x in batch)))
+
+    def step_many(self, batches: Batch) -> dict[str, float]:
+        """``k`` updates, one per batch of ``batches`` (arrays stacked ``(k, B, ...)``).
+
+        Same result as ``k`` calls of :meth:`step`; returns the last update's metrics.
+        """
+        out = self._train(
+            np.asarray(batches.obs, np.float32),
+            np.asarray(batches.action, np.int32),
+            np.asarray(batches.reward, np.float32),
+            np.asarray(batches.discount, np.float32),
+            np.asarray(batches.next_obs, np.float32),
         )
-        self.num_updates += 1
-        if self.num_updates % self.config.target_update_interval == 0:
-            self._sync()
+        self.num_updates += int(np.shape(batches.action)[0])
         return {k: float(v) for k, v in out.items()}
 
     def td_targets(self, batch: Batch) -> np.ndarray:
@@ -113,7 +129,7 @@ class DQNLearner:
 
     def get_weights(self) -> list[np.ndarray]:
         """Online weights as numpy arrays, for actors (see :class:`NumpyQNetwork`)."""
-        return ordered_weights(self.online)
+        return [v.numpy() for v in self._ordered]
 
     # ---- checkpointing -------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -144,3 +160,4 @@ class DQNLearner:
                     )
                 v.assign(value)
         self.num_updates = int(state["learner_updates"])
+        self._updates.assign(self.num_updates)

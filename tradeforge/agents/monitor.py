@@ -44,6 +44,7 @@ class Monitor:
         self._steps0 = initial_steps
         self._last_log = initial_steps
         self._last_log_time = self._t0
+        self._learning_from: tuple[int, float] | None = None
 
     def update(self, env_steps: int, epsilon: float, episode_returns: list[float]) -> None:
         """Record ``env_steps`` more steps and any finished episodes."""
@@ -57,6 +58,8 @@ class Monitor:
 
     def learner(self, metrics: dict[str, float]) -> None:
         """Keep the latest learner metrics (loss, mean_q, ...)."""
+        if self._learning_from is None:  # first update: steady-state training starts here
+            self._learning_from = (self.steps, time.perf_counter())
         self.last.update(metrics)
 
     def _log(self) -> None:
@@ -91,9 +94,16 @@ class Monitor:
             self._writer.close()
         seconds = self.elapsed
         run_steps = self.steps - self._steps0
+        training_rate = 0.0
+        if self._learning_from is not None:
+            steps0, t0 = self._learning_from
+            training_rate = (self.steps - steps0) / max(time.perf_counter() - t0, 1e-9)
         return {
             "seconds": seconds,
             "steps_per_s": run_steps / max(seconds, 1e-9),
+            # env steps/s from the first gradient update on: excludes start-up and the
+            # learning_starts collection, i.e. the rate while training at the replay ratio
+            "training_steps_per_s": training_rate,
             "episodes": self.episodes,
             "mean_episode_return": (sum(self.returns) / len(self.returns)) if self.returns else 0.0,
         }

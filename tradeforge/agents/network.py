@@ -100,23 +100,28 @@ def spec_of(model: Any) -> NetworkSpec:
     return NetworkSpec(obs_dim, num_actions, tuple(hidden), dueling)
 
 
+def _dense_names(spec: NetworkSpec) -> list[str]:
+    names = [f"hidden_{i}" for i in range(len(spec.hidden))]
+    return names + (["value", "advantage"] if spec.dueling else ["q"])
+
+
+def ordered_variables(model: Any) -> list[Any]:
+    """The model's kernel and bias variables in the order :class:`NumpyQNetwork` expects."""
+    out = []
+    for name in _dense_names(spec_of(model)):
+        layer = model.get_layer(name)
+        out += [layer.kernel, layer.bias]
+    return out
+
+
 def ordered_weights(model: Any) -> list[np.ndarray]:
     """The model's weights as numpy arrays, in the order :class:`NumpyQNetwork` expects."""
-    spec = spec_of(model)
-    names = [f"hidden_{i}" for i in range(len(spec.hidden))]
-    names += ["value", "advantage"] if spec.dueling else ["q"]
-    out: list[np.ndarray] = []
-    for name in names:
-        kernel, bias = model.get_layer(name).get_weights()
-        out += [np.asarray(kernel, np.float32), np.asarray(bias, np.float32)]
-    return out
+    return [np.asarray(v.numpy(), np.float32) for v in ordered_variables(model)]
 
 
 def assign_ordered_weights(model: Any, weights: list[np.ndarray]) -> None:
     """Inverse of :func:`ordered_weights`."""
-    spec = spec_of(model)
-    names = [f"hidden_{i}" for i in range(len(spec.hidden))]
-    names += ["value", "advantage"] if spec.dueling else ["q"]
+    names = _dense_names(spec_of(model))
     if len(weights) != 2 * len(names):
         raise ValueError(f"expected {2 * len(names)} weight arrays, got {len(weights)}")
     for k, name in enumerate(names):

@@ -23,6 +23,7 @@ import contextlib
 import multiprocessing as mp
 import queue
 import signal
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -40,13 +41,14 @@ from tradeforge.agents.actor import (
 from tradeforge.agents.buffer import NStepAdder, Transitions
 from tradeforge.agents.dqn import (
     EnvFactory,
+    apply_updates,
     checkpoint_meta,
     final_stats,
-    learn,
     make_vector_env,
     network_spec,
     replay_buffer_for,
     restore,
+    sample_due,
     write_checkpoint,
 )
 from tradeforge.agents.monitor import Monitor
@@ -275,43 +277,106 @@ class ParallelDQN:
         every = cfg.checkpoint_every if self.checkpoint_dir is not None else 0
         next_checkpoint = (env_steps // every + 1) * every if every else np.inf
         last_broadcast = learner.num_updates
-        received = 0
         self.actor_epsilons = [float("nan")] * pcfg.num_actors
-        while env_steps < cfg.total_steps:
-            _, actor_id, chunk, steps, returns, epsilon = self._receive(ch, procs, received)
-            received += 1
-            buffer.add(chunk)
-            env_steps += steps
-            metrics = learn(learner, buffer, env_steps, cfg)
-            if metrics is not None:
-                monitor.learner(metrics)
-            if pcfg.synchronous:
-                ch.weights[actor_id].put(learner.get_weights())
-            elif learner.num_updates - last_broadcast >= pcfg.weight_sync_interval:
-                _broadcast(ch, learner.get_weights())
-                last_broadcast = learner.num_updates
-            self.actor_epsilons[actor_id] = epsilon
-            # The progress/TensorBoard epsilon is the base schedule, i.e. actor 0's.
-            monitor.update(steps, linear_epsilon(env_steps, cfg), returns)
-            if env_steps >= next_checkpoint and env_steps < cfg.total_steps:
-                write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
-                next_checkpoint = (env_steps // every + 1) * every
+        feeder = _Feeder(ch, procs, buffer, cfg, env_steps, learner.num_updates)
+        feeder.start()
+        try:
+            while env_steps < cfg.total_steps:
+                actor_id, steps, returns, epsilon, env_steps, batches = feeder.next()
+                metrics = apply_updates(learner, batches)
+                if metrics is not None:
+                    monitor.learner(metrics)
+                if pcfg.synchronous:
+                    ch.weights[actor_id].put(learner.get_weights())
+                elif learner.num_updates - last_broadcast >= pcfg.weight_sync_interval:
+                    _broadcast(ch, learner.get_weights())
+                    last_broadcast = learner.num_updates
+                self.actor_epsilons[actor_id] = epsilon
+                # The progress/TensorBoard epsilon is the base schedule, i.e. actor 0's.
+                monitor.update(steps, linear_epsilon(env_steps, cfg), returns)
+                if env_steps >= next_checkpoint and env_steps < cfg.total_steps:
+                    with feeder.lock:
+                        write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
+                    next_checkpoint = (env_steps // every + 1) * every
+        finally:
+            feeder.stop()
         return env_steps
 
-    @staticmethod
-    def _receive(ch: _Channels, procs: list[Any], received: int) -> tuple:
-        """Next data message; raises :class:`ActorFailed` on an actor's error or death."""
-        if received % 64 == 0:
-            _check_alive(procs, ch)
+
+class _Feeder(threading.Thread):
+    """Receives actors' chunks, fills the buffer and samples the owed batches.
+
+    Runs beside the learner so that unpickling, buffer writes and observation gathers overlap
+    the TensorFlow update (which releases the GIL). It samples exactly the batches DQN's loop
+    would, in the same order, so one synchronous actor still reproduces DQN.
+    """
+
+    def __init__(
+        self, ch: _Channels, procs: list[Any], buffer: Any, cfg: DQNConfig, env_steps: int,
+        updates_done: int,
+    ) -> None:  # fmt: skip
+        super().__init__(name="tradeforge-feeder", daemon=True)
+        self.ch, self.procs, self.buffer, self.cfg = ch, procs, buffer, cfg
+        self.env_steps, self.issued = env_steps, updates_done
+        self.lock = threading.Lock()  # guards the buffer against a concurrent checkpoint
+        self._out: queue.Queue = queue.Queue(maxsize=2)
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        received = 0
+        try:
+            while not self._halt.is_set():
+                _, actor_id, chunk, steps, returns, eps = _receive(self.ch, self.procs, received)
+                received += 1
+                with self.lock:
+                    self.buffer.add(chunk)
+                    self.env_steps += steps
+                    batches = sample_due(self.buffer, self.env_steps, self.cfg, self.issued)
+                self.issued += sum(int(b.action.shape[0]) for b in batches)
+                self._offer((actor_id, steps, returns, eps, self.env_steps, batches))
+        except BaseException as exc:  # handed to the learner thread, which raises it
+            self._offer(exc)
+
+    def _offer(self, item: Any) -> None:
+        while not self._halt.is_set():
+            try:
+                self._out.put(item, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def next(self) -> tuple:
+        """The next message's data and batches; re-raises the feeder's exception."""
         while True:
             try:
-                message = ch.data.get(timeout=POLL_SECONDS)
+                item = self._out.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                _check_alive(procs, ch)
+                if not self.is_alive():
+                    raise RuntimeError("ParallelDQN feeder thread ended unexpectedly") from None
                 continue
-            if message[0] == "error":
-                _raise_actor_error(message)
-            return message
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def stop(self) -> None:
+        """Stop and join (the feeder polls its queues, so this takes at most ~POLL_SECONDS)."""
+        self._halt.set()
+        self.join(timeout=JOIN_SECONDS)
+
+
+def _receive(ch: _Channels, procs: list[Any], received: int) -> tuple:
+    """Next data message; raises :class:`ActorFailed` on an actor's error or death."""
+    if received % 64 == 0:
+        _check_alive(procs, ch)
+    while True:
+        try:
+            message = ch.data.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            _check_alive(procs, ch)
+            continue
+        if message[0] == "error":
+            _raise_actor_error(message)
+        return message
 
 
 def _raise_actor_error(message: tuple) -> None:
