@@ -230,3 +230,22 @@ def test_cost_sweep_plot_is_a_png() -> None:
     rows = cost_sweep(Flipper(), _market(OPEN, CLOSE), ENV, periods_per_year=252)
     assert [r["commission_bp"] for r in rows] == list(EvalConfig().cost_sweep_bp)
     assert plot_cost_sweep(rows, title="TOY")[:4] == b"\x89PNG"
+
+
+def test_metrics_agree_with_an_independent_pandas_computation() -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        nw = pd.Series(1000 * np.exp(np.cumsum(rng.normal(0.0003, 0.012, 400))))
+        pos = rng.integers(0, 2, 400)
+        m = compute_metrics(nw.to_numpy(), pos, trades=7, turnover=3.0, periods_per_year=365)
+        r = nw.pct_change().dropna()
+        assert m["sharpe"] == pytest.approx(r.mean() / r.std() * np.sqrt(365))
+        assert m["max_drawdown"] == pytest.approx((1 - nw / nw.cummax()).max())
+        assert m["total_return"] == pytest.approx(nw.iloc[-1] / nw.iloc[0] - 1)
+        years = 399 / 365
+        assert m["cagr"] == pytest.approx((nw.iloc[-1] / nw.iloc[0]) ** (1 / years) - 1)
+        down = np.sqrt((r.clip(upper=0) ** 2).mean())
+        assert m["sortino"] == pytest.approx(r.mean() / down * np.sqrt(365))
+        assert m["exposure"] == pytest.approx(pos[1:].mean())
