@@ -231,3 +231,14 @@ def test_yfinance_to_csv_and_parquet_files_load(fake_yahoo, tmp_path: Path) -> N
         assert got.frame["timestamp"].iloc[0] == pd.Timestamp("2020-01-02", tz="UTC")
         with pytest.raises(Exception, match="holds tickers AAPL, MSFT; it has no NVDA"):
             ingest("NVDA", DataConfig(tickers=("NVDA",), source=str(path)))
+
+
+def test_yahoo_down_points_at_offline_snapshots(fake_yahoo, tmp_path: Path) -> None:
+    fake_yahoo()
+    store = open_store(str(tmp_path / "store"))
+    fetch_snapshots(["AAPL"], "2020-01-01", "2020-02-01", store=store)
+    fake_yahoo({"AAPL": [YFRateLimitError()]})
+    with pytest.raises(
+        YahooUnavailable, match=r"cover this request for AAPL .*rerun with --offline"
+    ):
+        fetch_snapshots(["AAPL"], "2020-01-01", "2020-02-01", store=store, retry=NO_WAIT)

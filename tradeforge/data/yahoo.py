@@ -151,8 +151,27 @@ def fetch_snapshots(
         if store is None:
             raise SnapshotNotFound("offline mode needs a snapshot store (--store) to read from")
         return {t: latest_snapshot(store, req) for t, req in requests.items()}
-    raw = _download_all(names, start, end, interval, retry or RetryPolicy())
+    try:
+        raw = _download_all(names, start, end, interval, retry or RetryPolicy())
+    except YahooUnavailable as exc:
+        hint = _offline_hint(store, list(requests.values()))
+        raise YahooUnavailable(f"{exc}{hint}") from exc
     return {t: _keep(raw[t], requests[t], store) for t in names}
+
+
+def _offline_hint(store: ObjectStore | None, requests: list[YahooRequest]) -> str:
+    """Point at stored snapshots that could serve this run offline, if there are any."""
+    if store is None:
+        return ""
+    found = []
+    for request in requests:
+        try:
+            found.append(f"{request.ticker} ({latest_snapshot(store, request).fetched_at})")
+        except DataSourceError:
+            continue
+    if not found:
+        return ""
+    return f"\nStored snapshots cover this request for {', '.join(found)}: rerun with --offline"
 
 
 def ingest_yahoo(ticker: str, config: DataConfig, *, store: ObjectStore | None) -> Ingested:
