@@ -35,6 +35,8 @@ VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 POOL = "tradeforge-process"
 BUCKET = "tradeforge"
+RESULTS_BLOCK = "tradeforge-results"
+RESULTS_FOLDER = "prefect-results"
 
 
 class StackError(RuntimeError):
@@ -285,6 +287,9 @@ def base_env(cfg: StackConfig) -> dict[str, str]:
         TRADEFORGE_ROOT=str(cfg.repo),
         TRADEFORGE_POOL=cfg.pool,
         TRADEFORGE_STORE=cfg.store_uri,
+        # Task results (the cache of ingest / validate / features) go to the stack's S3, so
+        # every worker, on any machine, sees the same cache.
+        PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=f"s3-bucket/{RESULTS_BLOCK}",
     )
     env.update(s3_env(cfg))
     return env
@@ -470,6 +475,30 @@ def ensure_pool(cfg: StackConfig) -> None:
     prefect(cfg, "work-pool", "create", cfg.pool, "--type", "process")
 
 
+def ensure_result_storage(cfg: StackConfig) -> None:
+    """Save the ``s3-bucket/tradeforge-results`` block: task results in s3://<bucket>/prefect-results.
+
+    The block holds no credentials and no endpoint: each worker's boto3 reads them from its own
+    environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
+    """
+    script = (
+        "from prefect_aws import AwsCredentials, S3Bucket\n"
+        f"S3Bucket(bucket_name={cfg.bucket!r}, bucket_folder={RESULTS_FOLDER!r},"
+        " credentials=AwsCredentials())"
+        f".save({RESULTS_BLOCK!r}, overwrite=True)\n"
+    )
+    proc = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", script],
+        cwd=cfg.repo,
+        env=base_env(cfg),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise StackError(f"saving the result-storage block failed:\n{proc.stderr[-3000:]}")
+
+
 def deploy_all(cfg: StackConfig) -> str:
     """Register (or update) every deployment in prefect.yaml; returns the CLI output."""
     return prefect(cfg, "deploy", "--all").stdout
@@ -494,6 +523,8 @@ def up(cfg: StackConfig) -> None:
     start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
     print(f"Prefect API    {cfg.api_url}")
     ensure_pool(cfg)
+    ensure_result_storage(cfg)
+    print(f"Results        s3://{cfg.bucket}/{RESULTS_FOLDER} (block s3-bucket/{RESULTS_BLOCK})")
     deploy_all(cfg)
     print(f"Deployments    {', '.join(list_deployments(cfg))}")
     start_service(worker_service(cfg), cfg.logs, cfg.pids)

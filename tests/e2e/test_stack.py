@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from typing import Any
 import pytest
 
 from ops.stack import (
+    RESULTS_FOLDER,
     StackConfig,
     api,
     deploy_all,
     ensure_pool,
+    ensure_result_storage,
     free_port,
     list_deployments,
     log_tail,
@@ -65,9 +68,11 @@ def stack(tmp_path_factory, s3):
         worker_health_port=free_port(),
     )
     assert cfg.s3_url == s3.endpoint_url
+    shutil.rmtree(OUTPUT, ignore_errors=True)  # no screenshot of an earlier run is left to mislead
     try:
         start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
         ensure_pool(cfg)
+        ensure_result_storage(cfg)
         deploy_all(cfg)
         start_service(worker_service(cfg), cfg.logs, cfg.pids)
         yield cfg
@@ -112,7 +117,8 @@ def test_manual_deployment_runs_on_the_stack(
     stack: StackConfig, s3, monkeypatch, tmp_path: Path
 ) -> None:
     # prefect.yaml's deployments are registered, the nightly one on its schedule
-    assert {"train_pipeline/manual", "train_pipeline/nightly"} <= set(list_deployments(stack))
+    expected = {"train_pipeline/manual", "train_pipeline/nightly", "predict/daily"}
+    assert set(list_deployments(stack)) >= expected
     (nightly,) = api(stack, "/deployments/filter", {"deployments": {"name": {"any_": ["nightly"]}}})
     (schedule,) = nightly["schedules"]
     assert schedule["schedule"]["cron"] == "30 17 * * 1-5"
@@ -146,15 +152,24 @@ def test_manual_deployment_runs_on_the_stack(
     assert loaded.model_path.suffix == ".keras" and loaded.model_path.stat().st_size > 0
     assert loaded.card["data"]["sha256"], loaded.card
     version = champion.version_id
+    # task results (the cache) went to the stack's S3 result storage, readable by any worker
+    results = open_store(f"s3://{s3.bucket}/{RESULTS_FOLDER}").list("")
+    assert results, f"no task results under s3://{s3.bucket}/{RESULTS_FOLDER}"
+
     promotion = next(a for a in artifacts if a["key"] == "promotion-googl")
     assert version in promotion["data"]
 
     # what a person sees: the run's page and its artifacts in the Prefect UI
     if chromium_path() is None:
         pytest.skip("chromium is not installed: run ops/ci-deps.sh (Debian package chromium)")
-    shot = capture_flow_run(stack.ui_url, flow_run_id, run["name"], OUTPUT)
+    shot = capture_flow_run(
+        stack.ui_url, flow_run_id, run["name"], OUTPUT, metrics_key="metrics-googl"
+    )
     assert shot.run_png.stat().st_size > 20_000
     for text in (run["name"], "Completed", "manual", "train_pipeline"):
         assert text in shot.run_text, f"{text!r} not shown on the flow run page"
     for key in REQUIRED_ARTIFACTS:
         assert key in shot.artifacts_text, f"artifact {key} not shown in the Artifacts tab"
+    # the metric table itself renders: agent and baseline rows, validation and test columns
+    for text in ("dqn seed 0", "baseline: buy_and_hold", "validation sharpe", "test total_return"):
+        assert text in shot.metrics_text, f"{text!r} not shown on the metrics artifact page"

@@ -34,14 +34,23 @@ class PageCapture:
 
     run_png: Path
     artifacts_png: Path
+    metrics_png: Path
     run_text: str
     artifacts_text: str
+    metrics_text: str
 
 
 def capture_flow_run(
-    ui_url: str, flow_run_id: str, run_name: str, out_dir: Path, *, timeout_s: float = 60
+    ui_url: str,
+    flow_run_id: str,
+    run_name: str,
+    out_dir: Path,
+    *,
+    metrics_key: str,
+    timeout_s: float = 60,
 ) -> PageCapture:
-    """Screenshot the flow run's page and its Artifacts tab; return what each view showed."""
+    """Screenshot the flow run's page, its Artifacts tab and the ``metrics_key`` artifact
+    (opened from that tab); return what each view showed."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
@@ -67,6 +76,13 @@ def capture_flow_run(
             artifacts_png = out_dir / "flow-run-artifacts.png"
             page.screenshot(path=artifacts_png, full_page=True)
             artifacts_text = page.inner_text("body")
+
+            page.get_by_text(metrics_key, exact=True).first.click()
+            _wait_for_texts(page, ["baseline:"], timeout_ms)
+            page.wait_for_load_state("networkidle")
+            metrics_png = out_dir / "metrics-artifact.png"
+            page.screenshot(path=metrics_png, full_page=True)
+            metrics_text = page.inner_text("body")
         except Exception:
             # keep what the browser showed, for the person reading the failure
             page.screenshot(path=out_dir / "failure.png", full_page=True)
@@ -74,7 +90,7 @@ def capture_flow_run(
             raise
         finally:
             browser.close()
-    return PageCapture(run_png, artifacts_png, run_text, artifacts_text)
+    return PageCapture(run_png, artifacts_png, metrics_png, run_text, artifacts_text, metrics_text)
 
 
 def _wait_for_texts(page, texts: list[str], timeout_ms: float) -> None:
