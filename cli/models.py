@@ -174,7 +174,8 @@ def show(
     typer.echo(f"history of {ticker} ({len(history)} decisions):")
     for h in history:
         reason = h.get("decision", {}).get("reason", "")
-        typer.echo(f"  {h['at']}  {h['outcome']:<9}  {h['agent']} {h['version_id']}  {reason}")
+        vs = f" vs {h['champion_before']}" if h.get("champion_before") else ""
+        typer.echo(f"  {h['at']}  {h['outcome']:<9}  {h['agent']} {h['version_id']}{vs}  {reason}")
 
 
 def _fmt(value: float | None, pct: bool = False) -> str:

@@ -365,7 +365,14 @@ class ModelRegistry:
                 f"promote {ticker}: version {version.version_id} is for {version.ticker}"
             )
         if not decision.get("promote", True):
-            self.record_decision(ticker, version, decision, outcome="rejected")
+            current = self.champion(ticker)
+            self.record_decision(
+                ticker,
+                version,
+                decision,
+                outcome="rejected",
+                champion_before=current.version_id if current else None,
+            )
             return False
         to_json(decision)  # a decision that cannot be recorded must fail before the pointer moves
         card, card_raw = self._verify(self._ref(ticker, version.agent, version.version_id))
@@ -389,10 +396,19 @@ class ModelRegistry:
             else:
                 self.store.put_bytes(key, to_json(pointer), if_match=expected_etag)
         except PreconditionFailed:
-            self.record_decision(ticker, version, decision, outcome="lost_race")
+            current = self.champion(ticker)
+            self.record_decision(
+                ticker,
+                version,
+                decision,
+                outcome="lost_race",
+                champion_before=current.version_id if current else None,
+            )
             return False
         try:
-            self.record_decision(ticker, version, decision, outcome="promoted")
+            self.record_decision(
+                ticker, version, decision, outcome="promoted", champion_before=pointer["previous"]
+            )
         except StoreError as exc:
             raise StoreError(
                 f"{ticker}: the champion pointer now names {version.version_id}, but its history "
@@ -401,10 +417,19 @@ class ModelRegistry:
         return True
 
     def record_decision(
-        self, ticker: str, version: VersionRef, decision: dict[str, Any], *, outcome: str
+        self,
+        ticker: str,
+        version: VersionRef,
+        decision: dict[str, Any],
+        *,
+        outcome: str,
+        champion_before: str | None = None,
     ) -> str:
         """Append one decision (``promoted`` | ``rejected`` | ``lost_race``) to the history;
-        returns its key. Entries are created with If-None-Match and never rewritten."""
+        returns its key. Entries are created with If-None-Match and never rewritten.
+
+        ``champion_before`` is the champion the challenger was compared with (or that beat it
+        to the pointer, for a lost race)."""
         if outcome not in ("promoted", "rejected", "lost_race"):
             raise ValueError(f"record_decision: outcome {outcome!r} unknown")
         at = _now()
@@ -414,6 +439,7 @@ class ModelRegistry:
             "agent": version.agent,
             "version_id": check_version(version.version_id),
             "outcome": outcome,
+            "champion_before": champion_before,
             "decision": decision,
         }
         key = f"{ROOT}/{ticker}/{HISTORY}/{_stamp(at)}-{secrets.token_hex(4)}.json"

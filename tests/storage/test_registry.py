@@ -68,12 +68,14 @@ def test_pointer_moves_only_by_conditional_write(registry: ModelRegistry) -> Non
     assert not registry.promote("SPY", v3, DECISION, expected_etag=first.etag)
     now = registry.champion("SPY")
     assert now.version_id == v2.version_id and now.previous == v1.version_id
-    outcomes = [(h["version_id"], h["outcome"]) for h in registry.history("SPY")]
+    outcomes = [
+        (h["version_id"], h["outcome"], h["champion_before"]) for h in registry.history("SPY")
+    ]
     assert outcomes == [
-        (v1.version_id, "promoted"),
-        (v2.version_id, "lost_race"),
-        (v2.version_id, "promoted"),
-        (v3.version_id, "lost_race"),
+        (v1.version_id, "promoted", None),
+        (v2.version_id, "lost_race", v1.version_id),
+        (v2.version_id, "promoted", v1.version_id),
+        (v3.version_id, "lost_race", v2.version_id),
     ]
 
 
