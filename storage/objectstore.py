@@ -124,6 +124,10 @@ class ObjectStore(ABC):
     def uri(self) -> str:
         """The store's own URI (what ``open_store`` was given, normalised)."""
 
+    @abstractmethod
+    def ensure_conditional_writes(self) -> None:
+        """Raise ``StoreError`` unless conditional writes are really enforced by this store."""
+
 
 # -- local directory ----------------------------------------------------------------------------
 
@@ -233,6 +237,10 @@ class LocalStore(ObjectStore):
     def uri_for(self, key: str) -> str:
         return str(self.root / validate_key(key))
 
+    def ensure_conditional_writes(self) -> None:
+        """Nothing to check: this class enforces the conditions itself (flock + rename)."""
+        return None
+
 
 def _unquote(etag: str) -> str:
     return etag.strip().strip('"')
@@ -289,6 +297,7 @@ class S3Store(ObjectStore):
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self._client = client
+        self._conditional_checked = False
         self._client_options = dict(
             max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout
         )
@@ -319,6 +328,29 @@ class S3Store(ObjectStore):
                 "s3", endpoint_url=self.endpoint_url, config=config
             )
         return self._client
+
+    def ensure_conditional_writes(self) -> None:
+        """Prove once per store object that the server enforces If-None-Match on PutObject.
+
+        A server that ignores the header would let two racing promotions both "win"; the probe
+        writes a fresh key twice with If-None-Match and requires the second write to fail.
+        """
+        if self._conditional_checked:
+            return
+        probe = f"_conditional-probe/{uuid.uuid4().hex}"
+        self.put_bytes(probe, b"1", if_none_match=True)
+        try:
+            self.put_bytes(probe, b"2", if_none_match=True)
+        except PreconditionFailed:
+            self._conditional_checked = True
+            return
+        finally:
+            self.delete(probe)
+        raise StoreError(
+            f"{self.uri}: the S3 server{f' at {self.endpoint_url}' if self.endpoint_url else ''} "
+            "ignored If-None-Match on PutObject; conditional writes are required for safe "
+            "promotions (use a server that supports them, e.g. AWS S3, SeaweedFS >= 4, MinIO)"
+        )
 
     def _full(self, key: str) -> str:
         validate_key(key)

@@ -375,6 +375,7 @@ class ModelRegistry:
             )
             return False
         to_json(decision)  # a decision that cannot be recorded must fail before the pointer moves
+        self.store.ensure_conditional_writes()
         card, card_raw = self._verify(self._ref(ticker, version.agent, version.version_id))
         before = self.champion(ticker)
         pointer = {

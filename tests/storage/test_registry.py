@@ -13,6 +13,8 @@ from storage import (
     IntegrityError,
     InvalidKey,
     ObjectNotFound,
+    S3Store,
+    StoreError,
     StoreUnavailable,
     open_store,
 )
@@ -248,3 +250,22 @@ def test_unrecordable_decision_fails_before_the_pointer_moves(registry: ModelReg
     with pytest.raises(ValueError, match="NaN"):
         registry.promote("SPY", v, {"promote": True, "sharpe": float("nan")}, None)
     assert registry.champion("SPY") is None and registry.history("SPY") == []
+
+
+class ConditionBlindS3Store(S3Store):
+    """A real S3 client that drops If-None-Match / If-Match, as a server ignoring them would."""
+
+    def put_bytes(self, key, data, *, if_match=None, if_none_match=False):
+        return super().put_bytes(key, data)
+
+
+def test_promotion_refuses_a_store_without_conditional_writes(s3_env, s3_uri) -> None:
+    bucket, prefix = s3_uri[len("s3://") :].split("/", 1)
+    registry = ModelRegistry(ConditionBlindS3Store(bucket, prefix))
+    v = _publish(registry)
+    with pytest.raises(StoreError, match="ignored If-None-Match"):
+        registry.promote("SPY", v, DECISION, expected_etag=None)
+    assert registry.champion("SPY") is None
+    assert not [k for k in registry.store.list() if "probe" in k]  # the probe cleaned up
+    good = ModelRegistry(open_store(s3_uri))
+    assert good.promote("SPY", v, DECISION, expected_etag=None)
