@@ -161,6 +161,7 @@ def test_unknown_layout_lists_layouts_understood() -> None:
         ("SPY_2010-2017_yahoo.csv", "SPY"),
         ("/x/y/BTCUSD_2014-2019_coinbase-daily_cdd.csv", "BTCUSD"),
         ("brk-b.parquet", "BRK-B"),
+        ("^GSPC.csv", "^GSPC"),
         ("s3://bucket/data/AAPL.csv", "AAPL"),
     ],
 )

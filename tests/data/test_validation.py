@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -359,3 +360,33 @@ def test_schema_violation_is_an_error() -> None:
     frame = pd.DataFrame({"timestamp": pd.date_range("2020", periods=5, tz="UTC"), "x": 1.0})
     report = validate(frame)
     assert [r.rule for r in report.errors] == ["schema"]
+
+
+def test_hourly_stock_bars_checked_against_session_hours() -> None:
+    """Yahoo-style 1h stock bars (09:30..15:30 New York) across the March 2024 DST switch."""
+    days = pd.bdate_range("2024-03-04", "2024-03-15")  # no NYSE holiday in these two weeks
+    local = [
+        d + pd.Timedelta(hours=9, minutes=30) + pd.Timedelta(hours=h)
+        for d in days
+        for h in range(7)
+    ]
+    stamps = pd.DatetimeIndex(local).tz_localize("America/New_York").tz_convert("UTC")
+    close = 100 + np.cumsum(np.full(len(stamps), 0.01))
+    frame = pd.DataFrame(
+        {
+            "ticker": "AAPL",
+            "timestamp": stamps.astype("datetime64[ns, UTC]"),
+            "open": close - 0.005,
+            "high": close + 0.02,
+            "low": close - 0.02,
+            "close": close,
+            "volume": 1000.0,
+        }
+    )
+    assert validate(frame, interval="1h", min_rows=50).warnings == []
+    # Drop 10:30 and 11:30 of Tuesday 2024-03-12 (7th day; EDT: 14:30 and 15:30 UTC).
+    holed = frame.drop(index=[6 * 7 + 1, 6 * 7 + 2]).reset_index(drop=True)
+    report = validate(holed, interval="1h", min_rows=50)
+    (gap,) = report.warnings
+    assert gap.rule == "calendar_gaps" and gap.unexpected == 1
+    assert "2024-03-12 16:30 2 expected bars missing since 2024-03-12 13:30" in gap.message

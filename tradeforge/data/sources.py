@@ -54,7 +54,7 @@ def infer_ticker(path: str | Path) -> str:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
     ticker = stem.split("_")[0].strip().upper()
-    if not re.fullmatch(r"[A-Z0-9][A-Z0-9.\-=^]*", ticker):
+    if not re.fullmatch(r"[A-Z0-9^][A-Z0-9.\-=^]*", ticker):
         raise DataSourceError(f"{path}: cannot infer a ticker from the file name")
     return ticker
 

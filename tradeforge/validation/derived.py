@@ -89,6 +89,8 @@ def missing_before(timestamps: pd.Series, asset_class: str, interval: str) -> pd
         return pd.Series(result, index=timestamps.index)
     if asset_class == CRYPTO:
         result[valid] = _missing_continuous(ts[valid], interval)
+    elif interval == "1h":
+        result[valid] = _missing_session_hours(ts[valid])
     else:
         result[valid] = _missing_sessions(ts[valid])
     return pd.Series(result, index=timestamps.index)
@@ -111,14 +113,46 @@ def _missing_sessions(ts: pd.DatetimeIndex) -> np.ndarray:
     return np.clip(between, 0, None).astype(np.int64)
 
 
+def _missing_session_hours(ts: pd.DatetimeIndex) -> np.ndarray:
+    """Stocks, hourly: expected bar starts (open, open+1h, ... before close) between bars.
+
+    The window is shrunk by half an hour at both ends so that bars aligned differently from
+    the exchange open (10:00 rather than 09:30) do not count the expected start between them.
+    """
+    stamps = ts.tz_convert("UTC").tz_localize(None)
+    expected = _hour_starts(int(stamps.min().year), int(stamps.max().year))
+    half = np.timedelta64(30, "m")
+    now = stamps.to_numpy()
+    upto = expected.searchsorted(now[1:] - half, side="left")
+    after = expected.searchsorted(now[:-1] + half, side="right")
+    return np.clip(np.r_[0, upto - after], 0, None).astype(np.int64)
+
+
 @lru_cache(maxsize=16)
-def _sessions(first_year: int, last_year: int) -> pd.DatetimeIndex:
-    """Exchange sessions of whole calendar years (cached: building a calendar takes ~1 s)."""
+def _calendar(first_year: int, last_year: int):
+    """The stock exchange calendar over whole years (cached: building one takes ~1 s)."""
     import exchange_calendars as xcals
 
-    start, end = f"{first_year}-01-01", f"{last_year}-12-31"
-    cal = xcals.get_calendar(STOCK_CALENDAR, start=start, end=end)
-    return pd.DatetimeIndex(cal.sessions).tz_localize(None)
+    return xcals.get_calendar(STOCK_CALENDAR, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+
+
+def _sessions(first_year: int, last_year: int) -> pd.DatetimeIndex:
+    """Exchange session dates of whole calendar years."""
+    return pd.DatetimeIndex(_calendar(first_year, last_year).sessions).tz_localize(None)
+
+
+@lru_cache(maxsize=16)
+def _hour_starts(first_year: int, last_year: int) -> np.ndarray:
+    """Every expected hourly bar start (UTC, naive) of every session, sorted."""
+    schedule = _calendar(first_year, last_year).schedule
+    opens = pd.DatetimeIndex(schedule["open"]).tz_convert("UTC").tz_localize(None).to_numpy()
+    closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").tz_localize(None).to_numpy()
+    hour = np.timedelta64(1, "h")
+    counts = np.ceil((closes - opens) / hour).astype(int)
+    starts = np.repeat(opens, counts) + hour * (
+        np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    return np.sort(starts)
 
 
 def split_hint(ratio: float) -> str:
