@@ -61,6 +61,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServerExited(RuntimeError):
+    """weed stopped on its own while starting (e.g. a port was taken)."""
+
+
 @dataclass
 class SeaweedS3:
     """One SeaweedFS ``weed mini`` process serving S3 with enforced credentials."""
@@ -102,14 +106,29 @@ class SeaweedS3:
         return path
 
     def start(self) -> None:
-        """Start the server (same ports and data on a restart) and wait until S3 answers."""
+        """Start the server (same ports and data on a restart) and wait until S3 answers.
+
+        On the first start, a port taken between ``free_port()`` and weed's bind (another
+        process won the race) makes weed exit; new ports are drawn, up to three times.
+        """
         if self.process is not None and self.process.poll() is None:
             return
+        if self.ports:
+            self._launch()
+            return
+        for attempt in range(3):
+            self.ports = {flag: free_port() for flag in PORT_FLAGS}
+            try:
+                self._launch()
+                return
+            except ServerExited:
+                if attempt == 2:
+                    raise
+
+    def _launch(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
-        if not self.ports:
-            self.ports = {flag: free_port() for flag in PORT_FLAGS}
         config = self._write_config()
         args = [
             str(WEED),
@@ -143,7 +162,9 @@ class SeaweedS3:
         last = ""
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self.process.returncode}: {self.log()}")
+                code = self.process.returncode
+                self.process = None
+                raise ServerExited(f"weed mini exited with {code}: {self.log()}")
             if self._bucket_ready():
                 return
             last = "S3 not answering yet"
