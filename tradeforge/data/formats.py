@@ -131,6 +131,8 @@ def _scale_by_factor(column: str, label: str) -> Adjust:
             note = f"{name}: {label} ignored ({problem}); raw Open/High/Low/Close kept"
             log.info(note)
             return bars, [note]
+        if np.allclose(factor.dropna(), 1.0, rtol=0, atol=1e-9):
+            return bars, [f"{name}: {label} equals Close on every bar: nothing to adjust"]
         out = bars.copy()
         for col in PRICE_COLUMNS:
             out[col] = bars[col] * factor
