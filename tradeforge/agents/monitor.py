@@ -56,9 +56,12 @@ class Monitor:
         if self.steps - self._last_log >= self.log_every:
             self._log()
 
-    def learner(self, metrics: dict[str, float]) -> None:
-        """Keep the latest learner metrics (loss, mean_q, ...)."""
-        if self._learning_from is None:  # first update: steady-state training starts here
+    def learner(self, metrics: dict[str, float], *, steady: bool = True) -> None:
+        """Keep the latest learner metrics (loss, mean_q, ...).
+
+        The first call with ``steady`` starts the clock of ``training_steps_per_s``.
+        """
+        if steady and self._learning_from is None:
             self._learning_from = (self.steps, time.perf_counter())
         self.last.update(metrics)
 

@@ -279,13 +279,16 @@ class ParallelDQN:
         last_broadcast = learner.num_updates
         self.actor_epsilons = [float("nan")] * pcfg.num_actors
         feeder = _Feeder(ch, procs, buffer, cfg, env_steps, learner.num_updates)
+        heard_from: set[int] = set()
         feeder.start()
         try:
             while env_steps < cfg.total_steps:
                 actor_id, steps, returns, epsilon, env_steps, batches = feeder.next()
                 metrics = apply_updates(learner, batches)
+                heard_from.add(actor_id)
                 if metrics is not None:
-                    monitor.learner(metrics)
+                    # steady state once every actor runs (process start-up is not training)
+                    monitor.learner(metrics, steady=len(heard_from) == pcfg.num_actors)
                 if pcfg.synchronous:
                     ch.weights[actor_id].put(learner.get_weights())
                 elif learner.num_updates - last_broadcast >= pcfg.weight_sync_interval:
