@@ -91,11 +91,11 @@ RETRY_JITTER = 0.5
 def _transient_types() -> tuple[type[BaseException], ...]:
     """Exception types a retry can cure; imported lazily so this module stays light."""
     from storage.errors import StoreUnavailable
-    from tradeforge.data.errors import YahooError
+    from tradeforge.data.errors import YahooUnavailable
 
     return (
         StoreUnavailable,
-        YahooError,
+        YahooUnavailable,  # not YahooNoData: an unknown ticker stays unknown
         ConnectionError,
         TimeoutError,
         urllib.error.URLError,

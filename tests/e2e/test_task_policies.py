@@ -11,7 +11,7 @@ import pytest
 
 from storage.errors import PreconditionFailed, StoreUnavailable
 from tasks.policies import is_transient, source_fingerprint
-from tradeforge.data.errors import DataFormatError, YahooError
+from tradeforge.data.errors import DataFormatError, YahooNoData, YahooUnavailable
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "market"
 SPY = SHARED / "SPY_2010-2017_yahoo.csv"
@@ -19,7 +19,8 @@ SPY = SHARED / "SPY_2010-2017_yahoo.csv"
 
 def test_only_network_type_failures_are_transient() -> None:
     assert is_transient(StoreUnavailable("s3://b/k: connection refused"))
-    assert is_transient(YahooError("SPY: rate limited"))
+    assert is_transient(YahooUnavailable("SPY: rate limited, 5 tries over 30 s"))
+    assert not is_transient(YahooNoData("XYZQ: no bars (unknown or delisted ticker)"))
     assert is_transient(TimeoutError())
     try:  # a wrapped network error counts through its cause
         try:
