@@ -49,3 +49,16 @@ def with_task_runner(flow: Flow, *, dask: bool = False, dask_address: str | None
     if not dask and not dask_address:
         return flow
     return flow.with_options(task_runner=dask_task_runner(dask_address))
+
+
+def _dask_pipeline() -> Flow:
+    from flows.train import train_pipeline
+
+    return with_task_runner(
+        train_pipeline, dask=True, dask_address=os.environ.get(DASK_ADDRESS_ENV)
+    )
+
+
+train_pipeline_dask: Flow = _dask_pipeline()
+"""``train_pipeline`` on Dask, for deployments (prefect.yaml's ``dask``): the cluster at
+``TRADEFORGE_DASK_ADDRESS`` in the worker's environment, else a LocalCluster per flow run."""

@@ -84,9 +84,11 @@ def stack(tmp_path_factory, s3):
             (OUTPUT / log.name).write_text(log.read_text(errors="replace")[-200_000:])
 
 
-def _run_deployment(cfg: StackConfig, params: dict[str, Any]) -> str:
-    """``prefect deployment run train_pipeline/manual --param k=v ...``; returns the run id."""
-    args = ["deployment", "run", "train_pipeline/manual"]
+def _run_deployment(
+    cfg: StackConfig, params: dict[str, Any], deployment: str = "train_pipeline/manual"
+) -> str:
+    """``prefect deployment run <deployment> --param k=v ...``; returns the flow run id."""
+    args = ["deployment", "run", deployment]
     for key, value in params.items():
         args += ["--param", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     out = prefect(cfg, *args).stdout
@@ -108,6 +110,13 @@ def _wait_final(cfg: StackConfig, flow_run_id: str) -> dict[str, Any]:
     )
 
 
+def _assert_completed(cfg: StackConfig, run: dict[str, Any]) -> None:
+    assert run["state_type"] == "COMPLETED", (
+        f"flow run ended {run['state_name']}: {run['state'].get('message')}\n"
+        f"{_run_logs(cfg, run['id'])}\nworker log:\n{log_tail(cfg.logs / 'worker.log', 40)}"
+    )
+
+
 def _run_logs(cfg: StackConfig, flow_run_id: str) -> str:
     logs = api(cfg, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}})
     return "\n".join(entry["message"] for entry in logs)[-6000:]
@@ -117,7 +126,12 @@ def test_manual_deployment_runs_on_the_stack(
     stack: StackConfig, s3, monkeypatch, tmp_path: Path
 ) -> None:
     # prefect.yaml's deployments are registered, the nightly one on its schedule
-    expected = {"train_pipeline/manual", "train_pipeline/nightly", "predict/daily"}
+    expected = {
+        "train_pipeline/manual",
+        "train_pipeline/nightly",
+        "train_pipeline/dask",
+        "predict/daily",
+    }
     assert set(list_deployments(stack)) >= expected
     (nightly,) = api(stack, "/deployments/filter", {"deployments": {"name": {"any_": ["nightly"]}}})
     (schedule,) = nightly["schedules"]
@@ -127,10 +141,7 @@ def test_manual_deployment_runs_on_the_stack(
     params = {"store": f"s3://{s3.bucket}/models", "seeds": [0], "agents": ["dqn"], **TINY}
     flow_run_id = _run_deployment(stack, params)
     run = _wait_final(stack, flow_run_id)
-    assert run["state_type"] == "COMPLETED", (
-        f"flow run ended {run['state_name']}: {run['state'].get('message')}\n"
-        f"{_run_logs(stack, flow_run_id)}\nworker log:\n{log_tail(stack.logs / 'worker.log', 40)}"
-    )
+    _assert_completed(stack, run)
     assert run["parameters"]["steps"] == TINY["steps"]  # the CLI's --param reached the run
 
     # the artifacts a person reads, attached to this run
@@ -173,3 +184,17 @@ def test_manual_deployment_runs_on_the_stack(
     # the metric table itself renders: agent and baseline rows, validation and test columns
     for text in ("dqn seed 0", "baseline: buy_and_hold", "validation sharpe", "test total_return"):
         assert text in shot.metrics_text, f"{text!r} not shown on the metrics artifact page"
+
+
+def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> None:
+    """The same flow from the ``dask`` deployment: two seeds trained on a Dask LocalCluster."""
+    params = {"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], **TINY}
+    flow_run_id = _run_deployment(stack, params, "train_pipeline/dask")
+    run = _wait_final(stack, flow_run_id)
+    _assert_completed(stack, run)
+    task_runs = api(stack, "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
+    trained = sorted(t["name"] for t in task_runs if t["name"].startswith("train-"))
+    assert trained == ["train-GOOGL-dqn-seed0", "train-GOOGL-dqn-seed1"]
+    # prefect-dask reports the cluster it made on the flow run's output, which the worker logs
+    worker_log = (stack.logs / "worker.log").read_text(errors="replace")
+    assert "Creating a new Dask cluster with `distributed" in worker_log
