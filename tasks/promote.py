@@ -9,8 +9,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
 from tradeforge.config import PipelineConfig
-from tradeforge.pipeline import run_promotion
-from tradeforge.report import decision_markdown, metric_rows, summarize
+from tradeforge.pipeline import read_version_plots, run_promotion
+from tradeforge.report import decision_markdown, images_markdown, metric_rows, summarize
 
 
 @task(
@@ -40,6 +40,11 @@ def promote_task(
         description=f"{ticker}: agents vs baselines after costs (selection on validation only)",
     )
     create_markdown_artifact(key=f"promotion-{slug}", markdown=decision_markdown(decision))
+    create_markdown_artifact(
+        key=f"equity-{slug}",
+        markdown=images_markdown(read_version_plots(decision, cfg)),
+        description=f"{ticker}: equity curves of the selected model and its cost sweep",
+    )
     return decision
 
 

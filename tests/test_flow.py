@@ -57,6 +57,19 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
     card = _read_json(version_dir / "model_card.json")
     assert (version_dir / "model.keras").is_file()
     assert card["data"]["sha256"] and card["features"] and card["scaler"]
+    for png in ("equity-validation.png", "equity-test.png", "cost-sweep.png"):
+        assert (version_dir / png).read_bytes().startswith(b"\x89PNG"), png
+    sweep = ticker["cost_sweep_test"]
+    assert [r["commission_bp"] for r in sweep] == [0, 5, 10, 20, 30, 40, 50]
+    # Costs only ever take away: buy-and-hold's return falls as the commission rises.
+    hold = [r["buy_and_hold"]["total_return"] for r in sweep]
+    assert hold == sorted(hold, reverse=True) and hold[0] > hold[-1]
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts()}
+    assert {"data-validation-googl", "metrics-googl", "promotion-googl", "equity-googl"} <= keys
 
     # A second run on the same windows: the challenger meets a champion and is judged against it.
     again = train_pipeline(store=str(store), seeds=[1], **TINY)

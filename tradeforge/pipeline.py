@@ -195,7 +195,7 @@ def run_promotion(
     features) so both are judged on the same bars; the pointer moves by a conditional write.
     """
     from storage.registry import ModelRegistry
-    from tradeforge.evaluation import decide_promotion
+    from tradeforge.evaluation import decide_promotion, plot_cost_sweep, summarize_seeds
 
     store = open_pipeline_store(cfg)
     registry = ModelRegistry(store)
@@ -203,7 +203,12 @@ def run_promotion(
     files = {"model.keras": store.get_bytes(challenger["model_key"])}
     for split, key in challenger.get("plots", {}).items():
         files[f"equity-{split}.png"] = store.get_bytes(key)
+    sweep = run_cost_sweep(store, challenger, prepared, cfg)
+    files["cost-sweep.png"] = plot_cost_sweep(
+        sweep, title=f"{ticker} {challenger['agent']} seed {challenger['seed']}: test window"
+    )
     card = model_card(challenger, prepared, ingested, cfg, run_id)
+    card["cost_sweep_test"] = sweep
     version = registry.publish(ticker, challenger["agent"], files, card)
 
     champion = registry.champion(ticker)
@@ -234,7 +239,40 @@ def run_promotion(
         "version": version.version_id,
         "version_uri": version.uri,
         "boundaries": prepared.boundaries,
+        "seed_summary": summarize_seeds(
+            evaluations,
+            samples=cfg.evaluation.bootstrap_samples,
+            confidence=cfg.evaluation.confidence,
+        ),
+        "cost_sweep_test": sweep,
+        "plots": sorted(name for name in files if name.endswith(".png")),
     }
+
+
+def read_version_plots(decision: dict[str, Any], cfg: PipelineConfig) -> dict[str, bytes]:
+    """The PNG plots of a published version, checked against its model card."""
+    from storage.registry import ModelRegistry
+
+    registry = ModelRegistry(open_pipeline_store(cfg))
+    ticker, agent = decision["ticker"], decision["challenger"]["agent"]
+    return {
+        name: registry.read_file(ticker, agent, decision["version"], name)
+        for name in decision["plots"]
+    }
+
+
+def run_cost_sweep(store, challenger: dict[str, Any], prepared, cfg: PipelineConfig) -> list:
+    """The selected model's test-window metrics at commissions from 0 to 50 bp (report only)."""
+    from tradeforge.evaluation import cost_sweep
+
+    agent = load_staged_agent(store, challenger["model_key"])
+    return cost_sweep(
+        agent,
+        prepared.test,
+        cfg.env,
+        periods_per_year=periods_per_year_for(cfg, challenger["ticker"]),
+        costs_bp=cfg.evaluation.cost_sweep_bp,
+    )
 
 
 def evaluate_champion_on(champion, registry, prepared, ingested, cfg: PipelineConfig) -> dict:

@@ -91,9 +91,54 @@ def render_summary(summary: dict[str, Any]) -> None:
                 ]
             table.add_row(label, seed, *cells)
         console.print(table)
+        for line in seed_lines(ticker.get("seed_summary", {})) + sweep_lines(ticker):
+            console.print(line)
         verdict = "PROMOTED" if ticker["promoted"] else "not promoted"
         ch = ticker["challenger"]
         console.print(
             f"[bold]{ticker['ticker']}[/]: challenger {ch['agent']} seed {ch['seed']} {verdict} "
             f"— {ticker['reason']}\n  version {ticker['version']} written to {ticker['version_uri']}"
         )
+
+
+def seed_lines(seed_summary: dict[str, Any]) -> list[str]:
+    """Per agent kind with several seeds: mean and bootstrap interval of return and Sharpe."""
+    lines = []
+    for agent, splits in seed_summary.items():
+        n = int(splits["validation"]["sharpe"]["n"])
+        if n < 2:
+            continue
+        parts = []
+        for split in ("validation", "test"):
+            r, sh = splits[split]["total_return"], splits[split]["sharpe"]
+            parts.append(
+                f"{split} return {r['mean']:+.2%} [{r['low']:+.2%}, {r['high']:+.2%}], "
+                f"Sharpe {sh['mean']:.2f} [{sh['low']:.2f}, {sh['high']:.2f}]"
+            )
+        lines.append(f"{agent} over {n} seeds (mean, bootstrap interval): " + "; ".join(parts))
+    return lines
+
+
+def sweep_lines(ticker: dict[str, Any]) -> list[str]:
+    """The selected model's test return at each commission, next to buy-and-hold's."""
+    rows = ticker.get("cost_sweep_test") or []
+    if not rows:
+        return []
+    cells = ", ".join(
+        f"{r['commission_bp']:g} bp {r['agent']['total_return']:+.1%}"
+        f" (B&H {r['buy_and_hold']['total_return']:+.1%})"
+        for r in rows
+    )
+    return [f"cost sweep, test window: {cells}"]
+
+
+def images_markdown(images: dict[str, bytes]) -> str:
+    """PNG images inlined in Markdown (data URIs), so the Prefect UI shows them with no file
+    server; the same files are in the model version."""
+    import base64
+
+    parts = []
+    for name, png in images.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"### {name}\n\n![{name}](data:image/png;base64,{data})")
+    return "\n\n".join(parts)
