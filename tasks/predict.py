@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from storage.errors import StoreUnavailable
 from tradeforge.inference import champion_info, predict_latest
+from tradeforge.report import artifact_key
 
 
 def _store_was_away(task: Any, task_run: Any, state: Any) -> bool:
@@ -45,9 +46,8 @@ def predict_task(
 ) -> dict[str, Any]:
     """The champion's action for the latest bar, published as a Markdown artifact."""
     result = predict_latest(frame, champion, store, position=position, endpoint_url=endpoint_url)
-    slug = "".join(c if c.isalnum() else "-" for c in result["ticker"].lower())
     create_markdown_artifact(
-        key=f"prediction-{slug}",
+        key=artifact_key("prediction", result["ticker"]),
         markdown=(
             f"# {result['ticker']} {result['timestamp']}: **{result['action_name']}**\n\n"
             f"- close {result['close']:.4f}, position held {result['position']}\n"

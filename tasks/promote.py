@@ -10,7 +10,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
 from tradeforge.config import PipelineConfig
 from tradeforge.pipeline import read_version_plots, run_promotion
-from tradeforge.report import decision_markdown, images_markdown, metric_rows, summarize
+from tradeforge.report import (
+    artifact_key,
+    decision_markdown,
+    images_markdown,
+    metric_rows,
+    summarize,
+)
 
 
 @task(
@@ -33,15 +39,16 @@ def promote_task(
 ) -> dict[str, Any]:
     """Select on validation Sharpe, compare with the champion on the same window, record it."""
     decision = run_promotion(ticker, evaluations, baselines, prepared, ingested, cfg, run_id)
-    slug = "".join(c if c.isalnum() else "-" for c in ticker.lower())
     create_table_artifact(
-        key=f"metrics-{slug}",
+        key=artifact_key("metrics", ticker),
         table=metric_rows(evaluations, baselines),
         description=f"{ticker}: agents vs baselines after costs (selection on validation only)",
     )
-    create_markdown_artifact(key=f"promotion-{slug}", markdown=decision_markdown(decision))
     create_markdown_artifact(
-        key=f"equity-{slug}",
+        key=artifact_key("promotion", ticker), markdown=decision_markdown(decision)
+    )
+    create_markdown_artifact(
+        key=artifact_key("equity", ticker),
         markdown=images_markdown(read_version_plots(decision, cfg)),
         description=f"{ticker}: equity curves of the selected model and its cost sweep",
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 
 from tradeforge.config import PipelineConfig
 from tradeforge.pipeline import TrainedRef, run_training
+from tradeforge.report import artifact_key, training_markdown
 
 
 @task(
@@ -18,5 +20,8 @@ def train_task(
 ) -> TrainedRef:
     """Train on the train window; the model never leaves the task except as a store key."""
     ref = run_training(ticker, kind, seed, prepared, cfg, run_id)
-    print(f"trained {ticker} {kind} seed {seed}: {ref.stats}")
+    create_markdown_artifact(
+        key=artifact_key("training", ticker, kind, f"seed{seed}"),
+        markdown=training_markdown(ref, prepared.boundaries),
+    )
     return ref

@@ -9,6 +9,7 @@ from prefect.artifacts import create_table_artifact
 from tasks.policies import PURE_CACHE
 from tradeforge.config import PipelineConfig
 from tradeforge.pipeline import run_validate
+from tradeforge.report import artifact_key
 
 
 @task(name="gx-suite", task_run_name="gx-suite-{ticker}", cache_policy=PURE_CACHE)
@@ -23,14 +24,9 @@ def validate_task(ticker: str, ingested, cfg: PipelineConfig) -> pd.DataFrame:
     # The suite is a cached inner task so that its table is published on every run, cached or not.
     report = suite_task(ticker, ingested, cfg)
     create_table_artifact(
-        key=f"data-validation-{_slug(ticker)}",
+        key=artifact_key("data-validation", ticker),
         table=report.rows(),
         description=f"Data validation of {ticker} ({ingested.source}): {report.summary()}",
     )
     report.raise_for_errors()
     return report.frame
-
-
-def _slug(text: str) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes only."""
-    return "".join(c if c.isalnum() else "-" for c in text.lower())

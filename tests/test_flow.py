@@ -69,7 +69,13 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
 
     with get_client(sync_client=True) as client:
         keys = {a.key for a in client.read_artifacts()}
-    assert {"data-validation-googl", "metrics-googl", "promotion-googl", "equity-googl"} <= keys
+    assert {
+        "data-validation-googl",
+        "training-googl-dqn-seed0",
+        "metrics-googl",
+        "promotion-googl",
+        "equity-googl",
+    } <= keys
 
     # A second run on the same windows: the challenger meets a champion and is judged against it.
     again = train_pipeline(store=str(store), seeds=[1], **TINY)

@@ -10,6 +10,12 @@ from tradeforge.config import PipelineConfig
 SUMMARY_METRICS = ("total_return", "sharpe", "max_drawdown")
 
 
+def artifact_key(*parts: object) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes) from readable parts."""
+    text = "-".join(str(p) for p in parts).lower()
+    return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text).split("-")))
+
+
 def summarize(decisions: list[dict[str, Any]], cfg: PipelineConfig) -> dict[str, Any]:
     """The run's summary: per ticker the candidates, baselines and the promotion decision."""
     return {
@@ -41,6 +47,23 @@ def metric_rows(evaluations: list[dict[str, Any]], baselines: dict[str, Any]) ->
                 row[f"{split} {metric}"] = round(float(result[split][metric]), 4)
         rows.append(row)
     return rows
+
+
+def training_markdown(ref: Any, boundaries: dict[str, str]) -> str:
+    """One training's summary (steps, speed, epsilon, loss) as Markdown for the Prefect UI."""
+    lines = [
+        f"# Training: {ref.ticker} {ref.agent} seed {ref.seed}",
+        "",
+        f"Trained on {boundaries['train_start']} .. {boundaries['val_start']}; "
+        f"staged at `{ref.model_key}`.",
+        "",
+        "| statistic | value |",
+        "|---|---|",
+    ]
+    for name, value in ref.stats.items():
+        shown = f"{value:,.4g}" if isinstance(value, float) else str(value)
+        lines.append(f"| {name} | {shown} |")
+    return "\n".join(lines)
 
 
 def decision_markdown(decision: dict[str, Any]) -> str:
