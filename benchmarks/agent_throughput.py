@@ -11,6 +11,11 @@ All figures are env steps/s *while training*, on the train window of real daily 
 - the same three at the project's default ratio (``DQNConfig``: batch 64, one update per 4 env
   steps), where acting is a larger share of the work (skipped by ``--quick``).
 
+At equal replay ratio the learner's updates are the same work in every agent, so on 2 cores
+ParallelDQN can only win the acting time it takes off the learner's critical path (plus fewer,
+larger TensorFlow calls); once the learner is the bottleneck a second actor adds exploration
+diversity, not speed.
+
 Every agent uses window ``--window`` (TensorTrade's network needs at least 15 bars) and TensorTrade's
 timing (``execution="same_close"``). The machine may be shared: figures are the best of
 ``--repeats`` runs, and the load average before and after is printed with them.
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     batch = args.batch_size or (32 if args.quick else 256)
     tt_updates = args.tt_updates or (4 if args.quick else 40)
-    steps = args.steps or (2_000 if args.quick else 30_000)
+    steps = args.steps or (6_000 if args.quick else 30_000)
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     market = load_market(args.source, args.window)
