@@ -1,0 +1,75 @@
+"""The stack's process handling (ops/stack.py): idempotent starts, nothing left after a stop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops.stack import (
+    Service,
+    StackConfig,
+    StackError,
+    _group_alive,
+    free_port,
+    read_pid,
+    start_service,
+    stop_service,
+    up,
+)
+
+# A parent that ignores SIGTERM and a child of its own: stop_service must still end both.
+STUBBORN = (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+    "open(sys.argv[1], 'w').close()  # ready: SIGTERM ignored, child started\n"
+    "time.sleep(300)\n"
+)
+
+
+def _service(name: str, code: str, tmp_path: Path, healthy, *args: str) -> Service:
+    argv = [sys.executable, "-c", code, *args]
+    return Service(name, argv, dict(os.environ), tmp_path, healthy)
+
+
+def test_start_is_idempotent_and_stop_ends_the_whole_group(tmp_path: Path) -> None:
+    logs, pids = tmp_path / "logs", tmp_path / "pids"
+    ready = tmp_path / "ready"
+    service = _service("stubborn", STUBBORN, tmp_path, ready.exists, str(ready))
+    pid = start_service(service, logs, pids)
+    assert start_service(service, logs, pids) == pid  # already running: not started twice
+    assert read_pid(pids / "stubborn.pid") == pid
+
+    assert stop_service("stubborn", pids, grace=1.0) is True
+    assert not _group_alive(pid)  # parent (ignored SIGTERM) and child are gone
+    assert not (pids / "stubborn.pid").exists()
+    assert stop_service("stubborn", pids) is False  # nothing left to stop
+
+
+def test_a_service_that_dies_at_start_reports_its_log(tmp_path: Path) -> None:
+    service = _service(
+        "broken", "import sys; print('bad flag'); sys.exit(3)", tmp_path, lambda: False
+    )
+    with pytest.raises(StackError, match=r"(?s)broken exited with code 3.*\nbad flag"):
+        start_service(service, tmp_path / "logs", tmp_path / "pids")
+    assert not (tmp_path / "pids" / "broken.pid").exists()
+
+
+def test_up_refuses_a_port_taken_by_another_program(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        cfg = StackConfig(state_dir=tmp_path, prefect_port=taken, s3_port=free_port())
+        with pytest.raises(StackError, match=f"prefect-server: port {taken} .* already in use"):
+            up(cfg)
+    assert not (tmp_path / "pids").exists() or not list((tmp_path / "pids").iterdir())
+
+
+def test_ports_are_validated() -> None:
+    with pytest.raises(ValueError, match="s3_port=80"):
+        StackConfig(s3_port=80)
