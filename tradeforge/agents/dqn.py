@@ -203,6 +203,28 @@ class DQN:
             progress=self.progress,
             desc=f"dqn seed {seed}",
         )
+        try:
+            env_steps = self._loop(collector, network, learner, buffer, monitor, meta, env_steps)
+        except BaseException:
+            monitor.close()  # close the bar and flush TensorBoard before the error surfaces
+            raise
+        if self.checkpoint_dir is not None and cfg.checkpoint_every:
+            write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
+        stats = final_stats(monitor, learner, buffer, env_steps, resumed)
+        return TrainResult(QAgent(learner.online), stats | {"kind": self.kind, "seed": seed})
+
+    def _loop(
+        self,
+        collector: Collector,
+        network: NumpyQNetwork,
+        learner: Any,
+        buffer: ReplayBuffer,
+        monitor: Monitor,
+        meta: dict[str, Any],
+        env_steps: int,
+    ) -> int:
+        """Act, store, learn, until ``total_steps``; returns the env steps reached."""
+        cfg = self.cfg
         next_checkpoint = self._next_checkpoint(env_steps)
         while env_steps < cfg.total_steps:
             epsilon = linear_epsilon(env_steps, cfg)
@@ -217,10 +239,7 @@ class DQN:
             if env_steps >= next_checkpoint and env_steps < cfg.total_steps:
                 write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
                 next_checkpoint = self._next_checkpoint(env_steps)
-        if self.checkpoint_dir is not None and cfg.checkpoint_every:
-            write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
-        stats = final_stats(monitor, learner, buffer, env_steps, resumed)
-        return TrainResult(QAgent(learner.online), stats | {"kind": self.kind, "seed": seed})
+        return env_steps
 
     def _next_checkpoint(self, env_steps: int) -> float:
         every = self.cfg.checkpoint_every

@@ -250,6 +250,9 @@ class ParallelDQN:
             for p in procs:
                 p.start()
             env_steps = self._learn_loop(learner, buffer, monitor, channels, procs, env_steps, meta)
+        except BaseException:
+            monitor.close()  # close the bar and flush TensorBoard before the error surfaces
+            raise
         finally:
             _shutdown(procs, channels)
         if self.checkpoint_dir is not None and cfg.checkpoint_every:
