@@ -36,7 +36,7 @@ from ops.stack import (
     worker_service,
 )
 from tests.e2e.conftest import TINY
-from tests.e2e.ui import capture_flow_run, chromium_path
+from tests.e2e.ui import capture_flow_run, capture_run_form, chromium_path
 from tests.s3server import SeaweedS3
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -138,6 +138,12 @@ def test_manual_deployment_runs_on_the_stack(
     assert schedule["schedule"]["cron"] == "30 17 * * 1-5"
     assert schedule["schedule"]["timezone"] == "America/New_York"
 
+    # typed flow parameters: the UI renders a form with a field per parameter
+    (manual,) = api(stack, "/deployments/filter", {"deployments": {"name": {"any_": ["manual"]}}})
+    props = manual["parameter_openapi_schema"]["properties"]
+    assert props["steps"]["type"] == "integer"
+    assert {"type": "array", "items": {"type": "integer"}} in props["seeds"]["anyOf"]
+
     params = {"store": f"s3://{s3.bucket}/models", "seeds": [0], "agents": ["dqn"], **TINY}
     flow_run_id = _run_deployment(stack, params)
     run = _wait_final(stack, flow_run_id)
@@ -181,6 +187,9 @@ def test_manual_deployment_runs_on_the_stack(
         assert text in shot.run_text, f"{text!r} not shown on the flow run page"
     for key in REQUIRED_ARTIFACTS:
         assert key in shot.artifacts_text, f"artifact {key} not shown in the Artifacts tab"
+    form = capture_run_form(stack.ui_url, manual["id"], OUTPUT)
+    for field in ("tickers", "source", "agents", "seeds", "steps", "store"):
+        assert field in form, f"no {field!r} field on the manual deployment's run form"
     # the metric table itself renders: agent and baseline rows, validation and test columns
     for text in ("dqn seed 0", "baseline: buy_and_hold", "validation sharpe", "test total_return"):
         assert text in shot.metrics_text, f"{text!r} not shown on the metrics artifact page"

@@ -100,3 +100,26 @@ def _wait_for_texts(page, texts: list[str], timeout_ms: float) -> None:
         arg=texts,
         timeout=timeout_ms,
     )
+
+
+def capture_run_form(
+    ui_url: str, deployment_id: str, out_dir: Path, *, timeout_s: float = 60
+) -> str:
+    """Screenshot a deployment's "custom run" form; return its visible text."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("chromium is not installed (run ops/ci-deps.sh)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
+        page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        try:
+            page.goto(f"{ui_url}/deployments/deployment/{deployment_id}/run")
+            _wait_for_texts(page, ["Parameters", "steps"], timeout_s * 1000)
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=out_dir / "manual-run-form.png", full_page=True)
+            return page.inner_text("body")
+        finally:
+            browser.close()
