@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from tasks.ingest import ingest_task
 from tasks.predict import champion_task, predict_task
@@ -54,7 +55,7 @@ def predict(
     )
     champion = champion_task(ticker, store, s3_endpoint_url)
     ingested = ingest_task(ticker, cfg)
-    frame = validate_task(ticker, ingested, cfg)
+    frame = validate_task(ticker, ingested, cfg, flow_run.get_id() or "local")
     result = predict_task(frame, champion, store, position, s3_endpoint_url)
     print(
         f"{result['ticker']} {result['timestamp']}: {result['action_name']} "

@@ -104,7 +104,7 @@ def train_pipeline(
     decisions = []
     for ticker in cfg.data.tickers:
         ingested = ingest_task(ticker, cfg)
-        frame = validate_task(ticker, ingested, cfg)
+        frame = validate_task(ticker, ingested, cfg, run_id)
         prepared = features_task(ticker, frame, cfg)
         baselines = baselines_task.submit(ticker, prepared, cfg)
         trained = [

@@ -8,7 +8,7 @@ from prefect.artifacts import create_table_artifact
 
 from tasks.policies import PURE_CACHE
 from tradeforge.config import PipelineConfig
-from tradeforge.pipeline import run_validate
+from tradeforge.pipeline import publish_validation, run_validate
 from tradeforge.report import artifact_key
 
 
@@ -19,14 +19,16 @@ def suite_task(ticker: str, ingested, cfg: PipelineConfig):
 
 
 @task(name="validate", task_run_name="validate-{ticker}")
-def validate_task(ticker: str, ingested, cfg: PipelineConfig) -> pd.DataFrame:
-    """Run the suite, publish its table, raise ``DataValidationError`` naming failed rules."""
+def validate_task(ticker: str, ingested, cfg: PipelineConfig, run_id: str) -> pd.DataFrame:
+    """Run the suite, publish its table and Data Docs, raise ``DataValidationError`` naming
+    the failed rules."""
     # The suite is a cached inner task so that its table is published on every run, cached or not.
     report = suite_task(ticker, ingested, cfg)
     create_table_artifact(
         key=artifact_key("data-validation", ticker),
         table=report.rows(),
-        description=f"Data validation of {ticker} ({ingested.source}): {report.summary()}",
+        description=f"Data validation of {ticker} ({ingested.source}): {report.summary()} "
+        f"Data Docs: {publish_validation(ticker, report, cfg, run_id)}",
     )
     report.raise_for_errors()
     return report.frame

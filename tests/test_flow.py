@@ -98,6 +98,10 @@ def test_bad_file_stops_before_training(prefect_harness, tmp_path: Path) -> None
     with pytest.raises(Exception, match="ohlc") as info:
         train_pipeline(tickers=["SPY"], source=str(bad), store=str(store), steps=200)
     assert str(frame.loc[row, "Date"]) in str(info.value)  # the error shows the offending bar
-    # Nothing was trained, staged or published.
+    # The failed report and its Data Docs are kept; nothing was trained, staged or published.
+    (folder,) = (store / "validation").iterdir()
+    report = json.loads((folder / "SPY" / "report.json").read_text())
+    assert report["success"] is False
+    assert "<html" in (folder / "SPY" / "data-docs.html").read_text().lower()
     assert not (store / "staging").exists()
     assert not (store / "models").exists()

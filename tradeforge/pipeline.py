@@ -63,6 +63,26 @@ def run_validate(ticker: str, ingested, cfg: PipelineConfig):
     return validate(ingested.frame, interval=cfg.data.interval, asset_class=None)
 
 
+def publish_validation(ticker: str, report, cfg: PipelineConfig, run_id: str) -> str:
+    """Keep the validation report (JSON) and its GX Data Docs page in the store; pass or fail.
+
+    Returns the store URI of the report's folder.
+    """
+    import json
+
+    from tradeforge.validation import write_data_docs
+
+    store = open_pipeline_store(cfg)
+    prefix = f"validation/{run_id}/{ticker}"
+    payload = json.dumps(report.to_dict(), indent=2, default=str).encode()
+    store.put_bytes(f"{prefix}/report.json", payload)
+    if report.gx_result is not None:  # a frame without the OHLCV columns never reached GX
+        with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
+            page = write_data_docs(report, tmp)
+            store.put_bytes(f"{prefix}/data-docs.html", page.read_bytes())
+    return store.uri_for(prefix)
+
+
 def run_features(frame: pd.DataFrame, cfg: PipelineConfig):
     """Features, date splits and the train-only scaler."""
     from tradeforge.features import prepare

@@ -127,7 +127,7 @@ def test_unchanged_ingest_validate_features_are_served_from_cache(
     @flow
     def stages() -> tuple[str, str]:
         ingested = ingest_task(ticker, cfg, return_state=True)
-        frame = validate_task(ticker, ingested.result(), cfg)
+        frame = validate_task(ticker, ingested.result(), cfg, "cache-test")
         prepared = features_task(ticker, frame, cfg, return_state=True)
         return ingested.name, prepared.name
 
