@@ -43,6 +43,7 @@ def train_pipeline(
     action_scheme: str = "bsh",
     num_envs: int = 8,
     num_actors: int = 2,
+    train_timeout: float = 6 * 3600.0,
     sharpe_margin: float = 0.0,
     max_drawdown_limit: float = 0.5,
     offline: bool = False,
@@ -70,6 +71,7 @@ def train_pipeline(
         action_scheme: "bsh" (long/flat); "managed_risk" exists only in the TensorTrade env.
         num_envs: vectorised environments per actor.
         num_actors: actor processes of ParallelDQN.
+        train_timeout: seconds one training may run before it is stopped (0 = no limit).
         sharpe_margin: validation Sharpe a challenger must add over the champion.
         max_drawdown_limit: largest validation drawdown a champion may have (0.5 = 50%).
         offline: serve Yahoo data from stored snapshots only.
@@ -95,6 +97,7 @@ def train_pipeline(
         action_scheme=action_scheme,
         num_envs=num_envs,
         num_actors=num_actors,
+        train_timeout=train_timeout,
         sharpe_margin=sharpe_margin,
         max_drawdown_limit=max_drawdown_limit,
         offline=offline,

@@ -68,10 +68,14 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        keys = {a.key for a in client.read_artifacts()}
+        artifacts = client.read_artifacts()
+    keys = {a.key for a in artifacts}
+    progress = [a for a in artifacts if a.key == "training-progress-googl-dqn-seed0"]
+    assert progress and progress[0].data == 100.0  # updated while training, to the end
     assert {
         "data-validation-googl",
         "training-googl-dqn-seed0",
+        "training-progress-googl-dqn-seed0",
         "metrics-googl",
         "promotion-googl",
         "equity-googl",

@@ -94,12 +94,31 @@ def run_features(frame: pd.DataFrame, cfg: PipelineConfig):
 
 
 def run_training(
-    ticker: str, kind: str, seed: int, prepared, cfg: PipelineConfig, run_id: str
+    ticker: str,
+    kind: str,
+    seed: int,
+    prepared,
+    cfg: PipelineConfig,
+    run_id: str,
+    *,
+    on_progress=None,
 ) -> TrainedRef:
-    """Train one agent on the train window and stage its ``.keras`` file in the store."""
+    """Train one agent on the train window and stage its ``.keras`` file in the store.
+
+    ``on_progress(env_steps, total_steps, scalars)`` reports progress while it trains.
+    """
     from tradeforge.agents import train_agent
 
-    result = train_agent(kind, prepared.train, cfg.env, cfg.dqn, cfg.parallel, seed, progress=True)
+    result = train_agent(
+        kind,
+        prepared.train,
+        cfg.env,
+        cfg.dqn,
+        cfg.parallel,
+        seed,
+        progress=True,
+        on_progress=on_progress,
+    )
     key = staging_key(run_id, ticker, kind, seed, "model.keras")
     with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
         path = Path(tmp) / "model.keras"

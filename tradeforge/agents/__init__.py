@@ -6,7 +6,7 @@ Parts (as in Acme and stable-baselines3): ``network`` (Keras MLP + numpy mirror)
 + one learner). TensorFlow is imported only when a learner or model is built.
 """
 
-from tradeforge.agents.api import train_agent
+from tradeforge.agents.api import ProgressCallback, TrainingTimeout, train_agent
 from tradeforge.agents.buffer import Batch, ReplayBuffer, Transitions
 from tradeforge.agents.dqn import DQN
 from tradeforge.agents.parallel import ActorFailed, ParallelDQN
@@ -17,9 +17,11 @@ __all__ = [
     "ActorFailed",
     "Batch",
     "ParallelDQN",
+    "ProgressCallback",
     "QAgent",
     "ReplayBuffer",
     "TrainResult",
+    "TrainingTimeout",
     "Transitions",
     "train_agent",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tradeforge.agents.monitor import ProgressCallback, TrainingTimeout
 from tradeforge.agents.qagent import TrainResult
 from tradeforge.config import AGENT_KINDS, DQNConfig, EnvConfig, ParallelConfig
 
@@ -19,19 +20,30 @@ def train_agent(
     log_dir: str | None = None,
     checkpoint_dir: str | None = None,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> TrainResult:
     """Train a ``"dqn"`` or ``"parallel_dqn"`` agent on ``market``'s steppable range.
 
     ``log_dir`` enables TensorBoard scalars; ``checkpoint_dir`` (with ``dqn.checkpoint_every``)
     enables checkpoints, and a run started on a directory holding one resumes from it.
+    ``on_progress(env_steps, total_steps, scalars)`` is called every 1,000 env steps (e.g. to
+    update a Prefect progress artifact); ``dqn.max_seconds`` bounds the training's wall time.
     """
     from tradeforge.agents.dqn import DQN
     from tradeforge.agents.parallel import ParallelDQN
 
     market.check_window(env.window)
-    options = {"log_dir": log_dir, "checkpoint_dir": checkpoint_dir, "progress": progress}
+    options = {
+        "log_dir": log_dir,
+        "checkpoint_dir": checkpoint_dir,
+        "progress": progress,
+        "on_progress": on_progress,
+    }
     if kind == "dqn":
         return DQN(market, env, dqn, seed, **options).train()
     if kind == "parallel_dqn":
         return ParallelDQN(market, env, dqn, parallel, seed, **options).train()
     raise ValueError(f"agent kind {kind!r} is not one of {', '.join(AGENT_KINDS)}")
+
+
+__all__ = ["ProgressCallback", "TrainingTimeout", "train_agent"]

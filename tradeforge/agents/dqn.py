@@ -17,7 +17,7 @@ import numpy as np
 from tradeforge.agents.actor import Actor, Collector, actor_env_seed, actor_rng, linear_epsilon
 from tradeforge.agents.buffer import NStepAdder, ReplayBuffer
 from tradeforge.agents.checkpoint import check_compatible, load_checkpoint, save_checkpoint
-from tradeforge.agents.monitor import Monitor
+from tradeforge.agents.monitor import Monitor, ProgressCallback
 from tradeforge.agents.network import NetworkSpec, NumpyQNetwork
 from tradeforge.agents.qagent import QAgent, TrainResult
 from tradeforge.config import DQNConfig, EnvConfig
@@ -167,10 +167,12 @@ class DQN:
         log_dir: str | None = None,
         checkpoint_dir: str | None = None,
         progress: bool = True,
+        on_progress: ProgressCallback | None = None,
         env_factory: EnvFactory = make_vector_env,
     ) -> None:
         self.market, self.env_cfg, self.cfg, self.seed = market, env, cfg, seed
         self.log_dir, self.checkpoint_dir, self.progress = log_dir, checkpoint_dir, progress
+        self.on_progress = on_progress
         self.env_factory = env_factory
 
     def train(self) -> TrainResult:
@@ -201,6 +203,8 @@ class DQN:
             initial_steps=env_steps,
             log_dir=self.log_dir,
             progress=self.progress,
+            max_seconds=cfg.max_seconds,
+            on_progress=self.on_progress,
             desc=f"dqn seed {seed}",
         )
         try:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
+
+ProgressCallback = Callable[[int, int, dict[str, float]], None]
+"""Called as ``(env_steps, total_steps, latest scalars)`` every ``log_every`` env steps."""
+
+
+class TrainingTimeout(TimeoutError):
+    """A training ran past ``DQNConfig.max_seconds``."""
 
 
 class Monitor:
@@ -23,12 +31,17 @@ class Monitor:
         progress: bool = True,
         desc: str = "train",
         log_every: int = 1_000,
+        max_seconds: float = 0.0,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         from tqdm.auto import tqdm
 
         self.total_steps = total_steps
         self.steps = initial_steps
         self.log_every = log_every
+        self.desc = desc
+        self.max_seconds = max_seconds
+        self.on_progress = on_progress
         self.last: dict[str, float] = {}
         self.returns: deque[float] = deque(maxlen=100)
         self.episodes = 0
@@ -55,6 +68,11 @@ class Monitor:
         self._bar.update(env_steps)
         if self.steps - self._last_log >= self.log_every:
             self._log()
+            if self.max_seconds and self.elapsed > self.max_seconds:
+                raise TrainingTimeout(
+                    f"{self.desc}: training exceeded its limit of {self.max_seconds:g} s "
+                    f"(DQNConfig.max_seconds) at env step {self.steps} of {self.total_steps}"
+                )
 
     def learner(self, metrics: dict[str, float], *, steady: bool = True) -> None:
         """Keep the latest learner metrics (loss, mean_q, ...).
@@ -76,6 +94,8 @@ class Monitor:
         if self.returns:
             scalars["episode_return"] = sum(self.returns) / len(self.returns)
         self._bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()}, refresh=False)
+        if self.on_progress is not None:
+            self.on_progress(self.steps, self.total_steps, scalars)
         if self._writer is not None:
             import tensorflow as tf
 

@@ -51,7 +51,7 @@ from tradeforge.agents.dqn import (
     sample_due,
     write_checkpoint,
 )
-from tradeforge.agents.monitor import Monitor
+from tradeforge.agents.monitor import Monitor, ProgressCallback
 from tradeforge.agents.network import NetworkSpec, NumpyQNetwork
 from tradeforge.agents.qagent import QAgent, TrainResult
 from tradeforge.config import DQNConfig, EnvConfig, ParallelConfig
@@ -198,10 +198,12 @@ class ParallelDQN:
         log_dir: str | None = None,
         checkpoint_dir: str | None = None,
         progress: bool = True,
+        on_progress: ProgressCallback | None = None,
         env_factory: EnvFactory = make_vector_env,
     ) -> None:
         self.market, self.env_cfg, self.cfg, self.pcfg, self.seed = market, env, cfg, parallel, seed
         self.log_dir, self.checkpoint_dir, self.progress = log_dir, checkpoint_dir, progress
+        self.on_progress = on_progress
         self.env_factory = env_factory
 
     def train(self) -> TrainResult:
@@ -221,6 +223,8 @@ class ParallelDQN:
             initial_steps=env_steps,
             log_dir=self.log_dir,
             progress=self.progress,
+            max_seconds=cfg.max_seconds,
+            on_progress=self.on_progress,
             desc=f"parallel_dqn x{pcfg.num_actors} seed {seed}",
         )
         ctx = mp.get_context("spawn")

@@ -53,6 +53,9 @@ class DQNConfig:
     """Global-norm gradient clipping."""
     checkpoint_every: int = 0
     """Env steps between checkpoints (0 = no checkpoints)."""
+    max_seconds: float = 0.0
+    """Wall-clock limit of one training (0 = none); past it the training stops with
+    ``TrainingTimeout``, under any task runner (a thread cannot be interrupted from outside)."""
     reward_scale: float = 100.0
     """Rewards are multiplied by this in the learner (step returns of ~1e-3 become ~0.1)."""
 
@@ -78,6 +81,7 @@ class DQNConfig:
         require(self.max_grad_norm > 0, "max_grad_norm", f"{self.max_grad_norm} <= 0")
         require(self.reward_scale > 0, "reward_scale", f"{self.reward_scale} <= 0")
         require(self.checkpoint_every >= 0, "checkpoint_every", f"{self.checkpoint_every} < 0")
+        require(self.max_seconds >= 0, "max_seconds", f"{self.max_seconds} < 0")
 
 
 @dataclass(frozen=True)

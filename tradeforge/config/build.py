@@ -31,6 +31,7 @@ def pipeline_config(
     action_scheme: str = "bsh",
     num_envs: int = 8,
     num_actors: int = 2,
+    train_timeout: float = 6 * 3600.0,
     sharpe_margin: float = 0.0,
     max_drawdown_limit: float = 0.5,
     offline: bool = False,
@@ -66,7 +67,11 @@ def pipeline_config(
             action_scheme=action_scheme,
         ),
         dqn=replace(
-            base.dqn, total_steps=steps, num_envs=num_envs, learning_starts=learning_starts
+            base.dqn,
+            total_steps=steps,
+            num_envs=num_envs,
+            learning_starts=learning_starts,
+            max_seconds=train_timeout,
         ),
         parallel=replace(base.parallel, num_actors=num_actors),
         promotion=replace(
