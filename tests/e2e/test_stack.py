@@ -36,7 +36,7 @@ from ops.stack import (
     worker_service,
 )
 from tests.e2e.conftest import TINY
-from tests.e2e.ui import capture_flow_run, capture_run_form, chromium_path
+from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, chromium_path
 from tests.s3server import SeaweedS3
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -46,7 +46,13 @@ OUTPUT = ROOT / "test-output" / "e2e"
 RUN_TIMEOUT_S = 900
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 # Artifacts every training run leaves for a person to read (the ticker is GOOGL).
-REQUIRED_ARTIFACTS = {"data-validation-googl", "metrics-googl", "promotion-googl"}
+REQUIRED_ARTIFACTS = {
+    "data-validation-googl",
+    "training-googl-dqn-seed0",
+    "metrics-googl",
+    "equity-googl",
+    "promotion-googl",
+}
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +193,10 @@ def test_manual_deployment_runs_on_the_stack(
         assert text in shot.run_text, f"{text!r} not shown on the flow run page"
     for key in REQUIRED_ARTIFACTS:
         assert key in shot.artifacts_text, f"artifact {key} not shown in the Artifacts tab"
+    # the equity curves are images embedded in a Markdown artifact: the browser decodes them
+    equity = next(a for a in artifacts if a["key"] == "equity-googl")
+    _, images = capture_artifact(stack.ui_url, equity["id"], "equity-artifact", OUTPUT)
+    assert images >= 1, "no equity-curve image decoded on the equity artifact's page"
     form = capture_run_form(stack.ui_url, manual["id"], OUTPUT)
     for field in ("tickers", "source", "agents", "seeds", "steps", "store"):
         assert field in form, f"no {field!r} field on the manual deployment's run form"

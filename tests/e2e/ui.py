@@ -123,3 +123,31 @@ def capture_run_form(
             return page.inner_text("body")
         finally:
             browser.close()
+
+
+def capture_artifact(
+    ui_url: str, artifact_id: str, name: str, out_dir: Path, *, timeout_s: float = 60
+) -> tuple[str, int]:
+    """Screenshot one artifact's page as ``<name>.png``; return its text and how many of its
+    images the browser decoded (an embedded PNG that fails to decode counts 0)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("chromium is not installed (run ops/ci-deps.sh)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
+        page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        try:
+            page.goto(f"{ui_url}/artifacts/artifact/{artifact_id}")
+            _wait_for_texts(page, ["Artifact"], timeout_s * 1000)
+            page.wait_for_load_state("networkidle")
+            decoded = page.evaluate(
+                "() => [...document.images].filter(i => i.complete && i.naturalWidth > 0"
+                " && i.src.startsWith('data:image/png')).length"
+            )
+            page.screenshot(path=out_dir / f"{name}.png", full_page=True)
+            return page.inner_text("body"), int(decoded)
+        finally:
+            browser.close()
