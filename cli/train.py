@@ -73,13 +73,13 @@ def train(
     agents: Annotated[
         list[str] | None,
         typer.Option(
-            help="Agent kinds: dqn, parallel_dqn (repeated or comma-separated). Default: dqn."
+            help="Agent kinds: dqn, parallel_dqn (repeated or comma-separated). Default: both, compared."
         ),
     ] = None,
     seeds: Annotated[
-        list[int] | None,
+        list[str] | None,
         typer.Option(
-            help="Seeds, one agent each (repeat the option: --seeds 0 --seeds 1). Default: 0."
+            help="Seeds, one agent each (repeated or comma-separated: 0,1,2). Default: 0."
         ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Environment steps per training.")] = 20_000,
@@ -108,6 +108,10 @@ def train(
     ] = "bsh",
     num_envs: Annotated[int, typer.Option(help="Vectorised environments per actor.")] = 8,
     num_actors: Annotated[int, typer.Option(help="Actor processes of parallel_dqn.")] = 2,
+    train_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds one training may run before it is stopped (0 = no limit)."),
+    ] = 6 * 3600.0,
     sharpe_margin: Annotated[
         float,
         typer.Option(
@@ -157,7 +161,7 @@ def train(
 
       tradeforge train --source ../shared/data/market/SPY_2010-2017_yahoo.csv
 
-      tradeforge train --tickers SPY,AAPL --source yahoo --start 2015-01-01 --seeds 0 --seeds 1
+      tradeforge train --tickers SPY,AAPL --source yahoo --start 2015-01-01 --seeds 0,1
 
       tradeforge train --source s3://market/daily --store s3://models/tradeforge --agents dqn,parallel_dqn
     """
@@ -184,6 +188,7 @@ def train(
         action_scheme=action_scheme,
         num_envs=num_envs,
         num_actors=num_actors,
+        train_timeout=train_timeout,
         sharpe_margin=sharpe_margin,
         max_drawdown_limit=max_drawdown_limit,
         offline=offline,

@@ -59,7 +59,7 @@ def train_pipeline(
         val_start: first bar of the validation window; None = the last 30%..15% of bars.
         test_start: first bar of the test window; None = the last 15% of bars.
         interval: bar interval, "1d" or "1h".
-        agents: agent kinds, any of "dqn", "parallel_dqn"; default ["dqn"].
+        agents: agent kinds, any of "dqn", "parallel_dqn"; default both.
         seeds: one agent is trained per seed; default [0].
         steps: environment steps per training.
         store: model store, a local directory or s3://bucket/prefix.

@@ -46,6 +46,12 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
 
     (ticker,) = summary["tickers"]
     assert ticker["ticker"] == "GOOGL"
+    # Both agent kinds are trained by default and compared in the summary.
+    assert {(c["agent"], c["seed"]) for c in ticker["candidates"]} == {
+        ("dqn", 0),
+        ("parallel_dqn", 0),
+    }
+    assert set(ticker["seed_summary"]) == {"dqn", "parallel_dqn"}
     assert ticker["promoted"] is True, ticker["reason"]  # first model for a ticker: no champion yet
     assert set(ticker["baselines"]) >= {"buy_and_hold", "cash", "random", "sma_crossover"}
     for split in ("validation", "test"):
@@ -82,7 +88,7 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
     } <= keys
 
     # A second run on the same windows: the challenger meets a champion and is judged against it.
-    again = train_pipeline(store=str(store), seeds=[1], **TINY)
+    again = train_pipeline(store=str(store), seeds=[1], agents=["dqn"], **TINY)
     (ticker2,) = again["tickers"]
     assert ticker2["champion_before"] == ticker["version"]
     assert ticker2["champion_validation"] is not None

@@ -77,7 +77,7 @@ def pipeline_config(
         promotion=replace(
             base.promotion, sharpe_margin=sharpe_margin, max_drawdown_limit=max_drawdown_limit
         ),
-        agents=tuple(agents or ("dqn",)),
+        agents=tuple(agents or base.agents),
         seeds=tuple(seeds if seeds is not None else (0,)),
         store=store,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tradeforge.config._validate import require
-from tradeforge.config.agents import DQNConfig, ParallelConfig, check_agent_kinds
+from tradeforge.config.agents import AGENT_KINDS, DQNConfig, ParallelConfig, check_agent_kinds
 from tradeforge.config.data import DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
@@ -25,8 +25,8 @@ class PipelineConfig:
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
-    agents: tuple[str, ...] = ("dqn",)
-    """Agent kinds to train: ``dqn`` and/or ``parallel_dqn``."""
+    agents: tuple[str, ...] = AGENT_KINDS
+    """Agent kinds to train: ``dqn`` and/or ``parallel_dqn`` (both by default, compared)."""
     seeds: tuple[int, ...] = (0,)
     """One agent is trained per (ticker, agent kind, seed)."""
     store: str = DEFAULT_STORE
