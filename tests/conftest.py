@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SeaweedFS S3 server (session-wide, or private for stop/start tests)."""
+"""Shared fixtures: a real SeaweedFS S3 server (session-wide, or private for stop/start tests),
+and a throw-away Prefect API."""
 
 from __future__ import annotations
 
@@ -60,3 +61,16 @@ def s3_env(s3_server: SeaweedS3, monkeypatch: pytest.MonkeyPatch) -> SeaweedS3:
 def s3_uri(s3_env: SeaweedS3) -> str:
     """A fresh ``s3://bucket/prefix`` on the session server, unique to this test."""
     return f"s3://{s3_env.bucket}/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def prefect_harness(tmp_path_factory):
+    """Prefect's test harness with PREFECT_HOME in a temp dir: never touches a user's Prefect."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PREFECT_HOME", str(home))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+    mp.undo()

@@ -8,30 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.tiny import TINY
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
-
-TINY = dict(
-    start="2014-01-01",
-    end="2017-01-01",
-    val_start="2016-01-01",
-    test_start="2016-07-01",
-    steps=400,
-    num_envs=4,
-    window=5,
-)
-
-
-@pytest.fixture(scope="module")
-def prefect_harness(tmp_path_factory):
-    """A throw-away Prefect API and home, so tests never touch a user's Prefect."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PREFECT_HOME", str(home))
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-    mp.undo()
 
 
 def _read_json(path: Path) -> dict:

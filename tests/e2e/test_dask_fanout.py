@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import TINY
+from tests.tiny import TINY
 
 
 @pytest.fixture

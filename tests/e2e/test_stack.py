@@ -35,9 +35,9 @@ from ops.stack import (
     stop_service,
     worker_service,
 )
-from tests.e2e.conftest import TINY
 from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, chromium_path
 from tests.s3server import SeaweedS3
+from tests.tiny import TINY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
