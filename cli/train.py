@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
+from tradeforge.config.build import pipeline_config
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -194,6 +195,11 @@ def train(
         offline=offline,
         s3_endpoint_url=s3_endpoint_url,
     )
+    try:  # a bad option fails here, before any server or model is started
+        pipeline_config(**params)
+    except ValueError as exc:
+        typer.secho(f"error: invalid option: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     try:
         pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
         summary = pipeline(**params)

@@ -42,6 +42,8 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
     card = _read_json(version_dir / "model_card.json")
     assert (version_dir / "model.keras").is_file()
     assert card["data"]["sha256"] and card["features"] and card["scaler"]
+    # Staged candidates are cleared once the run has published its version.
+    assert not [p for p in (store / "staging").rglob("*") if p.is_file()]
     for png in ("equity-validation.png", "equity-test.png", "cost-sweep.png"):
         assert (version_dir / png).read_bytes().startswith(b"\x89PNG"), png
     sweep = ticker["cost_sweep_test"]

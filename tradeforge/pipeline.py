@@ -262,6 +262,9 @@ def run_promotion(
         decision=asdict(decision),
         expected_etag=champion.etag if champion is not None else None,
     )
+    # The staged candidates served their purpose: the selected one now lives in its version.
+    for key in store.list(f"{STAGING_PREFIX}/{run_id}/{ticker}/"):
+        store.delete(key)
     return {
         "ticker": ticker,
         "challenger": {k: challenger[k] for k in ("agent", "seed", "validation", "test")},

@@ -1,0 +1,52 @@
+"""The ``tradeforge train`` console script, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.tiny import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+SPY = ROOT.parent / "shared" / "data" / "market" / "SPY_2010-2017_yahoo.csv"
+TRADEFORGE = Path(sys.executable).with_name("tradeforge")
+
+
+def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)  # ephemeral mode, as on a fresh machine
+    return subprocess.run(
+        [str(TRADEFORGE), *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_a_bad_option_names_the_field_and_exits_2(tmp_path: Path) -> None:
+    done = _run(["train", "--execution", "tomorrow", "--store", str(tmp_path)], tmp_path)
+    assert done.returncode == 2
+    assert "execution: 'tomorrow' is not one of 'next_open', 'same_close'" in done.stderr
+    assert not any(tmp_path.glob("models"))  # nothing ran, nothing was written
+
+
+def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    tiny = {
+        **TINY,
+        "start": "2013-01-01",
+        "end": "2016-01-01",
+        "val_start": "2015-01-01",
+        "test_start": "2015-07-01",
+    }
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(store), "--json"]
+    done = _run([*args, *options], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    (ticker,) = summary["tickers"]
+    assert ticker["ticker"] == "SPY"  # named by the file
+    assert ticker["boundaries"]["val_start"] == "2015-01-02"  # the first session of 2015
+    assert ticker["promoted"] is True
+    assert Path(ticker["version_uri"], "model.keras").is_file()
+    assert {"buy_and_hold", "cash", "random", "sma_crossover"} <= set(ticker["baselines"])
