@@ -11,15 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.options import EndOpt, EndpointOpt, JsonOpt, OfflineOpt, StartOpt, split_list
 from tradeforge.config import DEFAULT_STORE
 from tradeforge.config.data import DataConfig
 
 EXIT_FAILED = 1
-
-
-def _split(values: list[str] | None) -> list[str]:
-    """Accept repeated options and comma-separated lists: ``--tickers SPY,AAPL``."""
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
 def _file_interval(source: str) -> str | None:
@@ -111,27 +107,21 @@ def validate_command(
         str | None,
         typer.Option(help="yahoo | demo | s3://bucket/prefix | a path (instead of PATH)."),
     ] = None,
-    start: Annotated[str | None, typer.Option(help="First bar, YYYY-MM-DD (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last bar, YYYY-MM-DD (exclusive).")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     interval: Annotated[
         str | None, typer.Option(help="1d or 1h; default: what the file holds (1d for Yahoo).")
     ] = None,
     min_rows: Annotated[int, typer.Option(help="Fewest bars a ticker may have.")] = 100,
-    offline: Annotated[
-        bool, typer.Option(help="Yahoo: serve from stored snapshots only (no network).")
-    ] = False,
+    offline: OfflineOpt = False,
     store: Annotated[
         str, typer.Option(help="Where Yahoo snapshots are kept: a folder or s3://bucket/prefix.")
     ] = DEFAULT_STORE,
-    s3_endpoint_url: Annotated[
-        str | None, typer.Option(help="S3-compatible endpoint (default: AWS / $AWS_ENDPOINT_URL).")
-    ] = None,
+    s3_endpoint_url: EndpointOpt = None,
     docs: Annotated[
         Path | None, typer.Option(help="Write great-expectations Data Docs (HTML) here.")
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object as the last stdout line.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Ingest and validate only: print each rule's outcome; exit 1 if any ticker fails."""
     from tradeforge.data import DataError, expand_source
@@ -141,7 +131,7 @@ def validate_command(
         raise typer.BadParameter("give a PATH or --source", param_hint="PATH")
     if source and path:
         raise typer.BadParameter("give either PATH or --source, not both", param_hint="PATH")
-    names = _split(tickers)
+    names = split_list(tickers)
     if where == "yahoo" and not names:
         raise typer.BadParameter("--source yahoo needs --tickers", param_hint="--tickers")
     opts = dict(
@@ -176,18 +166,14 @@ def ingest_command(
         list[str], typer.Option(help="Tickers to fetch (repeated or comma-separated).")
     ],
     source: Annotated[str, typer.Option(help="Only yahoo fetches snapshots.")] = "yahoo",
-    start: Annotated[str | None, typer.Option(help="First bar, YYYY-MM-DD (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last bar, YYYY-MM-DD (exclusive).")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     interval: Annotated[str, typer.Option(help="1d or 1h.")] = "1d",
     store: Annotated[
         str, typer.Option(help="Snapshot store: a folder or s3://bucket/prefix.")
     ] = DEFAULT_STORE,
-    s3_endpoint_url: Annotated[
-        str | None, typer.Option(help="S3-compatible endpoint (default: AWS / $AWS_ENDPOINT_URL).")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object as the last stdout line.")
-    ] = False,
+    s3_endpoint_url: EndpointOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fetch bars from Yahoo and keep each raw response as a snapshot in the store."""
     from tradeforge.data import DataError, fetch_snapshots
@@ -197,12 +183,12 @@ def ingest_command(
             "only yahoo is fetched; files and S3 objects are read in place", param_hint="--source"
         )
     try:
-        DataConfig(tickers=tuple(_split(tickers)), start=start, end=end, interval=interval)
+        DataConfig(tickers=tuple(split_list(tickers)), start=start, end=end, interval=interval)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     snapshot_store = _store(store, s3_endpoint_url)
     try:
-        snaps = fetch_snapshots(_split(tickers), start, end, interval, store=snapshot_store)
+        snaps = fetch_snapshots(split_list(tickers), start, end, interval, store=snapshot_store)
     except DataError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         if as_json:

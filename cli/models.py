@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.options import EndpointOpt, JsonOpt, fail
 from tradeforge.config import DEFAULT_STORE
 
 models_app = typer.Typer(
@@ -18,13 +19,6 @@ models_app = typer.Typer(
 StoreOpt = Annotated[
     str, typer.Option(help="Model store: a local directory or s3://bucket/prefix.")
 ]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option(envvar="AWS_ENDPOINT_URL", help="S3-compatible endpoint (SeaweedFS, MinIO)."),
-]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object on the last stdout line.")
-]
 
 
 def _registry(store: str, endpoint_url: str | None):
@@ -32,11 +26,6 @@ def _registry(store: str, endpoint_url: str | None):
     from storage.registry import ModelRegistry
 
     return ModelRegistry(open_store(store, endpoint_url=endpoint_url))
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-    return typer.Exit(1)
 
 
 def _metric(card: dict[str, Any], split: str, key: str) -> float | None:
@@ -75,7 +64,7 @@ def list_models(
                     }
                 )
     except (StoreError, ValueError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         sys.stdout.write(json.dumps({"store": registry.store.uri, "versions": rows}) + "\n")
         return
@@ -142,7 +131,7 @@ def show(
         card = registry.verify(ticker, agent, version)
         history = registry.history(ticker)
     except (StoreError, ValueError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     out = {
         "ticker": ticker,
         "agent": agent,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cli.options import EndpointOpt, JsonOpt, OfflineOpt, fail
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
 
 
@@ -35,19 +36,9 @@ def predict(
     position: Annotated[
         str, typer.Option(help="What the account holds now: flat or long (the agent sees it).")
     ] = "flat",
-    offline: Annotated[
-        bool, typer.Option(help="Serve Yahoo data from stored snapshots only.")
-    ] = False,
-    s3_endpoint_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="AWS_ENDPOINT_URL",
-            help="S3-compatible endpoint (SeaweedFS, MinIO); credentials from the AWS chain.",
-        ),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as one JSON object on the last line.")
-    ] = False,
+    offline: OfflineOpt = False,
+    s3_endpoint_url: EndpointOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Load the verified champion, ingest and validate the latest bars, print the action.
 
@@ -74,8 +65,7 @@ def predict(
             s3_endpoint_url=s3_endpoint_url,
         )
     except Exception as exc:  # one clear line; the traceback is in the flow run's logs
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:

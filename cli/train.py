@@ -9,15 +9,9 @@ from typing import Annotated
 
 import typer
 
+from cli.options import EndOpt, EndpointOpt, OfflineOpt, StartOpt, fail, split_list
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
 from tradeforge.config.build import pipeline_config
-
-
-def _split(values: list[str] | None) -> list[str] | None:
-    """Accept both repeated options and comma-separated lists: ``--tickers SPY,AAPL``."""
-    if not values:
-        return None
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
 def _seeds(values: list[str] | None) -> list[int] | None:
@@ -56,12 +50,8 @@ def train(
             help="Where bars come from: demo (GOOGL 2009-2018 shipped by gym-anytrading) | yahoo | s3://bucket/prefix | a CSV/Parquet file or folder."
         ),
     ] = DEMO_SOURCE,
-    start: Annotated[
-        str | None, typer.Option(help="First bar to use, YYYY-MM-DD (inclusive).")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option(help="Last bar to use, YYYY-MM-DD (exclusive).")
-    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     val_start: Annotated[
         str | None,
         typer.Option(help="First bar of the validation window; default: last 30%..15% of bars."),
@@ -123,16 +113,8 @@ def train(
         float,
         typer.Option(help="Largest validation max drawdown a new champion may have (0.5 = 50%)."),
     ] = 0.5,
-    offline: Annotated[
-        bool, typer.Option(help="Serve Yahoo data from stored snapshots only.")
-    ] = False,
-    s3_endpoint_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="AWS_ENDPOINT_URL",
-            help="S3-compatible endpoint (SeaweedFS, MinIO); credentials from the AWS chain.",
-        ),
-    ] = None,
+    offline: OfflineOpt = False,
+    s3_endpoint_url: EndpointOpt = None,
     dask: Annotated[
         bool,
         typer.Option(
@@ -170,15 +152,15 @@ def train(
     from flows.train import train_pipeline
 
     params = dict(
-        tickers=_tickers_for(source, _split(tickers)),
+        tickers=_tickers_for(source, split_list(tickers) or None),
         source=source,
         start=start,
         end=end,
         val_start=val_start,
         test_start=test_start,
         interval=interval,
-        agents=_split(agents),
-        seeds=_seeds(_split(seeds)),
+        agents=split_list(agents) or None,
+        seeds=_seeds(split_list(seeds) or None),
         steps=steps,
         store=store,
         window=window,
@@ -204,8 +186,7 @@ def train(
         pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
         summary = pipeline(**params)
     except Exception as exc:  # one clear line, the traceback is in the flow run's logs
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:

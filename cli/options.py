@@ -1,0 +1,34 @@
+"""Options and helpers every ``tradeforge`` command shares, declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="AWS_ENDPOINT_URL",
+        help="S3-compatible endpoint (SeaweedFS, MinIO); credentials from the AWS chain.",
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object as the last stdout line.")
+]
+OfflineOpt = Annotated[
+    bool, typer.Option(help="Serve Yahoo data from stored snapshots only (no network).")
+]
+StartOpt = Annotated[str | None, typer.Option(help="First bar, YYYY-MM-DD (inclusive).")]
+EndOpt = Annotated[str | None, typer.Option(help="Last bar, YYYY-MM-DD (exclusive).")]
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """Accept repeated options and comma-separated lists alike: ``--tickers SPY,AAPL``."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def fail(exc: Exception) -> typer.Exit:
+    """Print one clear error line (the traceback is in the flow run's logs); exit code 1."""
+    typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
+    return typer.Exit(1)
