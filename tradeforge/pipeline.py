@@ -130,11 +130,16 @@ def run_training(
 
 def load_staged_agent(store, key: str):
     """Load a staged agent from the store (Keras safe mode; never unpickled)."""
+    return agent_from_bytes(store.get_bytes(key))
+
+
+def agent_from_bytes(data: bytes):
+    """A ``QAgent`` from the bytes of a ``.keras`` file (Keras safe mode; never unpickled)."""
     from tradeforge.agents import QAgent
 
     with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
         path = Path(tmp) / "model.keras"
-        path.write_bytes(store.get_bytes(key))
+        path.write_bytes(data)
         return QAgent.load(path)
 
 
@@ -242,7 +247,7 @@ def run_promotion(
     files = {"model.keras": store.get_bytes(challenger["model_key"])}
     for split, key in challenger.get("plots", {}).items():
         files[f"equity-{split}.png"] = store.get_bytes(key)
-    sweep = run_cost_sweep(store, challenger, prepared, cfg)
+    sweep = run_cost_sweep(agent_from_bytes(files["model.keras"]), challenger, prepared, cfg)
     files["cost-sweep.png"] = plot_cost_sweep(
         sweep, title=f"{ticker} {challenger['agent']} seed {challenger['seed']}: test window"
     )
@@ -303,11 +308,10 @@ def read_version_plots(decision: dict[str, Any], cfg: PipelineConfig) -> dict[st
     }
 
 
-def run_cost_sweep(store, challenger: dict[str, Any], prepared, cfg: PipelineConfig) -> list:
+def run_cost_sweep(agent, challenger: dict[str, Any], prepared, cfg: PipelineConfig) -> list:
     """The selected model's test-window metrics at commissions from 0 to 50 bp (report only)."""
     from tradeforge.evaluation import cost_sweep
 
-    agent = load_staged_agent(store, challenger["model_key"])
     return cost_sweep(
         agent,
         prepared.test,
