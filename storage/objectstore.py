@@ -17,6 +17,7 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -488,3 +489,25 @@ def open_store(uri: str, *, endpoint_url: str | None = None) -> ObjectStore:
     if "://" in uri:
         raise StoreError(f"store {uri!r}: unsupported scheme (use s3:// or a local path)")
     return LocalStore(uri)
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    """Where a store lives (a local directory or ``s3://bucket/prefix``, and its S3 endpoint).
+
+    Small and picklable, so it travels between Prefect tasks; ``open()`` gives the store itself.
+    The one place a run's configuration is turned into a store.
+    """
+
+    uri: str
+    endpoint_url: str | None = None
+
+    def open(self) -> ObjectStore:
+        """The ``ObjectStore`` at ``uri``."""
+        return open_store(self.uri, endpoint_url=self.endpoint_url)
+
+    def registry(self) -> Any:
+        """The ``ModelRegistry`` on this store."""
+        from storage.registry import ModelRegistry
+
+        return ModelRegistry(self.open())

@@ -1,30 +1,53 @@
-"""Evaluate tasks: greedy agents and baselines on the validation and test windows, after costs."""
+"""Evaluate tasks: each fold's model and the baselines on the same held-out bars, after costs."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 
+from storage import StoreRef
 from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
-from tradeforge.config import PipelineConfig
-from tradeforge.pipeline import TrainedRef, run_baselines, run_evaluation
+from tradeforge.config import EnvConfig, EvalConfig
+from tradeforge.records import Candidate, FoldResult, PolicyResult
 
 
 @task(
     name="evaluate",
-    task_run_name="evaluate-{ref.ticker}-{ref.agent}-seed{ref.seed}",
+    task_run_name="evaluate-{candidate.ticker}-{candidate.id.agent}-seed{candidate.id.seed}-fold{candidate.fold}",
     retries=2,  # it reads the staged model from the store (S3)
     retry_delay_seconds=NETWORK_RETRY_DELAYS,
     retry_jitter_factor=RETRY_JITTER,
     retry_condition_fn=retry_if_transient,
 )
-def evaluate_task(ref: TrainedRef, prepared, cfg: PipelineConfig, run_id: str) -> dict[str, Any]:
-    """Metrics of one staged agent on validation (for selection) and test (reported only)."""
-    return run_evaluation(ref, prepared, cfg, run_id)
+def evaluate_task(
+    candidate: Candidate,
+    prepared,
+    env: EnvConfig,
+    evaluation: EvalConfig,
+    periods_per_year: int,
+    store: StoreRef,
+    run_id: str,
+) -> FoldResult:
+    """Metrics of one staged model on its fold's validation stretch (and test, last fold)."""
+    from tradeforge.evaluation.stage import evaluate_fold
+
+    return evaluate_fold(
+        candidate, prepared, env, evaluation, periods_per_year, store.open(), run_id
+    )
 
 
 @task(name="baselines", task_run_name="baselines-{ticker}")
-def baselines_task(ticker: str, prepared, cfg: PipelineConfig) -> dict[str, Any]:
-    """Buy-and-hold, cash, random and SMA-crossover on the same windows."""
-    return run_baselines(prepared, cfg)
+def baselines_task(
+    ticker: str, prepared, env: EnvConfig, evaluation: EvalConfig, periods_per_year: int
+) -> dict[str, PolicyResult]:
+    """Buy-and-hold, cash, random and SMA-crossover on every fold's validation bars and the test."""
+    from tradeforge.evaluation.stage import baseline_results
+
+    return baseline_results(prepared, env, evaluation, periods_per_year)
+
+
+@task(name="periods-per-year", task_run_name="periods-per-year-{ticker}")
+def periods_per_year_task(ticker: str, interval: str) -> int:
+    """Bars per year for annualising this ticker's metrics (asset class x interval)."""
+    from tradeforge.evaluation import periods_per_year
+
+    return periods_per_year(interval, ticker)

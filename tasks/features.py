@@ -1,4 +1,4 @@
-"""Features task: causal features, date splits, scaler fitted on the train slice only."""
+"""Features task: causal features, walk-forward folds, scalers fitted on each fold's train bars."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import pandas as pd
 from prefect import task
 
 from tasks.policies import PURE_CACHE
-from tradeforge.config import PipelineConfig
-from tradeforge.pipeline import run_features
+from tradeforge.config import FeatureConfig, SplitConfig
 
 
 @task(name="features", task_run_name="features-{ticker}", cache_policy=PURE_CACHE)
-def features_task(ticker: str, frame: pd.DataFrame, cfg: PipelineConfig):
-    """Build the feature matrix and the train / validation / test windows."""
-    prepared = run_features(frame, cfg)
-    print(f"{ticker} windows: {prepared.boundaries}")
+def features_task(
+    ticker: str, frame: pd.DataFrame, features: FeatureConfig, split: SplitConfig, window: int
+):
+    """Build the feature matrix, the walk-forward folds and the test window."""
+    from tradeforge.features import prepare
+
+    prepared = prepare(frame, features, split, window)
+    print(
+        f"{ticker} windows: {prepared.boundaries}; folds: {[f.boundaries for f in prepared.folds]}"
+    )
     return prepared

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import task
 
+from storage import StoreRef
 from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, SOURCE_CACHE, retry_if_transient
-from tradeforge.config import PipelineConfig
-from tradeforge.pipeline import run_ingest
+from tradeforge.config import DataConfig
 
 
 @task(
@@ -18,6 +18,8 @@ from tradeforge.pipeline import run_ingest
     retry_condition_fn=retry_if_transient,
     cache_policy=SOURCE_CACHE,  # same source bytes + same inputs + same code -> from cache
 )
-def ingest_task(ticker: str, cfg: PipelineConfig):
-    """Fetch or read ``ticker``'s bars; Yahoo fetches are kept as raw snapshots in the store."""
-    return run_ingest(ticker, cfg)
+def ingest_task(ticker: str, data: DataConfig, snapshots: StoreRef | None = None):
+    """Fetch or read ``ticker``'s bars; Yahoo fetches are kept as raw snapshots in ``snapshots``."""
+    from tradeforge.data import ingest
+
+    return ingest(ticker, data, snapshot_store=snapshots.open() if snapshots else None)

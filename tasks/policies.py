@@ -59,6 +59,10 @@ def content_token(value: Any) -> Any:
         }
     if isinstance(value, (list, tuple)):
         return [content_token(v) for v in value]
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return [type(value).__qualname__, content_token(value.model_dump(mode="json"))]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: content_token(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return [type(value).__qualname__, fields]
@@ -148,7 +152,7 @@ def source_fingerprint(source: str, today: dt.date | None = None) -> str | None:
 class SourceCache(CachePolicy):
     """``PURE_CACHE`` (inputs + task source) plus a fingerprint of the task's data source (see module doc).
 
-    The task must take the pipeline config as ``cfg`` (its ``data.source`` names the source).
+    The task must take the data section as ``data`` (its ``source`` names the source).
     """
 
     def compute_key(
@@ -158,10 +162,10 @@ class SourceCache(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> str | None:
-        cfg = inputs.get("cfg")
-        if cfg is None:
+        data = inputs.get("data")
+        if data is None:
             return None
-        fingerprint = source_fingerprint(cfg.data.source)
+        fingerprint = source_fingerprint(data.source)
         if fingerprint is None:
             return None
         base = PURE_CACHE.compute_key(task_ctx, inputs, flow_parameters, **kwargs)

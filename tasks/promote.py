@@ -1,4 +1,4 @@
-"""Promote task: publish the best challenger as a version; move the champion only if it wins."""
+"""Promote task: publish the best challenger as a version; move the champion only if it earned it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from storage import StoreRef
 from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
 from tradeforge.config import PipelineConfig
-from tradeforge.pipeline import read_version_plots, run_promotion
+from tradeforge.promotion import Decision
+from tradeforge.records import FoldResult, PolicyResult
 from tradeforge.report import (
     artifact_key,
     decision_markdown,
@@ -30,32 +32,39 @@ from tradeforge.report import (
 )
 def promote_task(
     ticker: str,
-    evaluations: list[dict[str, Any]],
-    baselines: dict[str, Any],
+    results: list[FoldResult],
+    baselines: dict[str, PolicyResult],
     prepared,
     ingested,
     cfg: PipelineConfig,
+    store: StoreRef,
     run_id: str,
-) -> dict[str, Any]:
-    """Select on validation Sharpe, compare with the champion on the same window, record it."""
-    decision = run_promotion(ticker, evaluations, baselines, prepared, ingested, cfg, run_id)
+    periods_per_year: int,
+) -> Decision:
+    """Select on pooled validation Sharpe, gate against cash, buy-and-hold and the champion."""
+    from tradeforge.promotion import promote_ticker, read_version_plots
+
+    opened = store.open()
+    decision = promote_ticker(
+        ticker, results, baselines, prepared, ingested, cfg, opened, run_id, periods_per_year
+    )
     create_table_artifact(
         key=artifact_key("metrics", ticker),
-        table=metric_rows(evaluations, baselines),
-        description=f"{ticker}: agents vs baselines after costs (selection on validation only)",
+        table=metric_rows(decision),
+        description=f"{ticker}: agents vs baselines after costs (selection on pooled validation only)",
     )
     create_markdown_artifact(
         key=artifact_key("promotion", ticker), markdown=decision_markdown(decision)
     )
     create_markdown_artifact(
         key=artifact_key("equity", ticker),
-        markdown=images_markdown(read_version_plots(decision, cfg)),
+        markdown=images_markdown(read_version_plots(decision, opened)),
         description=f"{ticker}: equity curves of the selected model and its cost sweep",
     )
     return decision
 
 
 @task(name="summary")
-def summary_task(decisions: list[dict[str, Any]], cfg: PipelineConfig) -> dict[str, Any]:
+def summary_task(decisions: list[Decision], cfg: PipelineConfig) -> dict[str, Any]:
     """One JSON-ready summary of the run: metrics, baselines, decisions, version URIs."""
     return summarize(decisions, cfg)

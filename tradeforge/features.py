@@ -23,7 +23,6 @@ fitted on the bars before the validation window only, and travels with the model
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tradeforge.envs.market import MarketData, iso
+from tradeforge.feature_names import FAMILY_NAMES, FeatureName, parse_feature_name
 
 if TYPE_CHECKING:
     from tradeforge.config import FeatureConfig, SplitConfig
@@ -44,17 +44,12 @@ Compute = Callable[[pd.DataFrame, tuple[int, ...]], pd.Series]
 
 @dataclass(frozen=True)
 class FeatureFamily:
-    """One entry of the catalogue: a name pattern, its default parameters and how to compute it."""
+    """One entry of the catalogue: its name grammar and how to compute it."""
 
-    pattern: str
-    """Regular expression a name must match in full; its groups are the integer parameters."""
-    defaults: tuple[int, ...]
-    """Parameters used when the name carries none (e.g. ``macd`` = ``macd_12_26_9``)."""
+    name: FeatureName
     compute: Compute
     """Raw (unscaled) feature values from the frame, NaN during warm-up."""
     doc: str
-    fast_before_slow: bool = False
-    """The first two parameters are a fast and a slow window: the first must be smaller."""
 
 
 # -- the computations (each strictly causal) ----------------------------------------------------
@@ -148,25 +143,21 @@ def _atr(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
     return _wilder(true_range, p[0]) / frame["close"]
 
 
+_COMPUTE: dict[str, tuple[Compute, str]] = {
+    "logret": (_logret, "N-bar log return"),
+    "vol": (_vol, "rolling std of 1-bar log returns"),
+    "rsi": (_rsi, "Wilder RSI in [-1, 1]"),
+    "macd_signal": (_macd_signal, "EMA of MACD"),
+    "macd_hist": (_macd_hist, "MACD - signal"),
+    "macd": (_macd, "(EMA fast - EMA slow) / close"),
+    "bb_pos": (_bb_pos, "Bollinger position"),
+    "volz": (_volz, "z-score of log volume"),
+    "sma_ratio": (_sma_ratio, "SMA fast / SMA slow - 1"),
+    "atr": (_atr, "Wilder ATR / close"),
+}
+
 CATALOGUE: dict[str, FeatureFamily] = {
-    "logret": FeatureFamily(r"logret_(\d+)", (), _logret, "N-bar log return"),
-    "vol": FeatureFamily(r"vol_(\d+)", (), _vol, "rolling std of 1-bar log returns"),
-    "rsi": FeatureFamily(r"rsi_(\d+)", (), _rsi, "Wilder RSI in [-1, 1]"),
-    "macd_signal": FeatureFamily(
-        r"macd_signal(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_signal, "EMA of MACD", True
-    ),
-    "macd_hist": FeatureFamily(
-        r"macd_hist(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd_hist, "MACD - signal", True
-    ),
-    "macd": FeatureFamily(
-        r"macd(?:_(\d+)_(\d+)_(\d+))?", (12, 26, 9), _macd, "(EMA fast - EMA slow) / close", True
-    ),
-    "bb_pos": FeatureFamily(r"bb_pos_(\d+)", (), _bb_pos, "Bollinger position"),
-    "volz": FeatureFamily(r"volz_(\d+)", (), _volz, "z-score of log volume"),
-    "sma_ratio": FeatureFamily(
-        r"sma_ratio_(\d+)_(\d+)", (), _sma_ratio, "SMA fast / SMA slow - 1", True
-    ),
-    "atr": FeatureFamily(r"atr_(\d+)", (), _atr, "Wilder ATR / close"),
+    family: FeatureFamily(grammar, *_COMPUTE[family]) for family, grammar in FAMILY_NAMES.items()
 }
 
 #: One instance of every family, used by the look-ahead test and the docs.
@@ -188,23 +179,8 @@ EXAMPLE_FEATURES = (
 
 def parse_feature(name: str) -> tuple[FeatureFamily, tuple[int, ...]]:
     """The catalogue entry and integer parameters named by ``name`` (e.g. ``vol_20``)."""
-    for family in CATALOGUE.values():
-        match = re.fullmatch(family.pattern, name)
-        if match is None:
-            continue
-        groups = match.groups()
-        params = family.defaults if groups and groups[0] is None else tuple(map(int, groups))
-        params = params or family.defaults
-        if any(v < 1 for v in params):
-            raise ValueError(f"feature {name!r}: parameters must be >= 1")
-        if family.fast_before_slow and not params[0] < params[1]:
-            raise ValueError(
-                f"feature {name!r}: the fast window {params[0]} must be shorter than the "
-                f"slow window {params[1]}"
-            )
-        return family, params
-    known = ", ".join(f.pattern for f in CATALOGUE.values())
-    raise ValueError(f"feature {name!r} is not in the catalogue (known patterns: {known})")
+    family, params = parse_feature_name(name)
+    return CATALOGUE[family], params
 
 
 def compute_features(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
@@ -223,53 +199,129 @@ def compute_features(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) ->
 
 
 @dataclass(frozen=True, eq=False)
-class Prepared:
-    """Train / validation / test views over one feature array, and how it was scaled."""
+class Fold:
+    """One walk-forward fold: train on ``train``, validate on ``val``; scaled by its own scaler.
 
+    ``test`` is the final test window scaled with this fold's scaler (the last fold's model is
+    the one published, and it is tested with its own scaler).
+    """
+
+    index: int
     train: MarketData
     val: MarketData
     test: MarketData
     scaler: dict[str, Any]
-    """JSON: ``feature_names``, ``mean``, ``std`` (fitted on bars before ``val_start``), ``clip``."""
+    """JSON: ``feature_names``, ``mean``, ``std`` (fitted on this fold's train bars), ``clip``."""
     boundaries: dict[str, str]
-    """ISO dates: ``train_start``, ``val_start``, ``test_start``, ``end`` (the last bar)."""
+    """ISO dates: ``train_start``, ``train_end`` and ``val_end`` (both exclusive), ``val_start``."""
+
+    @property
+    def val_end_exclusive(self) -> str:
+        """The first bar after the validation stretch (the test window's first bar, last fold)."""
+        return self.boundaries["val_end"]
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Walk-forward folds over one feature table, and the final test window."""
+
+    folds: tuple[Fold, ...]
+    boundaries: dict[str, str]
+    """ISO dates: ``train_start``, ``val_start`` (first fold's), ``test_start``, ``end``."""
     feature_names: tuple[str, ...]
     ticker: str = ""
+
+    @property
+    def last(self) -> Fold:
+        """The fold trained on the most bars: its model is the one published."""
+        return self.folds[-1]
+
+    @property
+    def train(self) -> MarketData:
+        return self.last.train
+
+    @property
+    def val(self) -> MarketData:
+        return self.last.val
+
+    @property
+    def test(self) -> MarketData:
+        return self.last.test
+
+    @property
+    def scaler(self) -> dict[str, Any]:
+        return self.last.scaler
 
 
 def prepare(
     frame: pd.DataFrame, features: FeatureConfig, split: SplitConfig, window: int
 ) -> Prepared:
-    """Features, date split and train-only scaling of a canonical frame.
+    """Features, walk-forward folds, and each fold's train-only scaling of a canonical frame.
 
-    Train is ``[window-1, val)``, validation ``[val, test)`` and test ``[test, end)`` over one
-    shared array; validation and test observations look back into the bars before them, which
-    is causal (those bars are in the past) and wastes no data.
+    Fold k trains on ``[window-1, v_k - gap)`` and validates on ``[v_k, v_{k+1})``; the last
+    stretch ends where the test window ``[test, end)`` starts. Validation and test observations
+    look back into the bars before them, which is causal (those bars are in the past).
     """
     ticker = _ticker(frame)
     raw, timestamps, opens, closes = _feature_table(frame, features.features, ticker)
     n = len(raw)
     val_idx, test_idx = _split_indices(timestamps, split, n)
     _check_split_sizes(timestamps, window, val_idx, test_idx, ticker)
-    scaler = fit_scaler(raw[:val_idx], features.features, clip=features.clip)
-    scaled = apply_scaler(raw, scaler)
-    base = MarketData(
-        timestamps, scaled, opens, closes, tuple(features.features), window - 1, n, ticker
-    )
+    edges = np.linspace(val_idx, test_idx, split.folds + 1).round().astype(int)
+    names = tuple(features.features)
+    folds = []
+    for k in range(split.folds):
+        v0, v1 = int(edges[k]), int(edges[k + 1])
+        train_end = v0 - split.gap
+        _check_fold(timestamps, window, k, train_end, v0, v1, ticker)
+        scaler = fit_scaler(raw[:train_end], names, clip=features.clip)
+        base = MarketData(
+            timestamps, apply_scaler(raw, scaler), opens, closes, names, window - 1, n, ticker
+        )
+        folds.append(
+            Fold(
+                index=k,
+                train=base.slice(window - 1, train_end),
+                val=base.slice(v0, v1),
+                test=base.slice(test_idx, n),
+                scaler=scaler,
+                boundaries={
+                    "train_start": iso(timestamps[window - 1]),
+                    "train_end": iso(timestamps[train_end]),
+                    "val_start": iso(timestamps[v0]),
+                    "val_end": iso(timestamps[v1]),
+                },
+            )
+        )
     return Prepared(
-        train=base.slice(window - 1, val_idx),
-        val=base.slice(val_idx, test_idx),
-        test=base.slice(test_idx, n),
-        scaler=scaler,
+        folds=tuple(folds),
         boundaries={
             "train_start": iso(timestamps[window - 1]),
             "val_start": iso(timestamps[val_idx]),
             "test_start": iso(timestamps[test_idx]),
             "end": iso(timestamps[n - 1]),
         },
-        feature_names=tuple(features.features),
+        feature_names=names,
         ticker=ticker,
     )
+
+
+def _check_fold(
+    timestamps: np.ndarray, window: int, k: int, train_end: int, v0: int, v1: int, ticker: str
+) -> None:
+    """Each fold needs training bars beyond the look-back and a validation stretch of 2+ bars."""
+    who = ticker or "frame"
+    if train_end - (window - 1) < 2:
+        raise ValueError(
+            f"{who}: fold {k + 1} has no training bars: its validation starts at "
+            f"{iso(timestamps[v0])}, and the look-back ({window - 1} bars) and the gap leave "
+            "fewer than 2 (use fewer folds, a smaller gap or a later val_start)"
+        )
+    if v1 - v0 < 2:
+        raise ValueError(
+            f"{who}: fold {k + 1}'s validation stretch from {iso(timestamps[v0])} has "
+            f"{v1 - v0} bar(s); at least 2 are needed (use fewer folds or an earlier val_start)"
+        )
 
 
 def market_for_inference(
@@ -442,7 +494,7 @@ def _split_indices(timestamps: np.ndarray, split: SplitConfig, n: int) -> tuple[
     if split.val_start is not None:
         val_idx = _first_at_or_after(timestamps, split.val_start)
     else:
-        val_idx = test_idx - round(n * split.val_fraction)
+        val_idx = test_idx - split.folds * round(n * split.val_fraction)
     return val_idx, test_idx
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from tradeforge.config import PipelineConfig
@@ -16,16 +15,19 @@ def artifact_key(*parts: object) -> str:
     return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text).split("-")))
 
 
-def summarize(decisions: list[dict[str, Any]], cfg: PipelineConfig) -> dict[str, Any]:
+def summarize(decisions: list[Any], cfg: PipelineConfig) -> dict[str, Any]:
     """The run's summary: per ticker the candidates, baselines and the promotion decision."""
     return {
-        "store": cfg.store,
+        "store": cfg.run.store,
         "source": cfg.data.source,
-        "agents": list(cfg.agents),
-        "seeds": list(cfg.seeds),
+        "agents": list(cfg.run.agents),
+        "seeds": list(cfg.run.seeds),
+        "rewards": list(cfg.rewards),
+        "folds": cfg.split.folds,
         "steps": cfg.dqn.total_steps,
-        "env": asdict(cfg.env),
-        "tickers": decisions,
+        "env": cfg.env.model_dump(mode="json"),
+        "promoted": [d.ticker for d in decisions if d.promoted],
+        "tickers": [d.json_dict() for d in decisions],
     }
 
 
@@ -35,16 +37,28 @@ def _fmt(value: Any, pct: bool) -> str:
     return f"{value:+.2%}" if pct else f"{value:.2f}"
 
 
-def metric_rows(evaluations: list[dict[str, Any]], baselines: dict[str, Any]) -> list[dict]:
-    """One row per agent/seed and per baseline: validation and test return / Sharpe / drawdown."""
+def _label(entry: dict[str, Any]) -> str:
+    return f"{entry['agent']} seed {entry['seed']} ({entry['reward']})"
+
+
+def metric_rows(decision: Any) -> list[dict]:
+    """One row per candidate and per baseline: pooled validation and test figures, the selected
+    candidate marked."""
+    d = decision.json_dict() if hasattr(decision, "json_dict") else decision
+    chosen = _label(d["challenger"])
+    named = [
+        (_label(c) + (" (selected)" if _label(c) == chosen else ""), c) for c in d["candidates"]
+    ]
+    named += [(f"baseline: {name}", b) for name, b in d["baselines"].items()]
     rows = []
-    named = [(f"{e['agent']} seed {e['seed']}", e) for e in evaluations]
-    named += [(f"baseline: {name}", b) for name, b in baselines.items()]
     for label, result in named:
         row: dict[str, Any] = {"policy": label}
         for split in ("validation", "test"):
-            for metric in SUMMARY_METRICS:
-                row[f"{split} {metric}"] = round(float(result[split][metric]), 4)
+            m = result[split]
+            row[f"{split} return %"] = round(100 * float(m["total_return"]), 2)
+            row[f"{split} Sharpe"] = round(float(m["sharpe"]), 3)
+            row[f"{split} max DD %"] = round(-100 * abs(float(m["max_drawdown"])), 2)
+            row[f"{split} trades"] = int(m["trades"])
         rows.append(row)
     return rows
 
@@ -52,10 +66,10 @@ def metric_rows(evaluations: list[dict[str, Any]], baselines: dict[str, Any]) ->
 def training_markdown(ref: Any, boundaries: dict[str, str]) -> str:
     """One training's summary (steps, speed, epsilon, loss) as Markdown for the Prefect UI."""
     lines = [
-        f"# Training: {ref.ticker} {ref.agent} seed {ref.seed}",
+        f"# Training: {ref.ticker} {ref.id.label}, fold {ref.fold + 1}",
         "",
-        f"Trained on {boundaries['train_start']} .. {boundaries['val_start']}; "
-        f"staged at `{ref.model_key}`.",
+        f"Trained on {boundaries['train_start']} .. {boundaries['train_end']} (validated on "
+        f"{boundaries['val_start']} .. {boundaries['val_end']}); staged at `{ref.model_key}`.",
         "",
         "| statistic | value |",
         "|---|---|",
@@ -66,18 +80,45 @@ def training_markdown(ref: Any, boundaries: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def decision_markdown(decision: dict[str, Any]) -> str:
-    """The promotion decision as a short Markdown note for the Prefect UI."""
-    verdict = "promoted to champion" if decision["promoted"] else "not promoted"
-    ch = decision["challenger"]
+def gate_lines(gate: dict[str, Any]) -> list[str]:
+    """The gate's checks, one line each: benchmark Sharpe, what was needed, the deflated PSR."""
     lines = [
-        f"# {decision['ticker']}: {ch['agent']} seed {ch['seed']} {verdict}",
+        f"gate: challenger Sharpe {gate['challenger_sharpe']:.2f} over {gate['bars']} pooled "
+        f"validation bars; {gate['trials']} candidate(s) tried, deflation +{gate['deflation_sharpe']:.2f} "
+        f"Sharpe; confidence {gate['confidence']}"
+    ]
+    for c in gate["checks"]:
+        mark = "pass" if c["passed"] else "FAIL"
+        lines.append(
+            f"  vs {c['benchmark']}: Sharpe {c['benchmark_sharpe']:.2f}, needed "
+            f"{c['required_sharpe']:.2f}, deflated PSR {c['psr']:.3f} [{mark}]"
+        )
+    return lines
+
+
+def decision_markdown(decision: Any) -> str:
+    """The promotion decision as a short Markdown note for the Prefect UI."""
+    d = decision.json_dict() if hasattr(decision, "json_dict") else decision
+    verdict = (
+        "promoted to champion"
+        if d["promoted"]
+        else "not promoted: no candidate showed an edge, the champion stays"
+    )
+    lines = [
+        f"# {d['ticker']}: {_label(d['challenger'])} {verdict}",
         "",
-        f"- reason: {decision['reason']}",
-        f"- version: `{decision['version']}`",
-        f"- stored at: `{decision['version_uri']}`",
-        f"- champion before: `{decision['champion_before'] or 'none'}`",
-        f"- windows: {decision['boundaries']}",
+        f"- reason: {d['reason']}",
+        f"- version (published for the record): `{d['version']}`",
+        f"- stored at: `{d['version_uri']}`",
+        f"- champion before: `{d['champion_before'] or 'none'}`",
+        f"- windows: train from {d['boundaries']['train_start']}, pooled validation "
+        f"{d['boundaries']['val_start']}..{d['boundaries']['test_start']} in "
+        f"{len(d['boundaries']['folds'])} fold(s), test {d['boundaries']['test_start']}.."
+        f"{d['boundaries']['end']} (reported only)",
+        "",
+        "```",
+        *gate_lines(d["gate"]),
+        "```",
     ]
     return "\n".join(lines)
 
@@ -87,23 +128,26 @@ def render_summary(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 110))
+    console = Console(width=max(Console().width, 120))
     for ticker in summary["tickers"]:
         b = ticker["boundaries"]
         table = Table(
-            title=f"{ticker['ticker']}: validation {b['val_start']}..{b['test_start']}, "
-            f"test {b['test_start']}..{b['end']} (trained on {b['train_start']}..{b['val_start']})",
-            caption="after costs; the promotion decision uses the validation window only",
+            title=f"{ticker['ticker']}: pooled validation {b['val_start']}..{b['test_start']} "
+            f"({len(b['folds'])} walk-forward folds), test {b['test_start']}..{b['end']}",
+            caption="after costs; selection and the gate use the pooled validation bars only",
         )
         table.add_column("policy", no_wrap=True)
-        table.add_column("seed", justify="right")
         for split in ("val", "test"):
             table.add_column(f"{split}\nreturn", justify="right")
             table.add_column(f"{split}\nSharpe", justify="right")
             table.add_column(f"{split}\nmax DD", justify="right")
-        rows = [(c["agent"], str(c["seed"]), c) for c in ticker["candidates"]]
-        rows += [(name, "-", b) for name, b in ticker["baselines"].items()]
-        for label, seed, result in rows:
+            table.add_column(f"{split}\ntrades", justify="right")
+        chosen = _label(ticker["challenger"])
+        rows = [
+            (_label(c) + (" *" if _label(c) == chosen else ""), c) for c in ticker["candidates"]
+        ]
+        rows += [(name, b) for name, b in ticker["baselines"].items()]
+        for label, result in rows:
             cells = []
             for split in ("validation", "test"):
                 m = result[split]
@@ -111,16 +155,26 @@ def render_summary(summary: dict[str, Any]) -> None:
                     _fmt(m["total_return"], True),
                     _fmt(m["sharpe"], False),
                     _fmt(-abs(m["max_drawdown"]), True),
+                    f"{int(m['trades'])}",
                 ]
-            table.add_row(label, seed, *cells)
+            table.add_row(label, *cells)
         console.print(table)
-        for line in seed_lines(ticker.get("seed_summary", {})) + sweep_lines(ticker):
-            console.print(line)
-        verdict = "PROMOTED" if ticker["promoted"] else "not promoted"
-        ch = ticker["challenger"]
+        for line in (
+            seed_lines(ticker.get("seed_summary", {}))
+            + sweep_lines(ticker)
+            + gate_lines(ticker["gate"])
+        ):
+            console.print(line, markup=False)
+        if ticker["promoted"]:
+            verdict = f"[bold green]PROMOTED[/] {chosen}"
+        else:
+            verdict = (
+                "[bold yellow]nothing promoted[/]: no candidate showed an edge; the champion stays"
+            )
         console.print(
-            f"[bold]{ticker['ticker']}[/]: challenger {ch['agent']} seed {ch['seed']} {verdict} "
-            f"— {ticker['reason']}\n  version {ticker['version']} written to {ticker['version_uri']}"
+            f"[bold]{ticker['ticker']}[/]: {verdict} — {ticker['reason']}\n"
+            f"  version {ticker['version']} recorded at {ticker['version_uri']}",
+            highlight=False,
         )
 
 

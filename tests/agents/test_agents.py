@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +87,7 @@ def test_save_load_gives_identical_greedy_actions(trained, kind, tmp_path) -> No
 
 
 def test_dueling_network_survives_safe_mode_loading(tmp_path) -> None:
-    cfg = replace(DQN_CFG, total_steps=600, learning_starts=100, dueling=True, n_step=3)
+    cfg = DQN_CFG.replace(total_steps=600, learning_starts=100, dueling=True, n_step=3)
     agent = train_agent("dqn", TRAIN, ENV, cfg, PARALLEL, seed=1, progress=False).agent
     loaded = QAgent.load(agent.save(tmp_path / "dueling.keras"))
     assert loaded.spec.dueling
@@ -105,7 +104,7 @@ def test_load_rejects_a_missing_or_foreign_file(tmp_path) -> None:
 
 
 def test_same_seed_same_actions_other_seed_other_network() -> None:
-    cfg = replace(DQN_CFG, total_steps=1200, learning_starts=200)
+    cfg = DQN_CFG.replace(total_steps=1200, learning_starts=200)
     a, b, c = (
         train_agent("dqn", TRAIN, ENV, cfg, PARALLEL, seed=s, progress=False).agent
         for s in (5, 5, 6)
@@ -117,7 +116,7 @@ def test_same_seed_same_actions_other_seed_other_network() -> None:
 
 
 def test_one_synchronous_actor_reproduces_dqn() -> None:
-    cfg = replace(DQN_CFG, total_steps=1200, learning_starts=200)
+    cfg = DQN_CFG.replace(total_steps=1200, learning_starts=200)
     sync = ParallelConfig(num_actors=1, synchronous=True)
     dqn = train_agent("dqn", TRAIN, ENV, cfg, sync, seed=3, progress=False)
     par = train_agent("parallel_dqn", TRAIN, ENV, cfg, sync, seed=3, progress=False)
@@ -156,7 +155,7 @@ def _children(pid: int) -> set[int]:
     ],
 )
 def test_a_dying_actor_ends_the_run_with_a_clear_error(factory, message) -> None:
-    cfg = replace(DQN_CFG, total_steps=100_000)
+    cfg = DQN_CFG.replace(total_steps=100_000)
     run = ParallelDQN(TRAIN, ENV, cfg, PARALLEL, 0, progress=False, env_factory=factory)
     started = time.monotonic()
     with pytest.raises(ActorFailed, match=r"actor [01] of ParallelDQN") as err:
@@ -184,7 +183,7 @@ TRAIN_SCRIPT = """
     from dataclasses import replace
     from tradeforge.agents import train_agent
     if __name__ == "__main__":
-        cfg = replace(DQN_CFG, total_steps=10_000_000, checkpoint_every=1000)
+        cfg = DQN_CFG.replace(total_steps=10_000_000, checkpoint_every=1000)
         train_agent(sys.argv[1], TRAIN, ENV, cfg, PARALLEL, 0, checkpoint_dir=sys.argv[2],
                     progress=False)
 """
@@ -208,7 +207,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path) -> None:
     arrays, meta = load_checkpoint(ckpt)
     saved_at = meta["env_steps"]
     assert saved_at >= 1000 and saved_at % 1000 == 0
-    cfg = replace(DQN_CFG, total_steps=saved_at + 800, checkpoint_every=1000)
+    cfg = DQN_CFG.replace(total_steps=saved_at + 800, checkpoint_every=1000)
     result = train_agent(
         "dqn", TRAIN, ENV, cfg, PARALLEL, 0, checkpoint_dir=str(ckpt), progress=False
     )
@@ -219,7 +218,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path) -> None:
 
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path) -> None:
-    cfg = replace(DQN_CFG, total_steps=400, learning_starts=100, checkpoint_every=200)
+    cfg = DQN_CFG.replace(total_steps=400, learning_starts=100, checkpoint_every=200)
     train_agent("dqn", TRAIN, ENV, cfg, PARALLEL, 0, checkpoint_dir=str(tmp_path), progress=False)
     with pytest.raises(ValueError, match=r"seed=0.*seed=1"):
         train_agent(
@@ -254,7 +253,7 @@ def test_ctrl_c_stops_parallel_training_with_no_orphans(tmp_path) -> None:
 
 
 def test_tensorboard_scalars_are_written(tmp_path) -> None:
-    cfg = replace(DQN_CFG, total_steps=2400, learning_starts=200)
+    cfg = DQN_CFG.replace(total_steps=2400, learning_starts=200)
     train_agent("dqn", TRAIN, ENV, cfg, PARALLEL, 0, log_dir=str(tmp_path), progress=False)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -105,7 +103,7 @@ def test_differential_sharpe_follows_moody_saffell() -> None:
     assert expected[0] == 0.0 and expected[2] != 0.0
     # reward_clip bounds the output (here at 2, below the raw -5.1 and 3.6).
     assert np.abs(expected).max() > 2.0
-    clipped = run_episode(np.array([1, 1, 1, 1]), five_bars(), replace(c, reward_clip=2.0))
+    clipped = run_episode(np.array([1, 1, 1, 1]), five_bars(), c.replace(reward_clip=2.0))
     np.testing.assert_allclose(clipped.rewards, np.clip(expected, -2.0, 2.0), rtol=1e-9)
 
 

@@ -63,6 +63,16 @@ class QAgent:
             raise ValueError(f"QAgent.load: {path} is not a loadable Q-network: {exc}") from exc
         return cls(model)
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> QAgent:
+        """Load the bytes of a ``.keras`` file (Keras safe mode; never unpickled)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
+            path = Path(tmp) / "model.keras"
+            path.write_bytes(data)
+            return cls.load(path)
+
 
 @dataclass
 class TrainResult:

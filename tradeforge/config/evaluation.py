@@ -2,52 +2,68 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field, model_validator
 
-from tradeforge.config._validate import require
+from tradeforge.config._base import Section
 
 
-@dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(Section):
     """How agents and baselines are compared on the held-out windows."""
 
-    random_policy_seeds: int = 20
-    """Seeds of the random-policy baseline (its metrics are averaged)."""
-    sma_fast: int = 10
-    """Fast window of the SMA-crossover baseline."""
-    sma_slow: int = 50
-    """Slow window of the SMA-crossover baseline."""
-    bootstrap_samples: int = 2_000
-    """Resamples for the across-seed confidence interval."""
-    plots: bool = True
-    """Write PNG equity-curve plots."""
-    confidence: float = 0.95
-    """Coverage of the across-seed bootstrap interval."""
-    cost_sweep_bp: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
-    """Commissions (basis points) at which the selected model is re-scored."""
+    random_policy_seeds: int = Field(
+        20, ge=1, description="Seeds of the random-policy baseline (its metrics are averaged)."
+    )
+    sma_fast: int = Field(10, ge=1, description="Fast window of the SMA-crossover baseline.")
+    sma_slow: int = Field(50, ge=2, description="Slow window of the SMA-crossover baseline.")
+    bootstrap_samples: int = Field(
+        2_000, ge=100, description="Resamples for the across-seed confidence interval."
+    )
+    plots: bool = Field(True, description="Write PNG equity-curve plots.")
+    confidence: float = Field(
+        0.95, gt=0, lt=1, description="Coverage of the across-seed bootstrap interval."
+    )
+    cost_sweep_bp: tuple[float, ...] = Field(
+        (0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0),
+        min_length=1,
+        description="Commissions (basis points) at which the selected model is re-scored on test.",
+    )
 
-    def __post_init__(self) -> None:
-        require(self.random_policy_seeds >= 1, "random_policy_seeds", "< 1")
-        require(0 < self.sma_fast < self.sma_slow, "sma_fast", "must be positive and < sma_slow")
-        require(self.bootstrap_samples >= 100, "bootstrap_samples", "< 100")
-        require(0 < self.confidence < 1, "confidence", f"{self.confidence} not in (0, 1)")
-        require(len(self.cost_sweep_bp) > 0, "cost_sweep_bp", "at least one cost is required")
-        require(
-            all(0 <= c < 1000 for c in self.cost_sweep_bp),
-            "cost_sweep_bp",
-            f"{self.cost_sweep_bp} has a cost outside [0, 1000) bp",
-        )
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        if not self.sma_fast < self.sma_slow:
+            raise ValueError(f"sma_fast: {self.sma_fast} must be < sma_slow {self.sma_slow}")
+        if not all(0 <= c < 1000 for c in self.cost_sweep_bp):
+            raise ValueError(
+                f"cost_sweep_bp: {list(self.cost_sweep_bp)} has a cost outside [0, 1000) bp"
+            )
+        return self
 
 
-@dataclass(frozen=True)
-class PromotionConfig:
-    """When a challenger replaces the champion (decided on the validation window only)."""
+class PromotionConfig(Section):
+    """The gate: a challenger is promoted only with a measured edge on the pooled validation bars.
 
-    sharpe_margin: float = 0.0
-    """The challenger's validation Sharpe must exceed the champion's by more than this."""
-    max_drawdown_limit: float = 0.5
-    """The challenger's validation max drawdown (a fraction, 0.5 = -50%) must stay within this."""
+    It must beat cash, buy-and-hold and the current champion (re-scored on the same bars) by the
+    probabilistic Sharpe ratio against each one's Sharpe, deflated for the number of candidates
+    tried (Bailey & Lopez de Prado 2012, 2014; see ``tradeforge/evaluation/significance.py``).
+    """
 
-    def __post_init__(self) -> None:
-        require(self.sharpe_margin >= 0, "sharpe_margin", f"{self.sharpe_margin} < 0")
-        require(0 < self.max_drawdown_limit <= 1, "max_drawdown_limit", "not in (0, 1]")
+    confidence: float = Field(
+        0.95,
+        ge=0.5,
+        lt=1,
+        description="Probability (deflated PSR) with which the challenger's Sharpe must exceed each benchmark's.",
+    )
+    extra_trials: int = Field(
+        0,
+        ge=0,
+        description="Candidates tried before this run (settings searched by hand), added to the deflation's count.",
+    )
+    sharpe_margin: float = Field(
+        0.0, ge=0, description="Annualised Sharpe a challenger must add over the champion."
+    )
+    max_drawdown_limit: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Largest pooled validation max drawdown a champion may have (0.5 = 50%).",
+    )

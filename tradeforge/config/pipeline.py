@@ -1,39 +1,84 @@
-"""The whole pipeline's configuration: one frozen dataclass per concern, composed."""
+"""The whole pipeline's configuration: one frozen section per concern, composed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tradeforge.config._validate import require
-from tradeforge.config.agents import AGENT_KINDS, DQNConfig, ParallelConfig, check_agent_kinds
+from pydantic import Field, field_validator
+
+from tradeforge.config._base import Section
+from tradeforge.config.agents import AGENT_KINDS, AgentKind, DQNConfig, ParallelConfig
 from tradeforge.config.data import DataConfig, SplitConfig
-from tradeforge.config.env import EnvConfig, FeatureConfig
+from tradeforge.config.env import EnvConfig, FeatureConfig, Reward
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
+
+if TYPE_CHECKING:
+    from storage import StoreRef
 
 DEFAULT_STORE = ".tradeforge/store"
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Everything one training run needs; build variants with ``dataclasses.replace``."""
+class RunConfig(Section):
+    """What is trained and where models go: one agent per (ticker, agent kind, seed)."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
-    dqn: DQNConfig = field(default_factory=DQNConfig)
-    parallel: ParallelConfig = field(default_factory=ParallelConfig)
-    evaluation: EvalConfig = field(default_factory=EvalConfig)
-    promotion: PromotionConfig = field(default_factory=PromotionConfig)
-    agents: tuple[str, ...] = AGENT_KINDS
-    """Agent kinds to train: ``dqn`` and/or ``parallel_dqn`` (both by default, compared)."""
-    seeds: tuple[int, ...] = (0,)
-    """One agent is trained per (ticker, agent kind, seed)."""
-    store: str = DEFAULT_STORE
-    """Model store: a local directory or ``s3://bucket/prefix``."""
+    agents: tuple[AgentKind, ...] = Field(
+        AGENT_KINDS, min_length=1, description="Agent kinds to train and compare."
+    )
+    seeds: tuple[int, ...] = Field(
+        (0,), min_length=1, description="One agent per seed, e.g. 0,1,2."
+    )
+    rewards: tuple[Reward, ...] = Field(
+        (),
+        description="Reward schemes to train and compare side by side (each a candidate); empty = env.reward.",
+    )
+    store: str = Field(
+        DEFAULT_STORE,
+        min_length=1,
+        description="Model store: a local directory or s3://bucket/prefix.",
+    )
 
-    def __post_init__(self) -> None:
-        check_agent_kinds(self.agents)
-        require(len(self.seeds) > 0, "seeds", "at least one seed is required")
-        require(len(set(self.seeds)) == len(self.seeds), "seeds", f"{self.seeds} has duplicates")
-        require(bool(self.store), "store", "must not be empty")
+    @field_validator("agents", "seeds", "rewards")
+    @classmethod
+    def _unique(cls, values: tuple) -> tuple:
+        if len(set(values)) != len(values):
+            raise ValueError(f"{list(values)} has duplicates")
+        return values
+
+
+class PipelineConfig(Section):
+    """Everything one training run needs, one section per concern."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    dqn: DQNConfig = Field(default_factory=DQNConfig)
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
+    evaluation: EvalConfig = Field(default_factory=EvalConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @property
+    def rewards(self) -> tuple[str, ...]:
+        """The reward schemes trained: ``run.rewards``, or the environment's own."""
+        return self.run.rewards or (self.env.reward,)
+
+    def store_ref(self) -> StoreRef:
+        """The run's model store (with the S3 endpoint the data section names)."""
+        from storage import StoreRef
+
+        return StoreRef(self.run.store, self.data.s3_endpoint_url)
+
+
+#: The sections in the order the CLI and the UI show them, with their headings.
+SECTIONS: dict[str, str] = {
+    "run": "Run: what is trained and where it goes",
+    "data": "Data: instruments, source, dates",
+    "split": "Split: train / validation / test windows",
+    "features": "Features",
+    "env": "Trading environment: costs, execution, reward",
+    "dqn": "DQN agent",
+    "parallel": "ParallelDQN",
+    "evaluation": "Evaluation",
+    "promotion": "Promotion gate",
+}

@@ -12,7 +12,6 @@ from tradeforge.evaluation.metrics import (
     periods_per_year,
 )
 from tradeforge.evaluation.plots import plot_cost_sweep, plot_equity
-from tradeforge.evaluation.promotion import PromotionDecision, decide_promotion
 from tradeforge.evaluation.stats import (
     bootstrap_interval,
     cost_sweep,
@@ -24,13 +23,11 @@ __all__ = [
     "BASELINES",
     "METRIC_KEYS",
     "Evaluation",
-    "PromotionDecision",
     "asset_class",
     "baselines",
     "bootstrap_interval",
     "compute_metrics",
     "cost_sweep",
-    "decide_promotion",
     "episode_metrics",
     "evaluate",
     "mean_metrics",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -75,7 +74,7 @@ def cost_sweep(
     for bp in costs_bp:
         if not 0 <= bp < 1000:
             raise ValueError(f"cost_sweep: {bp} bp is not in [0, 1000)")
-        at_cost = replace(env, commission=bp / 10_000.0)
+        at_cost = env.replace(commission=bp / 10_000.0)
         rows.append(
             {
                 "commission_bp": float(bp),

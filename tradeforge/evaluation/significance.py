@@ -1,0 +1,100 @@
+"""Is a Sharpe ratio an edge or luck? The probabilistic and deflated Sharpe ratios.
+
+- Probabilistic Sharpe ratio (Bailey & Lopez de Prado, "The Sharpe Ratio Efficient Frontier",
+  2012): the probability that the true Sharpe ratio exceeds a benchmark ``SR*``, given the
+  estimate's sample length, skewness and kurtosis::
+
+      PSR(SR*) = Phi( (SR - SR*) * sqrt(T - 1) / sqrt(1 - g3 * SR + (g4 - 1) / 4 * SR^2) )
+
+  with SR the per-period (not annualised) Sharpe ratio of T returns, g3 their skewness and g4
+  their raw (not excess) kurtosis, 3 for normal returns.
+- Deflated Sharpe ratio (Bailey & Lopez de Prado, "The Deflated Sharpe Ratio", 2014): the best
+  of N candidates is biased upwards, so the benchmark becomes the Sharpe ratio the best of N
+  skill-less candidates would be expected to show::
+
+      SR0 = sqrt(V) * ((1 - gamma) * Phi^-1(1 - 1/N) + gamma * Phi^-1(1 - 1/(N e)))
+
+  with gamma the Euler-Mascheroni constant and V the variance of the candidates' Sharpe
+  estimates. V is taken as the larger of the candidates' observed variance and 1/(T-1), the
+  variance of a skill-less candidate's estimate: with a handful of candidates their own
+  variance is itself too noisy to trust, and an estimate can never be more precise than that.
+
+A challenger must beat a benchmark's Sharpe ``SR_b`` (cash: 0; buy-and-hold; the champion on the
+same bars) by the deflation: ``PSR(SR_b + SR0) >= confidence``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+EULER_GAMMA = 0.5772156649015329
+
+
+@dataclass(frozen=True)
+class SharpeMoments:
+    """What PSR needs of one return series (per period, not annualised)."""
+
+    sharpe: float
+    skew: float
+    kurtosis: float
+    """Raw (Pearson) kurtosis: 3 for normal returns."""
+    n: int
+
+
+def moments(returns: Sequence[float] | np.ndarray) -> SharpeMoments:
+    """Per-period Sharpe ratio (ddof=1), skewness and raw kurtosis of ``returns``."""
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim != 1 or len(r) < 3:
+        raise ValueError(f"moments: need at least 3 returns, got {r.shape}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("moments: returns contain NaN or inf")
+    sd = float(r.std(ddof=1))
+    if sd == 0.0:  # a flat series (cash): no edge, and no dispersion to measure one by
+        return SharpeMoments(0.0, 0.0, 3.0, len(r))
+    return SharpeMoments(
+        sharpe=float(r.mean()) / sd,
+        skew=float(stats.skew(r, bias=True)),
+        kurtosis=float(stats.kurtosis(r, fisher=False, bias=True)),
+        n=len(r),
+    )
+
+
+def probabilistic_sharpe(m: SharpeMoments, benchmark: float) -> float:
+    """PSR: probability that the true per-period Sharpe exceeds ``benchmark`` (per period)."""
+    var = 1.0 - m.skew * m.sharpe + (m.kurtosis - 1.0) / 4.0 * m.sharpe**2
+    # Extreme skew can make the variance term non-positive; the estimate is then unusable.
+    var = max(var, 1e-12)
+    z = (m.sharpe - benchmark) * math.sqrt(m.n - 1) / math.sqrt(var)
+    return float(stats.norm.cdf(z))
+
+
+def expected_max_sharpe(trials: int, variance: float) -> float:
+    """SR0: the expected maximum per-period Sharpe of ``trials`` skill-less candidates."""
+    if trials < 1:
+        raise ValueError(f"expected_max_sharpe: trials={trials} < 1")
+    if trials == 1:
+        return 0.0
+    z1 = stats.norm.ppf(1.0 - 1.0 / trials)
+    z2 = stats.norm.ppf(1.0 - 1.0 / (trials * math.e))
+    return float(math.sqrt(variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+
+
+def trial_variance(trial_sharpes: Sequence[float], n: int) -> float:
+    """V for SR0: the candidates' Sharpe variance, never below a skill-less estimate's 1/(n-1)."""
+    floor = 1.0 / max(n - 1, 1)
+    if len(trial_sharpes) < 2:
+        return floor
+    return max(float(np.var(trial_sharpes, ddof=1)), floor)
+
+
+def deflated_sharpe(
+    m: SharpeMoments, trial_sharpes: Sequence[float], benchmark: float = 0.0
+) -> float:
+    """DSR: PSR against ``benchmark`` raised by the expected best of ``len(trial_sharpes)``."""
+    sr0 = expected_max_sharpe(max(len(trial_sharpes), 1), trial_variance(trial_sharpes, m.n))
+    return probabilistic_sharpe(m, benchmark + sr0)

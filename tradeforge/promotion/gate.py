@@ -1,0 +1,129 @@
+"""The promotion gate: promote only a measured edge over cash, buy-and-hold and the champion.
+
+All figures are on the validation returns pooled over the walk-forward folds, after costs. For
+each benchmark b the challenger needs ``PSR(SR_b + SR0) >= confidence`` where SR0 is the
+expected best Sharpe of the run's N skill-less candidates (the deflated Sharpe ratio); with
+N = 1, SR0 = 0 and this is the plain probabilistic Sharpe ratio. Both are per-period inside
+and reported annualised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tradeforge.config import PromotionConfig
+from tradeforge.evaluation.significance import (
+    expected_max_sharpe,
+    moments,
+    probabilistic_sharpe,
+    trial_variance,
+)
+from tradeforge.records import Record
+
+
+class GateCheck(Record):
+    """The challenger against one benchmark on the same bars."""
+
+    benchmark: str
+    benchmark_sharpe: float
+    """Annualised Sharpe of the benchmark on the pooled validation bars."""
+    required_sharpe: float
+    """Annualised: the benchmark's Sharpe (+ margin) + the deflation SR0."""
+    psr: float
+    """Probability that the challenger's true Sharpe exceeds ``required_sharpe``."""
+    passed: bool
+
+
+class GateDecision(Record):
+    """Whether the challenger is promoted, why, and every number the decision used."""
+
+    promote: bool
+    reason: str
+    challenger_sharpe: float
+    """Annualised Sharpe of the challenger's pooled validation returns."""
+    max_drawdown: float
+    bars: int
+    trials: int
+    """Candidates the deflation accounts for (this run's, plus ``extra_trials``)."""
+    deflation_sharpe: float
+    """SR0, annualised: what the best of ``trials`` skill-less candidates would show."""
+    confidence: float
+    checks: list[GateCheck]
+
+
+def decide(
+    challenger: Sequence[float],
+    benchmarks: dict[str, Sequence[float]],
+    trial_sharpes: Sequence[float],
+    max_drawdown: float,
+    cfg: PromotionConfig,
+    periods_per_year: int,
+) -> GateDecision:
+    """The gate's decision for ``challenger``'s pooled validation returns.
+
+    ``benchmarks`` maps a name (``cash``, ``buy_and_hold``, ``champion``) to its returns on the
+    same bars; ``trial_sharpes`` are the annualised pooled Sharpes of every candidate of the run
+    (the challenger included).
+    """
+    for name, r in benchmarks.items():
+        if len(r) != len(challenger):
+            raise ValueError(
+                f"gate: benchmark {name!r} has {len(r)} returns, the challenger {len(challenger)}"
+            )
+    scale = math.sqrt(periods_per_year)
+    m = moments(challenger)
+    trials = max(len(trial_sharpes), 1) + cfg.extra_trials
+    per_period = [s / scale for s in trial_sharpes]
+    sr0 = expected_max_sharpe(trials, trial_variance(per_period, m.n))
+    checks = []
+    for name, returns in benchmarks.items():
+        bench = moments(returns).sharpe
+        margin = cfg.sharpe_margin / scale if name == "champion" else 0.0
+        required = bench + margin + sr0
+        psr = probabilistic_sharpe(m, required)
+        checks.append(
+            GateCheck(
+                benchmark=name,
+                benchmark_sharpe=bench * scale,
+                required_sharpe=required * scale,
+                psr=psr,
+                passed=psr >= cfg.confidence,
+            )
+        )
+    failed = [c for c in checks if not c.passed]
+    shown = f"Sharpe {m.sharpe * scale:.2f} over {m.n} validation bars"
+    if max_drawdown > cfg.max_drawdown_limit:
+        promote, reason = (
+            False,
+            f"no edge shown: max drawdown {max_drawdown:.1%} exceeds the limit "
+            f"{cfg.max_drawdown_limit:.0%} ({shown})",
+        )
+    elif failed:
+        worst = min(failed, key=lambda c: c.psr)
+        promote, reason = (
+            False,
+            f"no edge shown over {', '.join(c.benchmark for c in failed)}: {shown}; against "
+            f"{worst.benchmark} (Sharpe {worst.benchmark_sharpe:.2f}, needed "
+            f"{worst.required_sharpe:.2f} with {trials} candidate(s) tried) the deflated PSR is "
+            f"{worst.psr:.3f} < {cfg.confidence}",
+        )
+    else:
+        weakest = min(checks, key=lambda c: c.psr)
+        promote, reason = (
+            True,
+            f"edge over {', '.join(c.benchmark for c in checks)}: {shown}; weakest "
+            f"{weakest.benchmark} (needed {weakest.required_sharpe:.2f}) deflated PSR "
+            f"{weakest.psr:.3f} >= {cfg.confidence} with {trials} candidate(s) tried",
+        )
+    return GateDecision(
+        promote=promote,
+        reason=reason,
+        challenger_sharpe=m.sharpe * scale,
+        max_drawdown=max_drawdown,
+        bars=m.n,
+        trials=trials,
+        deflation_sharpe=sr0 * scale,
+        confidence=cfg.confidence,
+        checks=checks,
+    )

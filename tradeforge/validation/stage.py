@@ -1,0 +1,24 @@
+"""Validation stage: keep each run's report and its Data Docs page in the store, pass or fail."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from typing import Any
+
+
+def publish_validation(ticker: str, report: Any, store: Any, run_id: str) -> str:
+    """Write ``report.json`` and the GX Data Docs page under ``validation/<run>/<ticker>/``.
+
+    Returns the store URI of the report's folder.
+    """
+    from tradeforge.validation import write_data_docs
+
+    prefix = f"validation/{run_id}/{ticker}"
+    payload = json.dumps(report.to_dict(), indent=2, default=str).encode()
+    store.put_bytes(f"{prefix}/report.json", payload)
+    if report.gx_result is not None:  # a frame without the OHLCV columns never reached GX
+        with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
+            page = write_data_docs(report, tmp)
+            store.put_bytes(f"{prefix}/data-docs.html", page.read_bytes())
+    return store.uri_for(prefix)
