@@ -75,8 +75,8 @@ def _base_type(annotation: Any) -> Any:
 
 def _shown(value: Any) -> str:
     if isinstance(value, tuple | list):
-        return ",".join(map(str, value)) or "(none)"
-    return "(none)" if value is None else str(value)
+        return ",".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
 
 
 def _parameters() -> list[inspect.Parameter]:
@@ -87,7 +87,7 @@ def _parameters() -> list[inspect.Parameter]:
             annotation = info.annotation
             base = _base_type(annotation)
             dotted = f"--{section}.{name}"
-            decls = [dotted] + ([SHORT[(section, name)]] if (section, name) in SHORT else [])
+            decls = ([SHORT[(section, name)]] if (section, name) in SHORT else []) + [dotted]
             if base is bool:
                 decls = [f"{d}/--no-{d.removeprefix('--')}" for d in decls]
             choices = _choices(annotation)

@@ -14,8 +14,8 @@ from prefect.runtime import flow_run
 from tasks.ingest import ingest_task
 from tasks.predict import champion_task, predict_task
 from tasks.validate import validate_task
-from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE
-from tradeforge.config.build import pipeline_config
+from storage import StoreRef
+from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
 
 
 @flow(name="predict", log_prints=True)
@@ -43,19 +43,19 @@ def predict(
         offline: serve Yahoo data from stored snapshots only.
         s3_endpoint_url: endpoint of an S3-compatible server (SeaweedFS, MinIO, ...).
     """
-    cfg = pipeline_config(
-        tickers=[ticker],
+    data = DataConfig(
+        tickers=(ticker,),
         source=source,
         start=start,
         end=end,
         interval=interval,
-        store=store,
         offline=offline,
         s3_endpoint_url=s3_endpoint_url,
     )
+    ref = StoreRef(store, s3_endpoint_url)
     champion = champion_task(ticker, store, s3_endpoint_url)
-    ingested = ingest_task(ticker, cfg)
-    frame = validate_task(ticker, ingested, cfg, flow_run.get_id() or "local")
+    ingested = ingest_task(ticker, data, ref if source == "yahoo" else None)
+    frame = validate_task(ticker, ingested, interval, ref, flow_run.get_id() or "local")
     result = predict_task(frame, champion, store, position, s3_endpoint_url)
     print(
         f"{result['ticker']} {result['timestamp']}: {result['action_name']} "

@@ -8,15 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.tiny import TINY
+from tests.tiny import tiny_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SPY = ROOT.parent / "shared" / "data" / "market" / "SPY_2010-2017_yahoo.csv"
 TRADEFORGE = Path(sys.executable).with_name("tradeforge")
 
 
-def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+def _run(args: list[str], tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), **extra_env}
     env.pop("PREFECT_API_URL", None)  # ephemeral mode, as on a fresh machine
     return subprocess.run(
         [str(TRADEFORGE), *args], capture_output=True, text=True, env=env, timeout=600
@@ -24,22 +24,33 @@ def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_bad_option_names_the_field_and_exits_2(tmp_path: Path) -> None:
-    done = _run(["train", "--execution", "tomorrow", "--store", str(tmp_path)], tmp_path)
+    done = _run(["train", "--env.execution", "tomorrow", "--store", str(tmp_path)], tmp_path)
     assert done.returncode == 2
-    assert "execution: 'tomorrow' is not one of 'next_open', 'same_close'" in done.stderr
+    assert "--env.execution" in done.stderr and "tomorrow" in done.stderr
+    done = _run(["train", "--commission", "0.5", "--store", str(tmp_path)], tmp_path)
+    assert done.returncode == 2
+    assert "--commission (env.commission: Input should be less than 0.1)" in done.stderr
+    done = _run(["train", "--tickers", "A/B", "--store", str(tmp_path)], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "'A/B' is not a ticker symbol" in done.stderr
     assert not any(tmp_path.glob("models"))  # nothing ran, nothing was written
+
+
+def test_train_help_groups_options_by_section(tmp_path: Path) -> None:
+    done = _run(["train", "--help"], tmp_path, COLUMNS="200")
+    assert done.returncode == 0, done.stderr
+    for heading in ("Run: what is trained", "Trading environment", "DQN agent", "Promotion gate"):
+        assert heading in done.stdout
+    for option in ("--env.commission", "--tickers", "--seeds", "--steps", "--dqn.gamma"):
+        assert option in done.stdout
 
 
 def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    tiny = {
-        **TINY,
-        "start": "2013-01-01",
-        "end": "2016-01-01",
-        "val_start": "2015-01-01",
-        "test_start": "2015-07-01",
-    }
-    options = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    options = tiny_options(
+        data={"start": "2013-01-01", "end": "2016-01-01"},
+        split={"val_start": "2015-01-01", "test_start": "2015-07-01"},
+    )
     args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(store), "--json"]
     done = _run([*args, *options], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -47,6 +58,8 @@ def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> Non
     (ticker,) = summary["tickers"]
     assert ticker["ticker"] == "SPY"  # named by the file
     assert ticker["boundaries"]["val_start"] == "2015-01-02"  # the first session of 2015
-    assert ticker["promoted"] is True
+    assert ticker["promoted"] is False  # a 300-step agent shows no edge
+    assert isinstance(ticker["challenger"]["test"]["total_return"], float)
+    assert isinstance(ticker["baselines"]["buy_and_hold"]["test"]["total_return"], float)
     assert Path(ticker["version_uri"], "model.keras").is_file()
     assert {"buy_and_hold", "cash", "random", "sma_crossover"} <= set(ticker["baselines"])

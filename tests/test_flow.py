@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.tiny import TINY
+from tests.tiny import tiny
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
 
@@ -17,11 +17,40 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> None:
+def test_flow_parameters_are_the_config_sections_with_choices() -> None:
+    """The UI's run form: one group per section, dropdowns for every choice, field docs."""
+    from prefect.utilities.callables import parameter_schema
+
     from flows.train import train_pipeline
+    from tradeforge.config import SECTIONS
+
+    schema = parameter_schema(train_pipeline).model_dump_for_openapi()
+    assert list(schema["properties"]) == list(SECTIONS)
+    defs = schema["definitions"]
+    env = defs["EnvConfig"]["properties"]
+    assert env["reward"]["enum"] == ["simple", "pbr", "risk_adjusted", "differential_sharpe"]
+    assert env["execution"]["enum"] == ["next_open", "same_close"]
+    assert env["action_scheme"]["enum"] == ["bsh", "managed_risk"]
+    assert defs["DataConfig"]["properties"]["interval"]["enum"] == ["1d", "1h"]
+    assert defs["RunConfig"]["properties"]["agents"]["items"]["enum"] == ["dqn", "parallel_dqn"]
+    assert env["commission"]["description"].startswith("Commission")
+    # Optional dates are plain date fields, not a "type None" chooser.
+    assert defs["DataConfig"]["properties"]["start"] == {
+        "default": None,
+        "description": "First bar to use (inclusive, YYYY-MM-DD).",
+        "format": "date",
+        "title": "Start",
+        "type": "string",
+    }
+
+
+def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: Path) -> None:
+    from flows.train import train_pipeline
+    from storage import open_store
+    from storage.registry import ModelRegistry
 
     store = tmp_path / "store"
-    summary = train_pipeline(store=str(store), **TINY)
+    summary = train_pipeline(run={"store": str(store)}, **tiny())
 
     (ticker,) = summary["tickers"]
     assert ticker["ticker"] == "GOOGL"
@@ -30,18 +59,28 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
         ("dqn", 0),
         ("parallel_dqn", 0),
     }
-    assert set(ticker["seed_summary"]) == {"dqn", "parallel_dqn"}
-    assert ticker["promoted"] is True, ticker["reason"]  # first model for a ticker: no champion yet
+    for c in ticker["candidates"]:  # two walk-forward folds, pooled
+        assert len(c["folds"]) == 2
+    assert len(ticker["boundaries"]["folds"]) == 2
     assert set(ticker["baselines"]) >= {"buy_and_hold", "cash", "random", "sma_crossover"}
     for split in ("validation", "test"):
         assert set(ticker["challenger"][split]) >= {"total_return", "sharpe", "max_drawdown"}
+    gate = ticker["gate"]
+    assert gate["trials"] == 2 and {c["benchmark"] for c in gate["checks"]} == {
+        "cash",
+        "buy_and_hold",
+    }
+    # 300 training steps learn nothing: the gate must not promote it, and says why.
+    assert ticker["promoted"] is False and gate["promote"] is False
+    assert ticker["reason"].startswith("no edge shown"), ticker["reason"]
+    assert summary["promoted"] == []
+    assert not (store / "models" / "GOOGL" / "champion.json").exists()
 
-    champion = _read_json(store / "models" / "GOOGL" / "champion.json")
     version_dir = store / "models" / "GOOGL" / ticker["challenger"]["agent"] / ticker["version"]
-    assert ticker["version"] in json.dumps(champion)
     card = _read_json(version_dir / "model_card.json")
     assert (version_dir / "model.keras").is_file()
     assert card["data"]["sha256"] and card["features"] and card["scaler"]
+    assert card["gate"]["promote"] is False and len(card["walk_forward"]["folds"]) == 2
     # Staged candidates are cleared once the run has published its version.
     assert not [p for p in (store / "staging").rglob("*") if p.is_file()]
     for png in ("equity-validation.png", "equity-test.png", "cost-sweep.png"):
@@ -51,29 +90,36 @@ def test_flow_writes_version_and_champion(prefect_harness, tmp_path: Path) -> No
     # Costs only ever take away: buy-and-hold's return falls as the commission rises.
     hold = [r["buy_and_hold"]["total_return"] for r in sweep]
     assert hold == sorted(hold, reverse=True) and hold[0] > hold[-1]
+    registry = ModelRegistry(open_store(str(store)))
+    (entry,) = registry.history("GOOGL")
+    assert entry["outcome"] == "rejected" and "no edge shown" in json.dumps(entry)
 
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
     keys = {a.key for a in artifacts}
-    progress = [a for a in artifacts if a.key == "training-progress-googl-dqn-seed0"]
+    progress = [a for a in artifacts if a.key == "training-progress-googl-dqn-simple-seed0-fold1"]
     assert progress and progress[0].data == 100.0  # updated while training, to the end
     assert {
         "data-validation-googl",
-        "training-googl-dqn-seed0",
-        "training-progress-googl-dqn-seed0",
+        "training-googl-dqn-simple-seed0-fold0",
         "metrics-googl",
         "promotion-googl",
         "equity-googl",
     } <= keys
 
-    # A second run on the same windows: the challenger meets a champion and is judged against it.
-    again = train_pipeline(store=str(store), seeds=[1], agents=["dqn"], **TINY)
+    # Make the first version champion by hand; a second run is judged against it on the
+    # same pooled validation bars, and its figures are in the summary.
+    first = registry.versions("GOOGL")[0]
+    assert registry.promote("GOOGL", first, decision={"promote": True}, expected_etag=None)
+    again = train_pipeline(run={"store": str(store), "seeds": [1], "agents": ["dqn"]}, **tiny())
     (ticker2,) = again["tickers"]
-    assert ticker2["champion_before"] == ticker["version"]
+    assert ticker2["champion_before"] == first.version_id
     assert ticker2["champion_validation"] is not None
+    assert "champion" in {c["benchmark"] for c in ticker2["gate"]["checks"]}
     assert ticker2["version"] != ticker["version"]
+    assert registry.champion("GOOGL").version_id == first.version_id  # not earned: unchanged
 
 
 def test_bad_file_stops_before_training(prefect_harness, tmp_path: Path) -> None:
@@ -87,7 +133,11 @@ def test_bad_file_stops_before_training(prefect_harness, tmp_path: Path) -> None
     store = tmp_path / "store"
 
     with pytest.raises(Exception, match="ohlc") as info:
-        train_pipeline(tickers=["SPY"], source=str(bad), store=str(store), steps=200)
+        train_pipeline(
+            run={"store": str(store)},
+            data={"tickers": ["SPY"], "source": str(bad)},
+            dqn={"total_steps": 200},
+        )
     assert str(frame.loc[row, "Date"]) in str(info.value)  # the error shows the offending bar
     # The failed report and its Data Docs are kept; nothing was trained, staged or published.
     (folder,) = (store / "validation").iterdir()

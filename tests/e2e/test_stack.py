@@ -37,7 +37,7 @@ from ops.stack import (
 )
 from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, chromium_path
 from tests.s3server import SeaweedS3
-from tests.tiny import TINY
+from tests.tiny import tiny
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -48,7 +48,7 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 # Artifacts every training run leaves for a person to read (the ticker is GOOGL).
 REQUIRED_ARTIFACTS = {
     "data-validation-googl",
-    "training-googl-dqn-seed0",
+    "training-googl-dqn-simple-seed0-fold0",
     "metrics-googl",
     "equity-googl",
     "promotion-googl",
@@ -144,17 +144,20 @@ def test_manual_deployment_runs_on_the_stack(
     assert schedule["schedule"]["cron"] == "30 17 * * 1-5"
     assert schedule["schedule"]["timezone"] == "America/New_York"
 
-    # typed flow parameters: the UI renders a form with a field per parameter
+    # typed, nested flow parameters: the UI renders a form grouped by section, with dropdowns
     (manual,) = api(stack, "/deployments/filter", {"deployments": {"name": {"any_": ["manual"]}}})
-    props = manual["parameter_openapi_schema"]["properties"]
-    assert props["steps"]["type"] == "integer"
-    assert {"type": "array", "items": {"type": "integer"}} in props["seeds"]["anyOf"]
+    schema = manual["parameter_openapi_schema"]
+    assert list(schema["properties"])[:3] == ["run", "data", "split"]
+    assert schema["definitions"]["EnvConfig"]["properties"]["reward"]["enum"][0] == "simple"
+    assert manual["parameters"]["run"]["agents"] == ["dqn"]  # prefect.yaml's nested parameters
 
-    params = {"store": f"s3://{s3.bucket}/models", "seeds": [0], "agents": ["dqn"], **TINY}
+    store = f"s3://{s3.bucket}/models"
+    params = {"run": {"store": store, "seeds": [0], "agents": ["dqn"]}, **tiny()}
     flow_run_id = _run_deployment(stack, params)
     run = _wait_final(stack, flow_run_id)
     _assert_completed(stack, run)
-    assert run["parameters"]["steps"] == TINY["steps"]  # the CLI's --param reached the run
+    # the CLI's nested --param reached the run
+    assert run["parameters"]["dqn"]["total_steps"] == tiny()["dqn"]["total_steps"]
 
     # the artifacts a person reads, attached to this run
     artifacts = api(
@@ -163,18 +166,23 @@ def test_manual_deployment_runs_on_the_stack(
     keys = {a["key"] for a in artifacts if a["key"]}
     assert keys >= REQUIRED_ARTIFACTS, keys
 
-    # the promoted version and the champion pointer are in the S3 store
+    # the published version and the recorded decision are in the S3 store; a 300-step agent
+    # earns no promotion, so there is no champion
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
     from storage.objectstore import open_store
     from storage.registry import ModelRegistry
 
-    registry = ModelRegistry(open_store(params["store"]))
-    champion, loaded = registry.load_champion("GOOGL", tmp_path / "champion")
-    assert champion.uri.startswith(f"s3://{s3.bucket}/models/"), champion.uri
+    registry = ModelRegistry(open_store(store))
+    (ref,) = registry.versions("GOOGL")
+    loaded = registry.load_version("GOOGL", ref.agent, ref.version_id, tmp_path / "version")
+    assert ref.uri.startswith(f"s3://{s3.bucket}/models/"), ref.uri
     assert loaded.model_path.suffix == ".keras" and loaded.model_path.stat().st_size > 0
     assert loaded.card["data"]["sha256"], loaded.card
-    version = champion.version_id
+    assert registry.champion("GOOGL") is None
+    (decision,) = registry.history("GOOGL")
+    assert decision["outcome"] == "rejected", decision
+    version = ref.version_id
     # task results (the cache) went to the stack's S3 result storage, readable by any worker
     results = open_store(f"s3://{s3.bucket}/{RESULTS_FOLDER}").list("")
     assert results, f"no task results under s3://{s3.bucket}/{RESULTS_FOLDER}"
@@ -198,22 +206,25 @@ def test_manual_deployment_runs_on_the_stack(
     _, images = capture_artifact(stack.ui_url, equity["id"], "equity-artifact", OUTPUT)
     assert images >= 1, "no equity-curve image decoded on the equity artifact's page"
     form = capture_run_form(stack.ui_url, manual["id"], OUTPUT)
-    for field in ("tickers", "source", "agents", "seeds", "steps", "store"):
+    for field in ("Tickers", "Source", "Agents", "Seeds", "Total Steps", "Store", "Reward"):
         assert field in form, f"no {field!r} field on the manual deployment's run form"
     # the metric table itself renders: agent and baseline rows, validation and test columns
-    for text in ("dqn seed 0", "baseline: buy_and_hold", "validation sharpe", "test total_return"):
+    for text in ("dqn seed 0", "baseline: buy_and_hold", "validation Sharpe", "test return %"):
         assert text in shot.metrics_text, f"{text!r} not shown on the metrics artifact page"
 
 
 def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> None:
     """The same flow from the ``dask`` deployment: two seeds trained on a Dask LocalCluster."""
-    params = {"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], **TINY}
+    params = {
+        "run": {"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], "agents": ["dqn"]},
+        **tiny(split={"folds": 1}),
+    }
     flow_run_id = _run_deployment(stack, params, "train_pipeline/dask")
     run = _wait_final(stack, flow_run_id)
     _assert_completed(stack, run)
     task_runs = api(stack, "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
     trained = sorted(t["name"] for t in task_runs if t["name"].startswith("train-"))
-    assert trained == ["train-GOOGL-dqn-seed0", "train-GOOGL-dqn-seed1"]
+    assert trained == ["train-GOOGL-dqn-simple-seed0-fold0", "train-GOOGL-dqn-simple-seed1-fold0"]
     # prefect-dask reports the cluster it made on the flow run's output, which the worker logs
     worker_log = (stack.logs / "worker.log").read_text(errors="replace")
     assert "Creating a new Dask cluster with `distributed" in worker_log

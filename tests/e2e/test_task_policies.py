@@ -79,23 +79,26 @@ def test_retries_only_transient_failures(prefect_harness) -> None:
     assert calls.count("bad-input") == 1  # never retried
 
 
-def _spy_config(tmp_path: Path, **overrides):
-    from tradeforge.config.build import pipeline_config
+def _spy_config(tmp_path: Path, **sections: dict):
+    from tradeforge.config import PipelineConfig
 
     source = tmp_path / "SPY.csv"
     if not source.exists():
         shutil.copy(SPY, source)
-    params = dict(
-        tickers=["SPY"],
-        source=str(source),
-        start="2012-01-01",
-        end="2015-01-01",
-        val_start="2014-01-01",
-        test_start="2014-07-01",
-        store=str(tmp_path / "store"),
-        window=5,
-    )
-    return pipeline_config(**{**params, **overrides})
+    values = {
+        "data": {
+            "tickers": ["SPY"],
+            "source": str(source),
+            "start": "2012-01-01",
+            "end": "2015-01-01",
+        },
+        "split": {"val_start": "2014-01-01", "test_start": "2014-07-01", "folds": 1},
+        "run": {"store": str(tmp_path / "store")},
+        "env": {"window": 5},
+    }
+    for name, fields in sections.items():
+        values.setdefault(name, {}).update(fields)
+    return PipelineConfig.model_validate(values)
 
 
 def _suite_states() -> list[str]:
@@ -119,23 +122,48 @@ def test_unchanged_ingest_validate_features_are_served_from_cache(
 
     from tasks.features import features_task
     from tasks.ingest import ingest_task
+    from tasks.train import train_task
     from tasks.validate import validate_task
+    from tradeforge.records import CandidateId
 
     cfg = _spy_config(tmp_path)
     ticker = cfg.data.tickers[0]
 
     @flow
-    def stages() -> tuple[str, str]:
-        ingested = ingest_task(ticker, cfg, return_state=True)
-        frame = validate_task(ticker, ingested.result(), cfg, "cache-test")
-        prepared = features_task(ticker, frame, cfg, return_state=True)
-        return ingested.name, prepared.name
+    def stages(cfg) -> tuple[str, str, str]:
+        """The pipeline's first stages and one training, each given only its own sections."""
+        store = cfg.store_ref()
+        ingested = ingest_task(ticker, cfg.data, None, return_state=True)
+        frame = validate_task(ticker, ingested.result(), cfg.data.interval, store, "cache-test")
+        prepared = features_task(
+            ticker, frame, cfg.features, cfg.split, cfg.env.window, return_state=True
+        )
+        cid = CandidateId(agent="dqn", seed=0, reward="simple")
+        trained = train_task(
+            ticker,
+            cid,
+            0,
+            prepared.result(),
+            cfg.env,
+            cfg.dqn,
+            cfg.parallel,
+            store,
+            "cache-test",
+            return_state=True,
+        )
+        return ingested.name, prepared.name, trained.name
 
-    assert stages() == ("Completed", "Completed")
-    assert stages() == ("Cached", "Cached")
+    small = {"dqn": {"total_steps": 200, "num_envs": 2}}
+    assert stages(_spy_config(tmp_path, **small)) == ("Completed", "Completed", "Completed")
+    assert stages(_spy_config(tmp_path, **small)) == ("Cached", "Cached", "Completed")
+    # A new training budget (or promotion rule) re-trains, but data and features stay cached.
+    bigger = _spy_config(
+        tmp_path, dqn={"total_steps": 300, "num_envs": 2}, promotion={"confidence": 0.99}
+    )
+    assert stages(bigger) == ("Cached", "Cached", "Completed")
     os.utime(Path(cfg.data.source), ns=(1, 1))  # the file "changed": ingest runs again
-    assert stages() == ("Completed", "Cached")  # same bars in, same features out
-    assert _suite_states() == ["Completed", "Cached", "Cached"]
+    assert stages(bigger)[:2] == ("Completed", "Cached")  # same bars in, same features out
+    assert _suite_states() == ["Completed", "Cached", "Cached", "Cached"]
 
 
 def test_training_timeout_stops_a_long_training(prefect_harness, tmp_path: Path) -> None:
@@ -144,16 +172,29 @@ def test_training_timeout_stops_a_long_training(prefect_harness, tmp_path: Path)
     from tasks.features import features_task
     from tasks.ingest import ingest_task
     from tasks.train import train_task
+    from tradeforge.records import CandidateId
 
-    cfg = _spy_config(tmp_path, steps=10_000_000, num_envs=2, train_timeout=20)
+    cfg = _spy_config(tmp_path, dqn={"total_steps": 10_000_000, "num_envs": 2, "max_seconds": 20})
     ticker = cfg.data.tickers[0]
 
     @flow
     def train_briefly() -> tuple[str, str]:
-        prepared = features_task(ticker, ingest_task(ticker, cfg).frame, cfg)
+        frame = ingest_task(ticker, cfg.data).frame
+        prepared = features_task(ticker, frame, cfg.features, cfg.split, cfg.env.window)
         # Submitted, as the pipeline does: it runs in a worker thread, which Prefect's own
         # task timeout cannot interrupt; the training's own deadline stops it.
-        future = train_task.submit(ticker, "dqn", 0, prepared, cfg, "timeout-test")
+        cid = CandidateId(agent="dqn", seed=0, reward="simple")
+        future = train_task.submit(
+            ticker,
+            cid,
+            0,
+            prepared,
+            cfg.env,
+            cfg.dqn,
+            cfg.parallel,
+            cfg.store_ref(),
+            "timeout-test",
+        )
         future.wait()
         return future.state.name, future.state.message or ""
 

@@ -117,7 +117,7 @@ def capture_run_form(
         page = browser.new_page(viewport={"width": 1600, "height": 1100})
         try:
             page.goto(f"{ui_url}/deployments/deployment/{deployment_id}/run")
-            _wait_for_texts(page, ["Parameters", "steps"], timeout_s * 1000)
+            _wait_for_texts(page, ["Parameters", "Run"], timeout_s * 1000)
             page.wait_for_load_state("networkidle")
             page.screenshot(path=out_dir / "manual-run-form.png", full_page=True)
             return page.inner_text("body")

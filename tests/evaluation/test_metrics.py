@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tradeforge.config import EnvConfig, EvalConfig, PromotionConfig
+from tradeforge.config import EnvConfig, EvalConfig
 from tradeforge.envs.market import MarketData
 from tradeforge.evaluation import (
     METRIC_KEYS,
@@ -15,7 +15,6 @@ from tradeforge.evaluation import (
     bootstrap_interval,
     compute_metrics,
     cost_sweep,
-    decide_promotion,
     evaluate,
     periods_per_year,
     plot_equity,
@@ -181,26 +180,6 @@ def test_plot_is_a_png(tmp_path) -> None:
         evaluate(Flipper(), market, ENV, periods_per_year=252), market, ENV, title="TOY flipper"
     )
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-
-
-PROMO = PromotionConfig(sharpe_margin=0.1, max_drawdown_limit=0.3)
-
-
-def test_promotion_rule() -> None:
-    good = {"sharpe": 1.5, "max_drawdown": 0.2}
-    first = decide_promotion(good, None, PROMO)
-    assert first.promote and "no champion" in first.reason
-    win = decide_promotion(good, {"sharpe": 1.3, "max_drawdown": 0.1}, PROMO)
-    assert win.promote and "1.500" in win.reason and "1.300" in win.reason
-    within_margin = decide_promotion(good, {"sharpe": 1.45, "max_drawdown": 0.1}, PROMO)
-    assert not within_margin.promote and "margin 0.100" in within_margin.reason
-    deep = decide_promotion({"sharpe": 3.0, "max_drawdown": 0.35}, None, PROMO)
-    assert not deep.promote and "35.00%" in deep.reason and "30.00%" in deep.reason
-    assert deep.numbers["challenger_max_drawdown"] == 0.35
-    with pytest.raises(ValueError, match="sharpe"):
-        decide_promotion({"max_drawdown": 0.1}, None, PROMO)
-    with pytest.raises(ValueError, match="nan"):
-        decide_promotion({"sharpe": float("nan"), "max_drawdown": 0.1}, None, PROMO)
 
 
 def test_summarize_seeds_groups_by_agent() -> None:

@@ -1,0 +1,113 @@
+"""The promotion gate: PSR / DSR against hand-computed values; noise and losers are refused."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tradeforge.config import PromotionConfig
+from tradeforge.evaluation.significance import (
+    deflated_sharpe,
+    expected_max_sharpe,
+    moments,
+    probabilistic_sharpe,
+)
+from tradeforge.promotion.gate import decide
+
+PPY = 252
+CFG = PromotionConfig()  # confidence 0.95
+
+
+def test_psr_matches_the_formula_by_hand() -> None:
+    r = np.array([0.01, -0.005, 0.02, 0.0, -0.01, 0.015, 0.005, -0.002, 0.012, 0.003])
+    n = len(r)
+    mean, sd = r.mean(), r.std(ddof=1)
+    sr = mean / sd
+    centred = r - mean
+    m2 = (centred**2).mean()
+    skew = (centred**3).mean() / m2**1.5
+    kurt = (centred**4).mean() / m2**2  # raw, not excess
+    expected = stats.norm.cdf(
+        (sr - 0.1) * math.sqrt(n - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
+    )
+    m = moments(r)
+    assert m.kurtosis == pytest.approx(kurt) and m.skew == pytest.approx(skew)
+    assert probabilistic_sharpe(m, 0.1) == pytest.approx(expected, rel=1e-12)
+
+
+def test_expected_max_sharpe_by_hand() -> None:
+    n, v = 10, 0.0004
+    gamma = 0.5772156649015329
+    by_hand = math.sqrt(v) * (
+        (1 - gamma) * stats.norm.ppf(1 - 1 / n) + gamma * stats.norm.ppf(1 - 1 / (n * math.e))
+    )
+    assert expected_max_sharpe(n, v) == pytest.approx(by_hand, rel=1e-12)
+    assert expected_max_sharpe(1, v) == 0.0  # one candidate: nothing to deflate
+    # DSR with one trial is PSR against the benchmark
+    m = moments(np.random.default_rng(1).normal(0.001, 0.01, 300))
+    assert deflated_sharpe(m, [m.sharpe]) == pytest.approx(probabilistic_sharpe(m, 0.0))
+
+
+def _series(mean: float, sd: float, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(mean, sd, n)
+
+
+def test_gate_refuses_a_candidate_that_loses_to_cash() -> None:
+    n = 750
+    loser = _series(-0.0005, 0.01, n, 1)
+    market = _series(0.0003, 0.01, n, 2)
+    d = decide(loser, {"cash": np.zeros(n), "buy_and_hold": market}, [-0.8], 0.2, CFG, PPY)
+    assert not d.promote and "cash" in d.reason
+    (cash,) = [c for c in d.checks if c.benchmark == "cash"]
+    assert not cash.passed and cash.psr < 0.5
+
+
+def test_gate_refuses_one_that_beats_cash_but_not_buy_and_hold() -> None:
+    n = 750
+    bh = _series(0.0012, 0.01, n, 3)  # Sharpe ~1.9
+    # half the market's exposure: positive, but a lower Sharpe than holding
+    agent = 0.5 * bh + _series(0.0, 0.004, n, 4)
+    d = decide(agent, {"cash": np.zeros(n), "buy_and_hold": bh}, [1.2], 0.1, CFG, PPY)
+    checks = {c.benchmark: c for c in d.checks}
+    assert checks["cash"].passed
+    assert not checks["buy_and_hold"].passed
+    assert not d.promote and "buy_and_hold" in d.reason
+
+
+def test_gate_promotes_a_real_edge() -> None:
+    n = 750
+    bh = _series(0.0002, 0.01, n, 5)
+    edge = _series(0.0015, 0.008, n, 6)  # Sharpe ~3
+    d = decide(edge, {"cash": np.zeros(n), "buy_and_hold": bh}, [3.0, 0.5], 0.1, CFG, PPY)
+    assert d.promote, d.reason
+    assert all(c.passed for c in d.checks)
+
+
+def test_gate_refuses_a_lucky_best_of_many_on_noise() -> None:
+    """100 skill-less candidates: the best looks significant alone, not after deflation."""
+    n, trials = 500, 100
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0.0, 0.01, (trials, n))
+    sharpes = noise.mean(axis=1) / noise.std(axis=1, ddof=1)
+    best = noise[int(np.argmax(sharpes))]
+    m = moments(best)
+    assert probabilistic_sharpe(m, 0.0) > 0.95  # undeflated, the lucky one passes
+    annual = list(sharpes * math.sqrt(PPY))
+    d = decide(best, {"cash": np.zeros(n)}, annual, 0.1, CFG, PPY)
+    assert d.trials == trials and d.deflation_sharpe > 1.0
+    assert not d.promote, d.reason
+
+
+def test_gate_refuses_a_drawdown_past_the_limit() -> None:
+    n = 750
+    edge = _series(0.0015, 0.008, n, 6)
+    d = decide(edge, {"cash": np.zeros(n)}, [3.0], 0.6, CFG, PPY)
+    assert not d.promote and "drawdown" in d.reason
+
+
+def test_gate_rejects_misaligned_benchmarks() -> None:
+    with pytest.raises(ValueError, match="buy_and_hold"):
+        decide(np.zeros(10) + 0.001, {"buy_and_hold": np.zeros(9)}, [1.0], 0.1, CFG, PPY)
