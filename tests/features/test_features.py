@@ -95,7 +95,7 @@ def _spy() -> pd.DataFrame:
 
 def test_prepare_splits_by_date_on_real_data_with_lookback() -> None:
     window = 10
-    split = SplitConfig(val_start="2015-01-01", test_start="2016-01-01")
+    split = SplitConfig(val_start="2015-01-01", test_start="2016-01-01", folds=1, gap=0)
     prep = prepare(_spy(), FeatureConfig(features=EXAMPLE_FEATURES), split, window)
     assert prep.boundaries["val_start"] == "2015-01-02"  # first trading day of 2015
     assert prep.boundaries["test_start"] == "2016-01-04"
@@ -113,7 +113,7 @@ def test_prepare_splits_by_date_on_real_data_with_lookback() -> None:
 
 def test_scaler_is_fitted_on_train_bars_only() -> None:
     frame = _spy()
-    split = SplitConfig(val_start="2015-01-01", test_start="2016-01-01")
+    split = SplitConfig(val_start="2015-01-01", test_start="2016-01-01", folds=1, gap=0)
     cfg = FeatureConfig(features=("logret_1", "vol_20", "rsi_14"), clip=0.0)
     base = prepare(frame, cfg, split, 5)
     # Wreck every bar of the validation and test windows: nothing of train may move.
@@ -134,7 +134,45 @@ def test_prepare_by_fractions() -> None:
     prep = prepare(synthetic_frame(400), FeatureConfig(), SplitConfig(), 10)
     n = len(prep.train.close)
     assert prep.test.num_bars == round(n * 0.15)
-    assert prep.val.num_bars == round(n * 0.15)
+    assert len(prep.folds) == 3
+    for fold in prep.folds:  # each fold validates on 15% of the bars
+        assert abs(fold.val.num_bars - round(n * 0.15)) <= 1
+
+
+def test_walk_forward_folds_never_train_on_their_validation_bars() -> None:
+    """Fold k trains on bars before its validation stretch less the gap; stretches tile the
+    validation region in order; each fold's scaler sees its own train bars only."""
+    frame = _spy()
+    split = SplitConfig(val_start="2014-01-01", test_start="2016-01-01", folds=4, gap=7)
+    window = 10
+    prep = prepare(frame, FeatureConfig(), split, window)
+    assert len(prep.folds) == 4
+    previous_end = None
+    for fold in prep.folds:
+        # the last reward of a training step needs the bar after train.end - 1: still < val start
+        assert fold.train.end + split.gap == fold.val.start
+        assert fold.train.start == window - 1
+        if previous_end is not None:
+            assert fold.val.start == previous_end  # expanding: the next stretch follows
+        previous_end = fold.val.end
+        # the scaler is fitted on exactly this fold's train bars: wreck everything after them
+        cut = fold.train.end
+        changed = frame.copy()
+        later = changed["timestamp"] >= pd.Timestamp(fold.boundaries["train_end"], tz="UTC")
+        changed.loc[later, ["open", "high", "low", "close"]] *= 3.0
+        other = prepare(changed, FeatureConfig(), split, window).folds[fold.index]
+        assert other.scaler == fold.scaler
+        np.testing.assert_array_equal(fold.train.features[:cut], other.train.features[:cut])
+    assert previous_end == prep.test.start
+    assert prep.boundaries["val_start"] == prep.folds[0].boundaries["val_start"]
+    # Scalers differ between folds: each saw more history.
+    assert prep.folds[0].scaler != prep.folds[-1].scaler
+
+
+def test_fold_without_training_bars_is_named() -> None:
+    frame = synthetic_frame(200)
+    with pytest.raises(ValueError, match="fold 1 has no training bars"):
+        prepare(frame, FeatureConfig(), SplitConfig(val_start="2020-03-25", gap=40), 5)
 
 
 def test_too_short_splits_name_the_window_and_dates() -> None:
@@ -178,14 +216,16 @@ def test_market_for_window_matches_the_prepared_validation_window() -> None:
     frame = synthetic_frame(300)
     cfg = FeatureConfig()
     prep = prepare(frame, cfg, SplitConfig(), 10)
+    last = prep.last
     view = market_for_window(
         frame,
         features=cfg.features,
-        scaler=prep.scaler,
+        scaler=last.scaler,
         window=10,
-        start=prep.boundaries["val_start"],
-        end=prep.boundaries["test_start"],
+        start=last.boundaries["val_start"],
+        end=last.boundaries["val_end"],
     )
+    assert last.boundaries["val_end"] == prep.boundaries["test_start"]
     assert (view.start, view.end) == (prep.val.start, prep.val.end)
     np.testing.assert_array_equal(view.features, prep.val.features)
 
