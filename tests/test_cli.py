@@ -63,3 +63,20 @@ def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> Non
     assert isinstance(ticker["baselines"]["buy_and_hold"]["test"]["total_return"], float)
     assert Path(ticker["version_uri"], "model.keras").is_file()
     assert {"buy_and_hold", "cash", "random", "sma_crossover"} <= set(ticker["baselines"])
+
+
+def test_a_failed_training_fails_the_run_and_names_the_candidate(tmp_path: Path) -> None:
+    """A training stopped by its deadline: exit 1, one error line naming ticker, agent, seed,
+    fold and cause; no JSON summary, nothing staged or published."""
+    store = tmp_path / "store"
+    args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(store), "--json"]
+    options = ["--steps", "10000000", "--train-timeout", "3", "--folds", "1"]
+    done = _run([*args, *options, "--start", "2013-01-01", "--end", "2016-01-01"], tmp_path)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert not done.stdout.strip().endswith("}")  # no summary that could pass for a result
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1, done.stderr[-3000:]
+    for text in ("SPY", "train-SPY-dqn-simple-seed0-fold0", "exceeded its limit of 3 s"):
+        assert text in error[0], error[0]
+    assert not [p for p in store.rglob("*") if p.is_file() and "staging" in p.parts]
+    assert not (store / "models").exists()

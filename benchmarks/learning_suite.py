@@ -1,0 +1,243 @@
+"""Does the product earn its promotions? The learning benchmark of issue 12.
+
+Runs the real ``tradeforge train`` command, with default settings, on seeded synthetic markets
+whose structure is known (``benchmarks/synthetic.py``) and on pure random walks, then compares
+what got promoted with each market's simple causal reference rule on the same test window and
+costs:
+
+- structured markets (regimes, momentum, mean reversion): target - the promoted model earns at
+  least 80% of its reference rule's test return, and more than buy-and-hold and cash;
+- random walks: target - the gate promotes in at most 5% of them (nothing can be learned).
+
+With ``--real`` it also runs the real vendor files of ../shared/data/market (SPY, AAPL, MSFT,
+BTC-USD daily) walk-forward and reports agents against the baselines (not asserted).
+
+Usage::
+
+    .venv/bin/python benchmarks/learning_suite.py                 # 3 structured + 20 random walks
+    .venv/bin/python benchmarks/learning_suite.py --random-walks 5 --json
+    .venv/bin/python benchmarks/learning_suite.py --real --skip-synthetic
+    .venv/bin/python benchmarks/learning_suite.py -- --steps 40000   # extra `train` options
+
+A market that is not promoted deploys nothing: its "promoted test return" is cash's, 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED = ROOT.parent / "shared" / "data" / "market"
+REAL_FILES = {
+    "SPY": "SPY_2010-2017_yahoo.csv",
+    "AAPL": "AAPL_2013-2023_yahoo-adjusted.csv",
+    "MSFT": "MSFT_2013-2023_yahoo-adjusted.csv",
+    "BTC-USD": "BTCUSD_2014-2019_coinbase-daily_cdd.csv",
+}
+STRUCTURED_TICKERS = {"regimes": "REGIMES", "momentum": "MOMENTUM", "mean_reversion": "MEANREV"}
+SHARE_TARGET = 0.8
+FALSE_PROMOTION_TARGET = 0.05
+
+
+def _write_csv(frame: Any, path: Path) -> None:
+    out = frame.drop(columns=["ticker"]).rename(columns={"timestamp": "Date"})
+    out["Date"] = out["Date"].dt.strftime("%Y-%m-%d")
+    out.to_csv(path, index=False)
+
+
+def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -> dict[str, Any]:
+    """``tradeforge train`` as a user runs it; returns its JSON summary (fails loudly)."""
+    exe = Path(sys.executable).with_name("tradeforge")
+    args = [str(exe), "train", "--source", str(source), "--tickers", ",".join(tickers)]
+    args += ["--store", str(store), "--json", *extra]
+    env = {**os.environ, "PREFECT_HOME": str(store.parent / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    started = time.monotonic()
+    print(
+        f"$ tradeforge train --source {source.name} --tickers {','.join(tickers)} ...", flush=True
+    )
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    print(f"  {time.monotonic() - started:.0f} s, exit {done.returncode}", flush=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"tradeforge train failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def rule_test_return(frame: Any, market_name: str, boundaries: dict[str, str]) -> float:
+    """The reference rule's return on the run's test window, after the same costs and fills."""
+    from benchmarks.synthetic import MARKETS, rule_actions
+
+    from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig
+    from tradeforge.evaluation import evaluate
+    from tradeforge.features import prepare
+
+    env = EnvConfig()
+    split = SplitConfig(test_start=boundaries["test_start"])
+    test = prepare(frame, FeatureConfig(), split, env.window).test
+    rule = MARKETS[market_name].rule
+    actions = rule_actions(rule(frame), frame, test)
+    return float(evaluate(actions, test, env, periods_per_year=252).metrics["total_return"])
+
+
+def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -> list[dict]:
+    from benchmarks.synthetic import STRUCTURED, make
+
+    folder = work / "markets"
+    folder.mkdir()
+    frames, kinds = {}, {}
+    for name in STRUCTURED:
+        ticker = STRUCTURED_TICKERS[name]
+        frames[ticker], kinds[ticker] = make(name, seed).assign(ticker=ticker), name
+    for i in range(random_walks):
+        ticker = f"RW{i:02d}"
+        frames[ticker], kinds[ticker] = (
+            make("random_walk", seed + i).assign(ticker=ticker),
+            "random_walk",
+        )
+    for ticker, frame in frames.items():
+        _write_csv(frame, folder / f"{ticker}.csv")
+    summary = run_train(folder, list(frames), work / "store", extra)
+    rows = []
+    for t in summary["tickers"]:
+        ticker, kind = t["ticker"], kinds[t["ticker"]]
+        challenger = t["challenger"]["test"]["total_return"]
+        row = {
+            "market": ticker,
+            "kind": kind,
+            "promoted": bool(t["promoted"]),
+            "challenger": f"{t['challenger']['agent']} seed {t['challenger']['seed']}",
+            "challenger_test_return": challenger,
+            "promoted_test_return": challenger if t["promoted"] else 0.0,
+            "buy_and_hold": t["baselines"]["buy_and_hold"]["test"]["total_return"],
+            "cash": t["baselines"]["cash"]["test"]["total_return"],
+            "val_sharpe": t["challenger"]["validation"]["sharpe"],
+            "reason": t["reason"],
+        }
+        if kind != "random_walk":
+            rule = rule_test_return(frames[ticker], kind, t["boundaries"])
+            row["rule_test_return"] = rule
+            row["share_of_rule"] = row["promoted_test_return"] / rule if rule > 0 else None
+            row["target_met"] = (
+                row["promoted"]
+                and rule > 0
+                and row["promoted_test_return"] >= SHARE_TARGET * rule
+                and row["promoted_test_return"] > max(row["buy_and_hold"], row["cash"])
+            )
+        rows.append(row)
+    return rows
+
+
+def real_rows(work: Path, extra: list[str]) -> list[dict]:
+    rows = []
+    for ticker, name in REAL_FILES.items():
+        path = SHARED / name
+        if not path.is_file():
+            print(f"skipped {ticker}: {path} is missing")
+            continue
+        summary = run_train(path, [ticker], work / f"store-{ticker}", extra)
+        (t,) = summary["tickers"]
+        row = {"market": ticker, "promoted": bool(t["promoted"]), "reason": t["reason"]}
+        for c in t["candidates"]:
+            label = f"{c['agent']} s{c['seed']}"
+            row[f"{label} val Sharpe"] = c["validation"]["sharpe"]
+            row[f"{label} test return"] = c["test"]["total_return"]
+        for name_ in ("buy_and_hold", "sma_crossover", "cash"):
+            b = t["baselines"][name_]
+            row[f"{name_} val Sharpe"] = b["validation"]["sharpe"]
+            row[f"{name_} test return"] = b["test"]["total_return"]
+        rows.append(row)
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.1%}"
+
+
+def print_synthetic(rows: list[dict]) -> dict[str, Any]:
+    print(
+        "\n| market | promoted? | promoted test return | rule test return | share of rule | buy-and-hold | cash | target |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if r["kind"] == "random_walk":
+            continue
+        share = "-" if r["share_of_rule"] is None else f"{r['share_of_rule']:.0%}"
+        print(
+            f"| {r['market']} ({r['kind']}) | {'yes' if r['promoted'] else 'no'} | "
+            f"{_pct(r['promoted_test_return'])} | {_pct(r['rule_test_return'])} | {share} | "
+            f"{_pct(r['buy_and_hold'])} | {_pct(r['cash'])} | {'met' if r['target_met'] else 'MISSED'} |"
+        )
+    walks = [r for r in rows if r["kind"] == "random_walk"]
+    promoted = sum(r["promoted"] for r in walks)
+    rate = promoted / len(walks) if walks else 0.0
+    if walks:
+        print(
+            f"\nrandom walks: {promoted} of {len(walks)} promoted ({rate:.0%}; target <= "
+            f"{FALSE_PROMOTION_TARGET:.0%}); challengers' test returns "
+            f"{', '.join(_pct(r['challenger_test_return']) for r in walks)}"
+        )
+    structured = [r for r in rows if r["kind"] != "random_walk"]
+    return {
+        "structured_targets_met": sum(bool(r["target_met"]) for r in structured),
+        "structured_markets": len(structured),
+        "random_walks": len(walks),
+        "random_walks_promoted": promoted,
+        "false_promotion_rate": rate,
+        "targets_met": all(r["target_met"] for r in structured) and rate <= FALSE_PROMOTION_TARGET,
+    }
+
+
+def print_real(rows: list[dict]) -> None:
+    for r in rows:
+        print(
+            f"\n{r['market']}: {'PROMOTED' if r['promoted'] else 'nothing promoted'} - {r['reason']}"
+        )
+        for key, value in r.items():
+            if key.endswith("test return") or key.endswith("val Sharpe"):
+                shown = _pct(value) if key.endswith("return") else f"{value:.2f}"
+                print(f"  {key:32s} {shown}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--random-walks", type=int, default=20, help="pure random walks (default 20)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="first seed of the generators")
+    parser.add_argument("--real", action="store_true", help="also run SPY, AAPL, MSFT, BTC-USD")
+    parser.add_argument("--skip-synthetic", action="store_true", help="only the real files")
+    parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    parser.add_argument("extra", nargs="*", help="extra `tradeforge train` options, after --")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(f"machine load (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    result: dict[str, Any] = {"train_options": args.extra}
+    with tempfile.TemporaryDirectory(prefix="tradeforge-learning-") as tmp:
+        work = Path(tmp)
+        if not args.skip_synthetic:
+            rows = synthetic_rows(work, args.random_walks, args.seed, args.extra)
+            result["synthetic"] = rows
+            result |= print_synthetic(rows)
+        if args.real:
+            real = real_rows(work, args.extra)
+            result["real"] = real
+            print_real(real)
+    if args.json:
+        print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()
