@@ -11,10 +11,10 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from storage import StoreRef
 from tasks.ingest import ingest_task
 from tasks.predict import champion_task, predict_task
 from tasks.validate import validate_task
-from storage import StoreRef
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from tradeforge.data.errors import DataSourceError
@@ -64,3 +66,21 @@ def infer_interval(timestamps: pd.Series) -> str | None:
     if step >= pd.Timedelta(hours=20):
         return "1d"
     return None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """One ticker's bars as read from a source."""
+
+    frame: pd.DataFrame
+    """The canonical OHLCV frame (see ``tradeforge.data.canonical``)."""
+    sha256: str
+    """sha256 of the raw bytes the frame was parsed from."""
+    source: str
+    """Human-readable origin, e.g. a path, ``s3://...`` URI or ``demo (gym-anytrading ...)``."""
+    snapshot_key: str | None = None
+    """Store key of the raw Yahoo snapshot, when the bars came from Yahoo."""
+    layout: str = ""
+    """Vendor layout the raw bytes were recognised as."""
+    notes: tuple[str, ...] = ()
+    """What was done to the vendor data (adjustments applied or refused)."""

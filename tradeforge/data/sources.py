@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from tradeforge.config.data import DEMO_SOURCE, DataConfig
-from tradeforge.data.canonical import filter_dates, infer_interval, make_canonical
+from tradeforge.data.canonical import Ingested, filter_dates, infer_interval, make_canonical
 from tradeforge.data.errors import DataFormatError, DataSourceError
 from tradeforge.data.formats import read_bars
 
@@ -27,24 +27,6 @@ if TYPE_CHECKING:
 DEMO_TICKER = "GOOGL"
 DEMO_FILE = ("datasets", "data", "STOCKS_GOOGL.csv")
 SUFFIXES = (".csv", ".parquet")
-
-
-@dataclass(frozen=True)
-class Ingested:
-    """One ticker's bars as read from a source."""
-
-    frame: pd.DataFrame
-    """The canonical OHLCV frame (see ``tradeforge.data.canonical``)."""
-    sha256: str
-    """sha256 of the raw bytes the frame was parsed from."""
-    source: str
-    """Human-readable origin, e.g. a path, ``s3://...`` URI or ``demo (gym-anytrading ...)``."""
-    snapshot_key: str | None = None
-    """Store key of the raw Yahoo snapshot, when the bars came from Yahoo."""
-    layout: str = ""
-    """Vendor layout the raw bytes were recognised as."""
-    notes: tuple[str, ...] = ()
-    """What was done to the vendor data (adjustments applied or refused)."""
 
 
 def infer_ticker(path: str | Path) -> str:

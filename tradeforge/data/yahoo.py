@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tradeforge.config.data import DataConfig
-from tradeforge.data.canonical import filter_dates, make_canonical
+from tradeforge.data.canonical import Ingested, filter_dates, make_canonical
 from tradeforge.data.errors import (
     DataSourceError,
     SnapshotNotFound,
@@ -43,7 +43,6 @@ from tradeforge.data.formats import read_bars
 
 if TYPE_CHECKING:
     from storage import ObjectStore
-    from tradeforge.data.sources import Ingested
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +175,6 @@ def _offline_hint(store: ObjectStore | None, requests: list[YahooRequest]) -> st
 
 def ingest_yahoo(ticker: str, config: DataConfig, *, store: ObjectStore | None) -> Ingested:
     """``ingest()`` for ``source == "yahoo"``: one ticker, snapshotted, offline if configured."""
-    from tradeforge.data.sources import Ingested
 
     snap = fetch_snapshots(
         [ticker],
