@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tradeforge.validation.gx_import import import_gx
 from tradeforge.validation.report import ValidationReport
 
 
@@ -16,6 +17,7 @@ def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
         raise ValueError(
             f"no great-expectations result to render for {report.ticker}: {report.summary()}"
         )
+    import_gx()
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 

@@ -30,6 +30,7 @@ from tradeforge.validation.derived import (
     asset_class_of,
     split_hint,
 )
+from tradeforge.validation.gx_import import import_gx
 from tradeforge.validation.report import (
     ERROR,
     MAX_EXAMPLES,
@@ -148,6 +149,7 @@ def build_expectations(*, min_rows: int, max_move: float) -> list[Any]:
     The description (shown in Data Docs) says the rule in words, since several rules check
     derived columns (``min_price``, ``stale_run``, ...) computed for the suite.
     """
+    import_gx()
     import great_expectations.expectations as gxe
     from great_expectations.expectations.metadata_types import FailureSeverity
 
@@ -231,7 +233,7 @@ def build_expectations(*, min_rows: int, max_move: float) -> list[Any]:
 
 
 def _run_gx(data: pd.DataFrame, name: str, *, min_rows: int, max_move: float) -> Any:
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
