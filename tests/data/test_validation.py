@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -495,6 +496,42 @@ def test_data_docs_html(tmp_path: Path) -> None:
     html = page.read_text()
     assert page.suffix == ".html" and "<html" in html.lower()
     assert "ohlcv.stock.1d" in html and "pre_listing" in html
+
+
+_REMOTE = re.compile(
+    r"<(?:link|script|img)\b[^>]*(?:href|src)\s*=\s*[\"']?(?:https?:)?//|url\(\s*[\"']?(?:https?:)?//",
+    re.I,
+)
+
+
+def test_data_docs_page_loads_nothing_from_the_network(tmp_path: Path) -> None:
+    """Readable offline: every style inline, no CDN stylesheet, script or image (issue 14)."""
+    report = _check_vendor(market_file("TSLA_2010-2017_yahoo.csv"))
+    html = write_data_docs(report, tmp_path / "docs").read_text()
+    assert _REMOTE.search(html) is None, _REMOTE.search(html)
+    assert "<script" not in html.lower()
+    head = html[: html.lower().index("</head>")]
+    assert "<style>" in head and ".table th,.table td{" in head  # Bootstrap's table rules
+    assert ".ge-section" in head  # GX's own stylesheet, from the package
+    assert "pre_listing" in html and "stale_run" in html  # the content is all there
+
+
+def test_offline_html_strips_remote_resources_only() -> None:
+    from tradeforge.validation.docs import offline_html
+
+    page = (
+        '<html><head><link rel="stylesheet" href="https://cdn.example/b.css"/>'
+        '<link rel="stylesheet" href="//cdn.example/c.css">'
+        '<script src="https://code.jquery.com/jquery.js"></script>'
+        "<style>.x{background:url('https://img.example/logo.png')}</style></head>"
+        '<body><img src="https://img.example/logo.png"><a href="https://docs.example">docs</a>'
+        "<script>$('.x').modal()</script><table class=\"table\"></table></body></html>"
+    )
+    out = offline_html(page)
+    assert _REMOTE.search(out) is None
+    assert '<a href="https://docs.example">docs</a>' in out  # a link is not a fetch
+    assert "<script" not in out and '<table class="table">' in out
+    assert out.index("<style>") < out.index("</head>")
 
 
 def test_schema_violation_is_an_error() -> None:
