@@ -54,8 +54,19 @@ def _validate_one(ticker: str, source: str, opts: dict[str, Any]) -> dict[str, A
         got = ingest(ticker, cfg, snapshot_store=store)
     except (DataError, ValueError) as exc:
         return {"ticker": ticker, "source": source, "success": False, "error": str(exc)}
-    report = validate(got.frame, interval=interval, min_rows=opts["min_rows"])
-    out = {"source": got.source, "sha256": got.sha256, "notes": list(got.notes)}
+    try:
+        report = validate(
+            got.frame,
+            interval=interval,
+            min_rows=opts["min_rows"],
+            max_stale_bars=opts["max_stale_bars"],
+            splits=splits_for(opts["splits"], ticker),
+            suspected_splits=opts["suspected_splits"],
+            notes=got.notes,
+        )
+    except ValueError as exc:  # a declared split outside the bars, ...
+        return {"ticker": ticker, "source": got.source, "success": False, "error": str(exc)}
+    out = {"source": got.source, "sha256": got.sha256}
     out.update(report.to_dict())
     if opts["docs"]:
         out["data_docs"] = str(write_data_docs(report, opts["docs"]))
@@ -92,6 +103,33 @@ def _print_result(console: Console, result: dict[str, Any]) -> None:
     console.print(("[green]" if result["success"] else "[bold red]") + result["summary"] + "[/]")
 
 
+def parse_splits(values: list[str], tickers: list[str]) -> dict[str, dict[str, float]]:
+    """``["NVDA:2021-07-20=4", "2020-08-31=4"]`` -> ``{ticker: {date: ratio}}``; a split
+    without a ticker applies to every ticker named (``"*"`` when none is)."""
+    out: dict[str, dict[str, float]] = {}
+    for value in values:
+        where, sep, ratio_text = value.rpartition("=")
+        ticker, _, date = where.rpartition(":")
+        try:
+            ratio = float(ratio_text)
+        except ValueError:
+            ratio = float("nan")
+        if not sep or not date or not ratio > 0:
+            raise typer.BadParameter(
+                f"{value!r} is not TICKER:YYYY-MM-DD=RATIO (e.g. NVDA:2021-07-20=4)",
+                param_hint="--split",
+            )
+        for name in [ticker.upper()] if ticker else [t.upper() for t in tickers] or ["*"]:
+            out.setdefault(name, {})[date] = ratio
+    return out
+
+
+def splits_for(splits: dict[str, dict[str, float]], ticker: str) -> dict[str, float] | None:
+    """The splits declared for ``ticker``, including those for every ticker (``"*"``)."""
+    merged = {**splits.get("*", {}), **splits.get(ticker.upper(), {})}
+    return merged or None
+
+
 def validate_command(
     path: Annotated[
         str | None,
@@ -113,6 +151,25 @@ def validate_command(
         str | None, typer.Option(help="1d or 1h; default: what the file holds (1d for Yahoo).")
     ] = None,
     min_rows: Annotated[int, typer.Option(help="Fewest bars a ticker may have.")] = 100,
+    max_stale_bars: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Longest run of identical zero-volume bars dropped with a warning; a longer "
+            "run fails. Default: 5 daily / 14 hourly stock bars, 21 daily / 24 hourly crypto.",
+        ),
+    ] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Declare a split of unadjusted data: TICKER:YYYY-MM-DD=RATIO (4 for 4:1), "
+            "or YYYY-MM-DD=RATIO for every ticker; bars before it are adjusted. Repeatable.",
+        ),
+    ] = None,
+    suspected_splits: Annotated[
+        str,
+        typer.Option(help="error | warning: a bar that moved like an undeclared split."),
+    ] = "error",
     offline: OfflineOpt = False,
     store: Annotated[
         str, typer.Option(help="Where Yahoo snapshots are kept: a folder or s3://bucket/prefix.")
@@ -134,7 +191,12 @@ def validate_command(
     names = split_list(tickers)
     if where == "yahoo" and not names:
         raise typer.BadParameter("--source yahoo needs --tickers", param_hint="--tickers")
+    if suspected_splits not in ("error", "warning"):
+        raise typer.BadParameter("error or warning", param_hint="--suspected-splits")
     opts = dict(
+        max_stale_bars=max_stale_bars,
+        splits=parse_splits(split or [], names),
+        suspected_splits=suspected_splits,
         start=start,
         end=end,
         interval=interval,

@@ -119,3 +119,66 @@ def test_ingest_then_validate_offline_from_snapshots(app, tmp_path: Path, monkey
     (report,) = _last_json(result.stdout)["results"]
     assert report["ticker"] == "MSFT" and report["rows_checked"] == 251
     assert report["sha256"] == next(s["sha256"] for s in snaps if s["ticker"] == "MSFT")
+
+
+def _nvda_unadjusted(tmp_path: Path) -> Path:
+    table = pd.read_csv(market_file("NVDA_2013-2023_yahoo-adjusted.csv"), dtype=str)
+    before = table["Date"] < "2021-07-20"
+    for col in ("Open", "High", "Low", "Close"):
+        table.loc[before, col] = (table.loc[before, col].astype(float) * 2).astype(str)
+    path = tmp_path / "NVDA.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_validate_unadjusted_split_fails_until_declared(app, tmp_path: Path) -> None:
+    path = _nvda_unadjusted(tmp_path)
+    failed = _run(app, "validate", path, "--json")
+    assert failed.exit_code == 1
+    (report,) = _last_json(failed.stdout)["results"]
+    assert [
+        r["rule"] for r in report["rules"] if not r["success"] and r["severity"] == "error"
+    ] == ["unadjusted_split"]
+    declared = _run(app, "validate", path, "--split", "NVDA:2021-07-20=2", "--json")
+    assert declared.exit_code == 0, declared.stdout
+    (report,) = _last_json(declared.stdout)["results"]
+    assert any(n.startswith("declared 2:1 split on 2021-07-20") for n in report["notes"])
+    warned = _run(app, "validate", path, "--suspected-splits", "warning")
+    assert warned.exit_code == 0
+
+
+def test_validate_bad_split_option_exits_2(app, tmp_path: Path) -> None:
+    result = _run(app, "validate", _nvda_unadjusted(tmp_path), "--split", "NVDA:2021-07-20")
+    assert result.exit_code == 2
+    assert "is not TICKER:YYYY-MM-DD=RATIO" in result.output
+
+
+def test_validate_declared_split_outside_the_bars_is_named(app, tmp_path: Path) -> None:
+    result = _run(app, "validate", _nvda_unadjusted(tmp_path), "--split", "1990-01-02=2")
+    assert result.exit_code == 1
+    assert "splits: 1990-01-02 is not inside the bars" in result.stdout
+
+
+def test_validate_long_stale_run_threshold_option(app, tmp_path: Path) -> None:
+    table = pd.read_csv(market_file("AAPL_2013-2023_yahoo-adjusted.csv"), dtype=str)
+    rows = table.index[1000:1031]
+    for col in ("Open", "High", "Low", "Close"):
+        table.loc[rows, col] = table.loc[rows[0], "Close"]
+    table.loc[rows, "Volume"] = "0"
+    path = tmp_path / "AAPL.csv"
+    table.to_csv(path, index=False)
+    failed = _run(app, "validate", path)
+    assert failed.exit_code == 1 and "long_stale_feed" in failed.stdout
+    assert _run(app, "validate", path, "--max-stale-bars", "31").exit_code == 0
+
+
+def test_validate_mixed_time_zones_exits_1_naming_rows(app, tmp_path: Path) -> None:
+    table = pd.read_csv(market_file("AAPL_2013-2023_yahoo-adjusted.csv"), dtype=str)
+    odd = table.index % 2 == 1
+    table.loc[odd, "Date"] = table.loc[odd, "Date"] + "T00:00:00-05:00"
+    path = tmp_path / "AAPL.csv"
+    table.to_csv(path, index=False)
+    result = _run(app, "validate", path, "--json")
+    assert result.exit_code == 1
+    (report,) = _last_json(result.stdout)["results"]
+    assert "mixes time zones" in report["error"] and "AAPL.csv line 3" in report["error"]

@@ -167,3 +167,82 @@ def test_unknown_layout_lists_layouts_understood() -> None:
 )
 def test_infer_ticker(name: str, expected: str) -> None:
     assert infer_ticker(name) == expected
+
+
+# -- time zones: one per file; a daily bar is a calendar date of its exchange -------------------
+
+
+def _aapl_with_dates(tmp_path: Path, name: str, stamp) -> Path:
+    """AAPL's real bars with each Date cell rewritten by ``stamp(position, date)``."""
+    table = pd.read_csv(market_file("AAPL_2013-2023_yahoo-adjusted.csv"), dtype=str)
+    table["Date"] = [stamp(i, d) for i, d in enumerate(table["Date"])]
+    path = tmp_path / name
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_mixed_time_zones_are_an_error_naming_rows(tmp_path: Path) -> None:
+    path = _aapl_with_dates(
+        tmp_path, "AAPL.csv", lambda i, d: f"{d}T00:00:00-05:00" if i % 2 else d
+    )
+    with pytest.raises(DataFormatError) as info:
+        _ingest_file(path)
+    message = str(info.value)
+    assert message.startswith("column 'date' mixes time zones: 1384 rows carry a UTC offset")
+    assert "AAPL.csv line 3: '2013-01-03T00:00:00-05:00'" in message
+    assert "1384 rows have none (AAPL.csv line 2: '2013-01-02'" in message
+
+
+def test_offsets_no_single_zone_uses_are_an_error(tmp_path: Path) -> None:
+    path = _aapl_with_dates(
+        tmp_path, "AAPL.csv", lambda i, d: f"{d} 00:00:00{'+00:00' if i % 2 else '-05:00'}"
+    )
+    with pytest.raises(DataFormatError, match=r"UTC offsets .* change 2767 times") as info:
+        _ingest_file(path)
+    assert "1384 rows at +00:00: AAPL.csv line 3: '2013-01-03 00:00:00+00:00'" in str(info.value)
+
+
+def test_daily_dates_with_an_offset_keep_their_calendar_day(tmp_path: Path) -> None:
+    clean = _ingest_file(market_file("AAPL_2013-2023_yahoo-adjusted.csv")).frame
+    tokyo = _aapl_with_dates(tmp_path, "AAPL.csv", lambda i, d: f"{d}T00:00:00+09:00")
+    got = _ingest_file(tokyo)
+    pd.testing.assert_frame_equal(got.frame, clean)  # not moved to the previous UTC day
+    assert got.notes == ()
+
+
+def test_daily_bars_stamped_at_the_close_are_dated_in_new_york(tmp_path: Path) -> None:
+    clean = _ingest_file(market_file("AAPL_2013-2023_yahoo-adjusted.csv")).frame
+    # 16:00 New York as a UTC instant is 20:00 or 21:00Z; 23:30Z would be the next UTC day
+    # in a naive reading only if the zone were ignored.
+    close = _aapl_with_dates(tmp_path, "AAPL.csv", lambda i, d: f"{d} 23:30:00+00:00")
+    got = _ingest_file(close)
+    pd.testing.assert_frame_equal(got.frame, clean)
+    assert "each dated by its calendar day in America/New_York" in got.notes[-1]
+
+
+def test_hourly_bars_across_daylight_saving_are_one_zone(tmp_path: Path) -> None:
+    stamps = pd.date_range("2024-03-01 09:30", "2024-03-20 15:30", freq="h", tz="America/New_York")
+    stamps = stamps[(stamps.hour >= 9) & (stamps.hour <= 15) & (stamps.dayofweek < 5)]
+    text = [f"{t:%Y-%m-%d %H:%M:%S%z}"[:-2] + f"{t:%z}"[-2:] for t in stamps]
+    text = [t[:-4] + t[-4:-2] + ":" + t[-2:] for t in text]  # -0500 -> -05:00
+    table = pd.DataFrame(
+        {"Datetime": text, "Open": 10.0, "High": 11.0, "Low": 9.0, "Close": 10.5, "Volume": 100}
+    )
+    path = tmp_path / "AAPL.csv"
+    table.to_csv(path, index=False)
+    got = ingest("AAPL", DataConfig(tickers=("AAPL",), source=str(path), interval="1h"))
+    assert list(got.frame["timestamp"]) == list(stamps.tz_convert("UTC"))
+    assert {"-05:00", "-04:00"} <= {t[-6:] for t in text}
+
+
+def test_rows_out_of_order_in_a_csv_are_sorted_with_a_note(tmp_path: Path) -> None:
+    src = market_file("AAPL_2013-2023_yahoo-adjusted.csv")
+    table = pd.read_csv(src, dtype=str).sample(frac=1.0, random_state=7)
+    path = tmp_path / "AAPL.csv"
+    table.to_csv(path, index=False)
+    got = _ingest_file(path)
+    pd.testing.assert_frame_equal(got.frame, _ingest_file(src).frame)
+    assert (
+        "rows out of time order, sorted by time (AAPL.csv line 3: 2017-02-09 after 2022-09-26"
+        in (got.notes[0])
+    )

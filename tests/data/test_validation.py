@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -24,8 +25,9 @@ from tradeforge.validation import (
 #: Vendor files that do not pass as a whole, and the rule that names why.
 KNOWN_FAILURES = {
     # 5 bars of 2017-11-12 04-AM..08-AM sit between 2017-11-11 11-PM and 2017-11-12 03-AM and
-    # repeat their prices: the vendor relabelled hours, so these bars cannot be trusted.
-    "BTCUSD_2017-2019_coinbase-hourly_cdd.csv": "increasing_timestamps",
+    # repeat their prices and volumes: the vendor relabelled hours. Sorting the file (its times
+    # are unique) would hide that; the copies cannot be trusted.
+    "BTCUSD_2017-2019_coinbase-hourly_cdd.csv": "repeated_bars",
 }
 
 
@@ -35,11 +37,14 @@ def _check_vendor(path: Path) -> ValidationReport:
     return _check(path)
 
 
-def _check(path: Path, **cfg) -> ValidationReport:
+def _check(path: Path, **options) -> ValidationReport:
+    """Ingest ``path`` and validate it; ``start``/``end`` go to ingest, the rest to validate."""
     ticker = infer_ticker(path)
     interval = interval_of(path)
-    got = ingest(ticker, DataConfig(tickers=(ticker,), source=str(path), interval=interval, **cfg))
-    return validate(got.frame, interval=interval)
+    dates = {k: options.pop(k) for k in ("start", "end") if k in options}
+    cfg = DataConfig(tickers=(ticker,), source=str(path), interval=interval, **dates)
+    got = ingest(ticker, cfg)
+    return validate(got.frame, interval=interval, notes=got.notes, **options)
 
 
 def _inject(
@@ -75,8 +80,9 @@ def test_hourly_btc_passes_after_the_relabelled_hours() -> None:
     path = market_file("BTCUSD_2017-2019_coinbase-hourly_cdd.csv")
     report = _check(path, start="2017-11-13")
     assert report.success, report.summary()
-    failed = next(r for r in _check_vendor(path).errors if r.rule == "increasing_timestamps")
-    assert "2017-11-11 23:00 comes after 2017-11-12 04:00" in failed.message
+    failed = next(r for r in _check_vendor(path).errors if r.rule == "repeated_bars")
+    assert "2017-11-12 04:00 repeats the bar of 2017-11-11 23:00" in failed.message
+    assert failed.unexpected == 5
 
 
 def test_tsla_pre_ipo_placeholder_is_dropped() -> None:
@@ -129,6 +135,40 @@ def _swap_rows(i: int, j: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
         order = list(range(len(t)))
         order[i], order[j] = order[j], order[i]
         return t.iloc[order]
+
+    return fault
+
+
+def _copy_prices(source: str, target: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def fault(t: pd.DataFrame) -> pd.DataFrame:
+        cols = ["Open", "High", "Low", "Close", "Volume"]
+        t.loc[t["Date"] == target, cols] = t.loc[t["Date"] == source, cols].to_numpy()
+        return t
+
+    return fault
+
+
+def _freeze(first: int, count: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """``count`` bars from position ``first`` repeat one price with zero volume (stale feed)."""
+
+    def fault(t: pd.DataFrame) -> pd.DataFrame:
+        rows = t.index[first : first + count]
+        for col in ("Open", "High", "Low", "Close"):
+            t.loc[rows, col] = t.loc[rows[0], "Close"]
+        t.loc[rows, "Volume"] = "0"
+        return t
+
+    return fault
+
+
+def _scale_from(date: str, factor: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Every price from ``date`` on multiplied by ``factor`` (an unadjusted split)."""
+
+    def fault(t: pd.DataFrame) -> pd.DataFrame:
+        after = t["Date"] >= date
+        for col in ("Open", "High", "Low", "Close"):
+            t.loc[after, col] = (t.loc[after, col].astype(float) * factor).astype(str)
+        return t
 
     return fault
 
@@ -206,13 +246,6 @@ FAULTS = [
         "appears 2 times",
     ),
     (
-        "swapped_bars",
-        "GOOGL_2013-2023_yahoo-adjusted.csv",
-        _swap_rows(1000, 1001),
-        "increasing_timestamps",
-        "comes after",
-    ),
-    (
         "truncated_file",
         "AAPL_2013-2023_yahoo-adjusted.csv",
         lambda t: t.iloc[:60],
@@ -220,11 +253,25 @@ FAULTS = [
         "60 rows < 100 required",
     ),
     (
-        "descending_with_one_bar_out_of_place",
-        "SPY_2000-2020_alphavantage.csv",
-        _swap_rows(10, 2000),
-        "increasing_timestamps",
-        "comes after",
+        "copied_bar_under_another_date",
+        "MSFT_2013-2023_yahoo-adjusted.csv",
+        _copy_prices("2018-02-01", "2018-02-02"),
+        "repeated_bars",
+        "2018-02-02 repeats the bar of 2018-02-01",
+    ),
+    (
+        "month_of_stale_bars",
+        "AAPL_2013-2023_yahoo-adjusted.csv",
+        _freeze(1000, 31),
+        "long_stale_feed",
+        "31 identical zero-volume bars",
+    ),
+    (
+        "exact_half_on_every_price",
+        "GOOGL_2013-2023_yahoo-adjusted.csv",
+        _scale_from("2018-06-01", 0.5),
+        "unadjusted_split",
+        "2018-06-01 open, high, low and close all moved x0.50",
     ),
 ]
 
@@ -281,19 +328,128 @@ def test_non_numeric_error_names_the_file_line(tmp_path: Path) -> None:
 # -- warnings: flagged, handled, never stopping the run -----------------------------------------
 
 
-def test_stale_feed_injected_is_dropped(tmp_path: Path) -> None:
-    def freeze(t: pd.DataFrame) -> pd.DataFrame:
-        rows = t.index[500:505]
-        for col in ("Open", "High", "Low", "Close"):
-            t.loc[rows, col] = t.loc[rows[0], "Close"]
-        t.loc[rows, "Volume"] = "0"
-        return t
-
-    report = _check(_inject("AAPL_2013-2023_yahoo-adjusted.csv", tmp_path, freeze))
+def test_short_stale_feed_injected_is_dropped(tmp_path: Path) -> None:
+    report = _check(_inject("AAPL_2013-2023_yahoo-adjusted.csv", tmp_path, _freeze(500, 5)))
     assert report.success
     (stale,) = report.warnings
     assert (stale.rule, stale.unexpected, stale.handling) == ("stale_feed", 5, "dropped 5 bars")
     assert len(report.frame) == report.rows_checked - 5
+
+
+def test_long_stale_feed_stops_the_run_and_names_the_run(tmp_path: Path) -> None:
+    report = _check(_inject("AAPL_2013-2023_yahoo-adjusted.csv", tmp_path, _freeze(1000, 31)))
+    (error,) = report.errors
+    assert error.rule == "long_stale_feed" and error.unexpected == 31
+    # One example per run: its first and last bar and its length.
+    assert "on 31 of 2768 rows: 2016-12-20 to 2017-02-03: 31 identical zero-volume bars" in (
+        error.message
+    )
+    assert not report.warnings  # the short-run warning does not also claim these bars
+    assert len(report.frame) == report.rows_checked  # nothing dropped when the run stops
+
+
+def test_stale_threshold_is_a_keyword(tmp_path: Path) -> None:
+    path = _inject("AAPL_2013-2023_yahoo-adjusted.csv", tmp_path, _freeze(1000, 31))
+    report = _check(path, max_stale_bars=31)
+    assert report.success
+    assert [(w.rule, w.handling) for w in report.warnings] == [("stale_feed", "dropped 31 bars")]
+    strict = _check(
+        _inject("MSFT_2013-2023_yahoo-adjusted.csv", tmp_path, _freeze(9, 3)), max_stale_bars=2
+    )
+    assert [e.rule for e in strict.errors] == ["long_stale_feed"]
+
+
+def _unadjusted_nvda(tmp_path: Path) -> Path:
+    """NVDA's adjusted file with every price before its 4:1 split of 2021-07-20 at half its
+    adjusted value: a 2:1 jump on the split day, as an unadjusted vendor file would show."""
+
+    def unadjust(t: pd.DataFrame) -> pd.DataFrame:
+        before = t["Date"] < "2021-07-20"
+        for col in ("Open", "High", "Low", "Close"):
+            t.loc[before, col] = (t.loc[before, col].astype(float) * 2).astype(str)
+        t.loc[before, "Volume"] = (t.loc[before, "Volume"].astype(float) / 2).astype(str)
+        return t
+
+    return _inject("NVDA_2013-2023_yahoo-adjusted.csv", tmp_path, unadjust)
+
+
+def test_unadjusted_split_stops_the_run(tmp_path: Path) -> None:
+    report = _check(_unadjusted_nvda(tmp_path))
+    assert _rules(report) == {"unadjusted_split"}, report.summary()
+    (error,) = report.errors
+    assert "2021-07-20 open, high, low and close all moved x0.50" in error.message
+    assert "unadjusted 2:1 split" in error.message and "splits={'2021-07-20': 2}" in error.message
+    assert any(w.rule == "large_moves" for w in report.warnings)
+
+
+def test_declared_split_adjusts_the_bars_before_it(tmp_path: Path) -> None:
+    path = _unadjusted_nvda(tmp_path)
+    report = _check(path, splits={"2021-07-20": 2})
+    assert report.success, report.summary()
+    assert report.warnings == []
+    assert report.notes[-1].startswith("declared 2:1 split on 2021-07-20: prices of the 2151")
+    original = _check_vendor(market_file("NVDA_2013-2023_yahoo-adjusted.csv")).frame
+    pd.testing.assert_frame_equal(report.frame, original, rtol=1e-9)
+
+
+def test_suspected_split_can_be_let_through_as_a_warning(tmp_path: Path) -> None:
+    report = _check(_unadjusted_nvda(tmp_path), suspected_splits="warning")
+    assert report.success
+    assert {w.rule for w in report.warnings} == {"unadjusted_split", "large_moves"}
+
+
+@pytest.mark.parametrize(
+    ("splits", "match"),
+    [
+        ({"1999-01-04": 2}, r"splits: 1999-01-04 is not inside the bars \(2013-01-02 \.\. "),
+        ({"2021-07-20": 0}, r"splits: ratio 0 of 2021-07-20 must be a positive number"),
+        ({"July 20th": 2}, r"splits: 'July 20th' is not a date"),
+    ],
+)
+def test_bad_split_declarations_are_named(splits: dict, match: str) -> None:
+    frame = _check_vendor(market_file("NVDA_2013-2023_yahoo-adjusted.csv")).frame
+    with pytest.raises(ValueError, match=match):
+        validate(frame, splits=splits)
+
+
+def test_real_crash_is_not_a_split() -> None:
+    """META fell 26% on 2022-02-03 and Coinbase BTC 54% on 2015-01-14: big moves, no split."""
+    for name in ("META_2013-2023_yahoo-adjusted.csv", "BTCUSD_2014-2019_coinbase-daily_cdd.csv"):
+        report = _check_vendor(market_file(name))
+        assert report.success
+        assert "unadjusted_split" not in {w.rule for w in report.warnings}
+
+
+def test_bars_out_of_order_with_unique_dates_are_sorted_with_a_note(tmp_path: Path) -> None:
+    name = "SPY_2000-2020_alphavantage.csv"  # descending, with two bars swapped
+    got = ingest(
+        "SPY",
+        DataConfig(tickers=("SPY",), source=str(_inject(name, tmp_path, _swap_rows(10, 2000)))),
+    )
+    assert got.frame["timestamp"].is_monotonic_increasing
+    assert got.notes[0] == f"{name}: rows are newest first: reversed"
+    assert got.notes[1].startswith(f"{name}: 2 rows out of time order, sorted by time ({name} line")
+    clean = ingest("SPY", DataConfig(tickers=("SPY",), source=str(market_file(name))))
+    pd.testing.assert_frame_equal(got.frame, clean.frame)
+    assert validate(got.frame, notes=got.notes).to_dict()["notes"] == list(got.notes)
+
+
+def test_swapped_bars_with_a_repeated_date_are_not_sorted(tmp_path: Path) -> None:
+    def fault(t: pd.DataFrame) -> pd.DataFrame:
+        t = _swap_rows(1000, 1001)(t)
+        t.iloc[1500, t.columns.get_loc("Date")] = t.iloc[1499]["Date"]
+        return t
+
+    report = _check(_inject("GOOGL_2013-2023_yahoo-adjusted.csv", tmp_path, fault))
+    assert {"unique_timestamps", "increasing_timestamps"} <= _rules(report)
+
+
+def test_increasing_timestamps_rule_on_a_frame() -> None:
+    frame = _check_vendor(market_file("MSFT_2013-2023_yahoo-adjusted.csv")).frame
+    swapped = frame.iloc[[*range(0, 100), 101, 100, *range(102, len(frame))]]
+    report = validate(swapped.reset_index(drop=True))
+    assert _rules(report) == {"increasing_timestamps"}
+    assert "2013-05-28 comes after 2013-05-29" in report.errors[0].message
 
 
 def test_missing_sessions_are_flagged_against_the_nyse_calendar(tmp_path: Path) -> None:
@@ -306,20 +462,6 @@ def test_missing_sessions_are_flagged_against_the_nyse_calendar(tmp_path: Path) 
     assert gap.rule == "calendar_gaps"
     assert "2019-03-11 5 expected bars missing since 2019-03-01" in gap.message
     assert len(report.frame) == report.rows_checked  # kept
-
-
-def test_unadjusted_split_is_flagged(tmp_path: Path) -> None:
-    def unadjust(t: pd.DataFrame) -> pd.DataFrame:
-        before = t["Date"] < "2021-07-20"
-        for col in ("Open", "High", "Low", "Close"):
-            t.loc[before, col] = (t.loc[before, col].astype(float) * 2).astype(str)
-        return t
-
-    report = _check(_inject("NVDA_2013-2023_yahoo-adjusted.csv", tmp_path, unadjust))
-    assert report.success
-    (move,) = report.warnings
-    assert move.rule == "large_moves"
-    assert "2021-07-20" in move.message and "unadjusted 2:1 split" in move.message
 
 
 def test_crypto_hours_missing_are_flagged(tmp_path: Path) -> None:
@@ -354,6 +496,42 @@ def test_data_docs_html(tmp_path: Path) -> None:
     html = page.read_text()
     assert page.suffix == ".html" and "<html" in html.lower()
     assert "ohlcv.stock.1d" in html and "pre_listing" in html
+
+
+_REMOTE = re.compile(
+    r"<(?:link|script|img)\b[^>]*(?:href|src)\s*=\s*[\"']?(?:https?:)?//|url\(\s*[\"']?(?:https?:)?//",
+    re.I,
+)
+
+
+def test_data_docs_page_loads_nothing_from_the_network(tmp_path: Path) -> None:
+    """Readable offline: every style inline, no CDN stylesheet, script or image (issue 14)."""
+    report = _check_vendor(market_file("TSLA_2010-2017_yahoo.csv"))
+    html = write_data_docs(report, tmp_path / "docs").read_text()
+    assert _REMOTE.search(html) is None, _REMOTE.search(html)
+    assert "<script" not in html.lower()
+    head = html[: html.lower().index("</head>")]
+    assert "<style>" in head and ".table th,.table td{" in head  # Bootstrap's table rules
+    assert ".ge-section" in head  # GX's own stylesheet, from the package
+    assert "pre_listing" in html and "stale_run" in html  # the content is all there
+
+
+def test_offline_html_strips_remote_resources_only() -> None:
+    from tradeforge.validation.docs import offline_html
+
+    page = (
+        '<html><head><link rel="stylesheet" href="https://cdn.example/b.css"/>'
+        '<link rel="stylesheet" href="//cdn.example/c.css">'
+        '<script src="https://code.jquery.com/jquery.js"></script>'
+        "<style>.x{background:url('https://img.example/logo.png')}</style></head>"
+        '<body><img src="https://img.example/logo.png"><a href="https://docs.example">docs</a>'
+        "<script>$('.x').modal()</script><table class=\"table\"></table></body></html>"
+    )
+    out = offline_html(page)
+    assert _REMOTE.search(out) is None
+    assert '<a href="https://docs.example">docs</a>' in out  # a link is not a fetch
+    assert "<script" not in out and '<table class="table">' in out
+    assert out.index("<style>") < out.index("</head>")
 
 
 def test_schema_violation_is_an_error() -> None:

@@ -73,3 +73,21 @@ def test_up_refuses_a_port_taken_by_another_program(tmp_path: Path) -> None:
 def test_ports_are_validated() -> None:
     with pytest.raises(ValueError, match="s3_port=80"):
         StackConfig(s3_port=80)
+
+
+def test_env_sh_puts_the_venv_bin_on_path_once(tmp_path: Path) -> None:
+    import subprocess
+
+    from ops.stack import VENV_BIN, write_env_file
+
+    cfg = StackConfig(state_dir=tmp_path, s3_keys=("key", "secret"))
+    env_sh = write_env_file(cfg)
+    script = f"source {env_sh}; source {env_sh}; command -v prefect; command -v tradeforge; "
+    script += 'echo "$PATH"; echo "$PREFECT_API_URL"'
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    out = subprocess.run(
+        ["bash", "-c", script], env=clean, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == str(VENV_BIN / "prefect") and out[1] == str(VENV_BIN / "tradeforge")
+    assert out[2].split(":").count(str(VENV_BIN)) == 1  # sourced twice, added once
+    assert out[3] == cfg.api_url

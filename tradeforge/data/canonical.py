@@ -17,9 +17,9 @@ NUMERIC_COLUMNS = (*PRICE_COLUMNS, "volume")
 def make_canonical(bars: pd.DataFrame, ticker: str) -> pd.DataFrame:
     """Build the canonical frame from ``bars`` (columns timestamp, open..volume, any order).
 
-    Timestamps must already be UTC-aware. Rows keep their order: a vendor file that is
-    descending as a whole has been reversed by the reader, and any remaining disorder is left
-    for validation to report (sorting here would hide a corrupt file).
+    Timestamps must already be UTC-aware. Rows keep their order: the reader has put a vendor
+    file in time order (with a note) where that is safe; what remains (repeated or missing
+    times) is left for validation to report.
     """
     out = pd.DataFrame(
         {
@@ -84,3 +84,26 @@ class Ingested:
     """Vendor layout the raw bytes were recognised as."""
     notes: tuple[str, ...] = ()
     """What was done to the vendor data (adjustments applied or refused)."""
+
+
+def daily_dates(frame: pd.DataFrame, *, zoned: bool, timezone: str) -> tuple[pd.DataFrame, str]:
+    """Daily bars stamped by their calendar day (00:00 UTC of that date), and a note if moved.
+
+    Stamps already at midnight are dates as written. Other stamps are dated by the day they
+    fall on in ``timezone`` (the exchange's) when the file gave them as instants (``zoned``),
+    or by the date written when they are wall-clock times without a zone: a bar stamped
+    ``2020-01-02 21:00Z`` (16:00 in New York) is the bar of 2 January, not of 3 January.
+    """
+    stamps = frame["timestamp"]
+    known = stamps.dropna()
+    if known.empty or (known == known.dt.normalize()).all():
+        return frame, ""
+    local = stamps.dt.tz_convert(timezone) if zoned else stamps.dt.tz_convert("UTC")
+    dates = local.dt.tz_localize(None).dt.normalize().dt.tz_localize("UTC")
+    times = local.dropna().dt.strftime("%H:%M").value_counts()
+    zone = timezone if zoned else "as written"
+    note = (
+        f"daily bars stamped at {', '.join(times.index[:3])} ({zone}): each dated by its "
+        f"calendar day{' in ' + timezone if zoned else ''}"
+    )
+    return frame.assign(timestamp=dates.astype("datetime64[ns, UTC]")), note

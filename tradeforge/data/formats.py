@@ -3,14 +3,18 @@
 A layout is recognised from its header (column names, case- and spacing-insensitive). Values
 are parsed strictly: a cell that is present but not a number (or not a date) is an error that
 names the file, the line and the column; an empty cell becomes a null that validation reports.
-A file in descending order as a whole (Alpha Vantage, CryptoDataDownload, old Yahoo exports) is
-reversed; any other disorder is kept so that validation can point at it.
+Times in more than one time zone (some rows with a UTC offset, some without, or offsets no
+single zone uses) are an error naming rows. A file in descending order as a whole (Alpha
+Vantage, CryptoDataDownload, old Yahoo exports) is reversed; rows otherwise out of order are
+sorted when their times are unique; each is said in a note. Repeated times keep their order
+for validation to report.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +45,9 @@ class Parsed:
     bars: pd.DataFrame
     layout: str
     notes: tuple[str, ...] = ()
+    zoned: bool = False
+    """True when the file's times carried a time zone (UTC offsets or a tz-aware column): they
+    are instants, converted to UTC. False: wall-clock times as written, read as UTC."""
 
 
 Adjust = Callable[[pd.DataFrame, str], tuple[pd.DataFrame, list[str]]]
@@ -322,15 +329,17 @@ def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Pars
         return f"{name} line {pos + first_line}" if first_line else f"{name} row {pos + 1}"
 
     bars = pd.DataFrame(index=range(len(table)))
-    bars["timestamp"] = _parse_times(table[mapping["timestamp"]], layout.time_formats, where)
+    times = _parse_times(table[mapping["timestamp"]], layout.time_formats, where)
+    bars["timestamp"] = times.values
     for ours, theirs in mapping.items():
         if ours != "timestamp":
             bars[ours] = _parse_numbers(table[theirs], theirs, where)
-    bars = _ascending(bars)
-    notes: list[str] = []
+    bars, notes = _in_time_order(bars, name, where)
     if layout.adjust is not None:
-        bars, notes = layout.adjust(bars, name)
-    return Parsed(bars[["timestamp", *NUMERIC_COLUMNS]], layout.name, tuple(notes))
+        bars, adjust_notes = layout.adjust(bars, name)
+        notes += adjust_notes
+    columns = bars[["timestamp", *NUMERIC_COLUMNS]]
+    return Parsed(columns, layout.name, tuple(notes), zoned=times.zoned)
 
 
 def _examples(bad: pd.Series, raw: pd.Series, where: Callable[[int], str]) -> str:
@@ -352,11 +361,30 @@ def _parse_numbers(raw: pd.Series, column: str, where: Callable[[int], str]) -> 
     return values.astype("float64").reset_index(drop=True)
 
 
-def _parse_times(
-    raw: pd.Series, formats: tuple[str, ...], where: Callable[[int], str]
-) -> pd.Series:
+@dataclass(frozen=True)
+class Times:
+    """Parsed bar times (UTC) and whether the file gave them with a time zone."""
+
+    values: pd.Series
+    zoned: bool
+
+
+#: An ISO-like date-time ending in a UTC offset: ``2015-01-05 00:00:00-05:00``, ``...T09:30Z``.
+_WITH_OFFSET = re.compile(
+    r"^(?P<wall>\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*"
+    r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)$"
+)
+
+
+def _parse_times(raw: pd.Series, formats: tuple[str, ...], where: Callable[[int], str]) -> Times:
+    """Bar times as UTC; a file's time zone must be one time zone (see ``_zoned_times``)."""
     if pd.api.types.is_datetime64_any_dtype(raw):
-        return _datetime_column(raw).reset_index(drop=True)
+        zoned = getattr(raw.dt, "tz", None) is not None
+        return Times(_datetime_column(raw).reset_index(drop=True), zoned)
+    text = raw.astype("string").str.strip()
+    parts = text.str.extract(_WITH_OFFSET)
+    if parts["offset"].notna().any():
+        return Times(_zoned_times(raw, text, parts, where), True)
     best: pd.Series | None = None
     for fmt in formats:
         parsed = pd.to_datetime(raw, format=fmt, utc=True, errors="coerce")
@@ -368,7 +396,84 @@ def _parse_times(
         raise DataFormatError(
             f"column {raw.name!r} holds values that are not dates: {_examples(bad, raw, where)}"
         )
-    return best.reset_index(drop=True)
+    return Times(best.reset_index(drop=True), False)
+
+
+def _offset_minutes(offset: str) -> int:
+    if offset == "Z":
+        return 0
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+    return -minutes if offset[0] == "-" else minutes
+
+
+def _zoned_times(
+    raw: pd.Series, text: pd.Series, parts: pd.DataFrame, where: Callable[[int], str]
+) -> pd.Series:
+    """Times written with UTC offsets. One time zone per file: every time carries an offset,
+    and the offsets are one value or two an hour apart that change only at daylight-saving
+    switches (a few times a year). Stamps that are all local midnights are daily bars: their
+    date is the date as written (``2020-01-02T00:00:00+09:00`` is the bar of 2 January, not
+    of 1 January 15:00 UTC); other times are instants, converted to UTC.
+    """
+    present = raw.notna().reset_index(drop=True)
+    has_offset = parts["offset"].notna().reset_index(drop=True)
+    column = repr(raw.name)
+    if (present & ~has_offset).any():
+        raise DataFormatError(
+            f"column {column} mixes time zones: {int(has_offset.sum())} rows carry a UTC offset "
+            f"({_examples(has_offset, raw, where)}) and {int((present & ~has_offset).sum())} "
+            f"rows have none ({_examples(present & ~has_offset, raw, where)}); write every time "
+            "in one time zone"
+        )
+    wall = pd.to_datetime(parts["wall"], format="ISO8601", errors="coerce").reset_index(drop=True)
+    bad = wall.isna() & present
+    if bad.any():
+        raise DataFormatError(
+            f"column {column} holds values that are not dates: {_examples(bad, raw, where)}"
+        )
+    minutes = parts["offset"].reset_index(drop=True).map(_offset_minutes, na_action="ignore")
+    _check_one_zone(minutes[present], wall[present], raw, column, where)
+    if (wall[present] == wall[present].dt.normalize()).all():
+        return wall.dt.tz_localize("UTC")
+    utc = wall - pd.to_timedelta(minutes.astype("float64"), unit="m")
+    return utc.dt.tz_localize("UTC")
+
+
+def _check_one_zone(
+    minutes: pd.Series,
+    wall: pd.Series,
+    raw: pd.Series,
+    column: str,
+    where: Callable[[int], str],
+) -> None:
+    """Error naming rows when the offsets cannot come from one time zone."""
+    counts = minutes.value_counts()
+    if len(counts) == 1:
+        return
+    ordered = minutes.iloc[np.argsort(wall.to_numpy(), kind="stable")]
+    switches = int((ordered.diff().fillna(0) != 0).sum())
+    years = max(1, wall.dt.year.nunique())
+    one_dst_zone = (
+        len(counts) == 2 and abs(counts.index[0] - counts.index[1]) == 60 and switches <= 2 * years
+    )
+    if one_dst_zone:
+        return
+    rare = counts.index[-1]
+    odd = pd.Series(False, index=raw.reset_index(drop=True).index)
+    odd[minutes.index[minutes == rare]] = True
+    offsets = ", ".join(_format_offset(int(m)) for m in counts.index)
+    raise DataFormatError(
+        f"column {column} mixes time zones: UTC offsets {offsets} change {switches} times, "
+        f"which no single time zone does ({int(odd.sum())} rows at "
+        f"{_format_offset(int(rare))}: {_examples(odd, raw, where)}); write every time in one "
+        "time zone"
+    )
+
+
+def _format_offset(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _datetime_column(raw: pd.Series) -> pd.Series:
@@ -382,9 +487,36 @@ def _datetime_column(raw: pd.Series) -> pd.Series:
     return raw.dt.tz_convert("UTC")
 
 
-def _ascending(bars: pd.DataFrame) -> pd.DataFrame:
-    """Reverse a file written newest-first; leave any other disorder for validation to see."""
-    steps = bars["timestamp"].diff().dropna()
+def _when(stamp: pd.Timestamp) -> str:
+    return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M}"
+
+
+def _in_time_order(
+    bars: pd.DataFrame, name: str, where: Callable[[int], str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Bars in ascending time order, with a note saying what was done.
+
+    A file written newest-first is reversed. Rows otherwise out of order are sorted when every
+    time is present and unique; with a repeated or missing time the order is kept for
+    validation to report (which of two bars with one time is right is not ours to guess).
+    """
+    notes: list[str] = []
+    stamps = bars["timestamp"]
+    steps = stamps.diff().dropna()
+    line = pd.Series(range(len(bars)))
     if (steps < pd.Timedelta(0)).sum() > (steps > pd.Timedelta(0)).sum():
-        return bars.iloc[::-1].reset_index(drop=True)
-    return bars
+        bars, line = bars.iloc[::-1].reset_index(drop=True), line.iloc[::-1].reset_index(drop=True)
+        notes.append(f"{name}: rows are newest first: reversed")
+    stamps = bars["timestamp"]
+    if stamps.is_monotonic_increasing or stamps.isna().any() or stamps.duplicated().any():
+        return bars, notes
+    order = np.argsort(stamps.to_numpy(), kind="stable")
+    moved = np.flatnonzero(order != np.arange(len(order)))  # rows not at their sorted place
+    descents = np.flatnonzero((stamps.diff() < pd.Timedelta(0)).to_numpy())
+    shown = "; ".join(
+        f"{where(int(line[i]))}: {_when(stamps[i])} after {_when(stamps[i - 1])}"
+        for i in descents[:3]
+    )
+    more = f"; and {len(descents) - 3} more" if len(descents) > 3 else ""
+    notes.append(f"{name}: {len(moved)} rows out of time order, sorted by time ({shown}{more})")
+    return bars.iloc[order].reset_index(drop=True), notes

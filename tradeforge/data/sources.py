@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from tradeforge.config.data import DEMO_SOURCE, DataConfig
-from tradeforge.data.canonical import Ingested, filter_dates, infer_interval, make_canonical
+from tradeforge.data.canonical import (
+    Ingested,
+    daily_dates,
+    filter_dates,
+    infer_interval,
+    make_canonical,
+)
 from tradeforge.data.errors import DataFormatError, DataSourceError
 from tradeforge.data.formats import read_bars
 
@@ -77,13 +83,20 @@ def _finish(ticker: str, raw: RawFile, config: DataConfig) -> Ingested:
     parsed = read_bars(raw.data, raw.name, ticker)
     frame = make_canonical(parsed.bars, ticker)
     _check_interval(frame, config.interval, raw.origin)
+    notes = parsed.notes
+    if config.interval == "1d":
+        from tradeforge.validation.derived import exchange_timezone
+
+        tz = exchange_timezone(ticker)
+        frame, moved = daily_dates(frame, zoned=parsed.zoned, timezone=tz)
+        notes += (f"{raw.name}: {moved}",) if moved else ()
     frame = filter_dates(frame, config.start, config.end, origin=raw.origin)
     return Ingested(
         frame=frame,
         sha256=hashlib.sha256(raw.data).hexdigest(),
         source=raw.origin,
         layout=parsed.layout,
-        notes=parsed.notes,
+        notes=notes,
     )
 
 

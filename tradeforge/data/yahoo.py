@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SNAPSHOT_ROOT = "raw/yahoo"
-_TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-=^]{0,19}$")
+_TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19}$")  # ^GSPC: an index
 #: Words in yfinance's error log that mean "try again later", not "no such ticker".
 _TRANSIENT_HINTS = ("rate limit", "too many requests", "timed out", "timeout", "connection", "curl")
 

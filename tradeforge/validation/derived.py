@@ -18,6 +18,8 @@ CRYPTO = "crypto"
 ASSET_CLASSES = (STOCK, CRYPTO)
 #: Exchange whose sessions define a stock's expected bars.
 STOCK_CALENDAR = "XNYS"
+#: Time zone whose calendar day dates a daily bar (crypto trades around the clock, in UTC).
+EXCHANGE_TIMEZONES = {STOCK: "America/New_York", CRYPTO: "UTC"}
 
 _CRYPTO_BASES = (
     "BTC|ETH|LTC|XRP|BCH|ADA|SOL|DOGE|DOT|LINK|XLM|EOS|TRX|BNB|AVAX|MATIC|UNI|ATOM|XMR|ETC|ZEC"
@@ -36,7 +38,23 @@ MOVE_THRESHOLDS = {
 }
 #: This many identical zero-volume bars in a row is a stale feed, not a quiet market.
 STALE_RUN = 3
-SPLIT_RATIOS = (2, 3, 4, 5, 8, 10, 1.5, 20)
+#: Longest stale run that is only dropped with a warning; a longer one is a hole in the data
+#: and stops the run (issue 14: a month of repeated bars was dropped and trained over). Stocks:
+#: a trading week of sessions (or two of hours). Crypto: calibrated on the real files, whose
+#: longest run is Coinbase's 20 days of 340.00 in December 2014, its first month of trading.
+MAX_STALE_BARS = {
+    (STOCK, "1d"): 5,
+    (STOCK, "1h"): 14,
+    (CRYPTO, "1d"): 21,
+    (CRYPTO, "1h"): 24,
+}
+SPLIT_RATIOS = (2, 3, 4, 5, 7, 8, 10, 1.5, 15, 20)
+#: A bar is a suspected unadjusted split when the geometric mean of its four price ratios to
+#: the previous bar is within this of a split ratio ...
+SPLIT_TOLERANCE = 0.05
+#: ... and each of open, high, low and close is within this of the same ratio (a real split
+#: moves the whole bar; a crash moves the close far more than the open).
+SPLIT_COLUMN_TOLERANCE = 0.25
 
 
 def asset_class_of(ticker: str) -> str:
@@ -44,7 +62,14 @@ def asset_class_of(ticker: str) -> str:
     return CRYPTO if _CRYPTO.match(ticker.upper()) else STOCK
 
 
-def add_derived(frame: pd.DataFrame, asset_class: str, interval: str) -> pd.DataFrame:
+def exchange_timezone(ticker: str) -> str:
+    """Time zone of the exchange whose calendar days date ``ticker``'s daily bars."""
+    return EXCHANGE_TIMEZONES[asset_class_of(ticker)]
+
+
+def add_derived(
+    frame: pd.DataFrame, asset_class: str, interval: str, *, max_stale_bars: int
+) -> pd.DataFrame:
     """``frame`` plus the per-bar columns the suite's expectations check."""
     out = frame.copy()
     out["max_open_close"] = frame[["open", "close"]].max(axis=1, skipna=False)
@@ -53,9 +78,52 @@ def add_derived(frame: pd.DataFrame, asset_class: str, interval: str) -> pd.Data
     close = frame["close"].where(frame["close"] > 0)
     out["abs_log_return"] = np.log(close / close.shift(1)).abs()
     out["missing_before"] = missing_before(frame["timestamp"], asset_class, interval)
-    out["stale_run"] = stale_runs(frame)
+    runs = stale_runs(frame)
+    out["stale_run"] = runs
+    out["short_stale_run"] = runs.where(runs <= max_stale_bars, 0)
     out["pre_listing"] = pre_listing(frame).astype(int)
+    out["repeat_of"] = repeat_of(frame)
+    out["split_ratio"] = split_ratios(frame)
     return out
+
+
+def repeat_of(frame: pd.DataFrame) -> pd.Series:
+    """Position of an earlier bar with the very same open, high, low, close and (non-zero)
+    volume, else -1: a traded bar copied under another time (a relabelled hour), not a market.
+    """
+    cols = ["open", "high", "low", "close", "volume"]
+    traded = frame["volume"].fillna(0) > 0
+    keyed = frame[cols].round(10)
+    first = pd.Series(np.arange(len(frame)), index=frame.index)
+    origin = first.groupby([keyed[c] for c in cols], dropna=False).transform("min")
+    copied = traded & keyed.duplicated(keep="first")
+    # The same bar twice under the same time is unique_timestamps' finding, not a relabelling.
+    stamps = frame["timestamp"].to_numpy()
+    copied &= stamps != stamps[origin.to_numpy()]
+    return pd.Series(np.where(copied, origin, -1), index=frame.index).astype(np.int64)
+
+
+def split_ratios(frame: pd.DataFrame) -> pd.Series:
+    """For each bar, the split ``n`` (2.0 for 2:1, 0.5 for a 1:2 reverse split) its whole bar
+    moved by against the previous bar, or 0.0 when it does not look like a split."""
+    prices = frame[["open", "high", "low", "close"]].to_numpy(dtype=float)
+    out = np.zeros(len(frame))
+    if len(frame) < 2:
+        return pd.Series(out, index=frame.index)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = prices[1:] / prices[:-1]
+        mean = np.exp(np.log(ratios).mean(axis=1))
+    for n in SPLIT_RATIOS:
+        for target, label in ((1 / n, n), (n, 1 / n)):
+            near = np.abs(mean / target - 1) < SPLIT_TOLERANCE
+            near &= (np.abs(ratios / target - 1) < SPLIT_COLUMN_TOLERANCE).all(axis=1)
+            out[1:] = np.where(near & (out[1:] == 0), label, out[1:])
+    return pd.Series(out, index=frame.index)
+
+
+def split_label(n: float) -> str:
+    """``2.0`` -> ``"2:1 split"``, ``0.5`` -> ``"1:2 reverse split"``."""
+    return f"{n:g}:1 split" if n >= 1 else f"1:{1 / n:g} reverse split"
 
 
 def pre_listing(frame: pd.DataFrame) -> pd.Series:

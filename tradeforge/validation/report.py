@@ -56,6 +56,8 @@ class ValidationReport:
     """Wall time of the suite (context, run, derived checks)."""
     gx_result: Any = field(default=None, repr=False, compare=False)
     """great-expectations' own validation result (for Data Docs); not a context."""
+    notes: tuple[str, ...] = ()
+    """What was done to the bars before the rules ran (reader's notes, declared splits)."""
 
     @property
     def errors(self) -> list[RuleResult]:
@@ -120,6 +122,7 @@ class ValidationReport:
             "rows_kept": len(self.frame),
             "seconds": round(self.seconds, 3),
             "summary": self.summary(),
+            "notes": list(self.notes),
             "rules": [
                 {
                     "rule": r.rule,

@@ -1,0 +1,239 @@
+"""A temporary Prefect server that dies with the CLI process, even on SIGKILL.
+
+Without ``PREFECT_API_URL`` Prefect starts its own temporary server
+(``prefect.server.api.server.SubprocessASGIServer``): ``python -m uvicorn ...`` in a plain
+``subprocess.Popen``, stopped by an ``atexit`` handler. SIGKILL (or a SIGSEGV, or the OOM killer)
+skips ``atexit``, so the server outlived ``tradeforge train`` for minutes (issue 14).
+
+:func:`ephemeral_server` starts the same server (same app factory, same environment flags)
+*before* Prefect would, as a child of ours that cannot outlive us:
+
+- Linux: the child asks the kernel for ``PR_SET_PDEATHSIG`` (SIGTERM when its parent dies), via
+  ``prctl`` through ctypes, then checks its parent did not die before that took effect;
+- everywhere: a watchdog thread in the child polls ``getppid()`` and ends the server when the
+  parent is gone (covers systems without prctl).
+
+It then points ``PREFECT_API_URL`` at it, so Prefect uses it instead of starting its own. On a
+normal exit (including Ctrl-C) the context manager stops it. With ``PREFECT_API_URL`` already
+set (the local stack, a Prefect Cloud workspace) it does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+HOST = "127.0.0.1"
+#: Commands of ``tradeforge`` that run flows and so need a Prefect API.
+FLOW_COMMANDS = ("train", "predict")
+#: Seconds between the watchdog's looks at the parent.
+WATCH_INTERVAL_S = 0.5
+PR_SET_PDEATHSIG = 1
+
+
+class EphemeralServerError(RuntimeError):
+    """The temporary server did not answer; the message carries its exit code and output."""
+
+
+@dataclass
+class EphemeralServer:
+    """One running temporary server (a child process of this one)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:<port>/api``."""
+        return f"http://{HOST}:{self.port}/api"
+
+    @property
+    def pid(self) -> int:
+        """Process id of the server."""
+        return self.process.pid
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; waits for the process."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_server(timeout: float | None = None) -> EphemeralServer:
+    """Start the server as a child that dies with this process; wait until it answers.
+
+    ``timeout`` defaults to ``$PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` (else 120 s).
+    Must be called from the main thread: Linux sends the death signal when the *thread* that
+    started the child ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("start_server() must run in the main thread (PR_SET_PDEATHSIG)")
+    wait = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
+    port = _free_port()
+    env = {
+        **os.environ,
+        # The flags Prefect's own temporary server runs with (no UI, ephemeral mode).
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    args = [
+        sys.executable,
+        "-m",
+        "cli.ephemeral",
+        "--port",
+        str(port),
+        "--parent",
+        str(os.getpid()),
+    ]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = EphemeralServer(process, port)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise EphemeralServerError(
+                f"temporary Prefect server on port {port} exited with code "
+                f"{process.returncode}: {output[-2000:]}"
+            )
+        if _healthy(server.api_url):
+            _drain(process)
+            return server
+        time.sleep(0.2)
+    server.stop()
+    raise EphemeralServerError(
+        f"temporary Prefect server on port {port} not answering after {wait:g} s "
+        "(raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a busy machine)"
+    )
+
+
+def _drain(process: subprocess.Popen[bytes]) -> None:
+    """Keep reading the server's output so a full pipe never blocks it (errors only)."""
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stderr.write(line.decode(errors="replace"))
+
+    threading.Thread(target=pump, name="ephemeral-server-output", daemon=True).start()
+
+
+@contextlib.contextmanager
+def ephemeral_server(timeout: float | None = None) -> Iterator[EphemeralServer | None]:
+    """Run the body against a temporary server that cannot outlive this process.
+
+    Yields None (and starts nothing) when ``PREFECT_API_URL`` is already set.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        yield None
+        return
+    server = start_server(timeout)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with _prefect_settings(server.api_url):
+            yield server
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+@contextlib.contextmanager
+def _prefect_settings(api_url: str) -> Iterator[None]:
+    """Prefect reads its settings when imported: if it already is, update them in place."""
+    if "prefect" not in sys.modules:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        yield
+
+
+def server_for(argv: list[str]) -> contextlib.AbstractContextManager[EphemeralServer | None]:
+    """:func:`ephemeral_server` when ``argv`` runs a flow command, else a no-op context."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in FLOW_COMMANDS and not {"--help", "-h"} & set(argv):
+        return ephemeral_server()
+    return contextlib.nullcontext()
+
+
+# -- in the server process ----------------------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGTERM this process when its parent dies; watch the parent as well."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_INTERVAL_S)
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn shuts down on SIGTERM
+        time.sleep(10)
+        os._exit(1)  # it did not: leave anyway
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _serve(port: int, parent: int) -> None:
+    """The server process: Prefect's API app under uvicorn, tied to ``parent``."""
+    _die_with_parent(parent)
+    import uvicorn
+
+    uvicorn.run(
+        "prefect.server.api.server:create_app",
+        factory=True,
+        host=HOST,
+        port=port,
+        log_level="error",
+        lifespan="on",
+    )
+
+
+def main() -> None:
+    """``python -m cli.ephemeral --port N --parent PID`` (started by :func:`start_server`)."""
+    parser = argparse.ArgumentParser(description="temporary Prefect server tied to a parent")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args()
+    _serve(args.port, args.parent)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""prefect.yaml: training deployments never overlap on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ops.stack import TRAINING_QUEUE, TRAINING_QUEUE_LIMIT
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_ENTRYPOINTS = ("flows/train.py:train_pipeline", "flows/runners.py:train_pipeline_dask")
+
+
+def _deployments() -> list:
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    raw = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    return PrefectYamlModel.model_validate(raw).deployments  # Prefect's own reading of the file
+
+
+def test_every_training_deployment_is_limited_to_one_run_and_queued() -> None:
+    training = [d for d in _deployments() if d.entrypoint in TRAINING_ENTRYPOINTS]
+    assert {d.name for d in training} == {"nightly", "manual", "dask"}
+    for deployment in training:
+        limit = deployment.concurrency_limit
+        assert limit is not None, deployment.name
+        assert (limit.limit, limit.collision_strategy) == (1, "ENQUEUE"), deployment.name
+        # One shared queue, limited to one run by `make up`: no two trainings at once at all.
+        assert deployment.work_pool.work_queue_name == TRAINING_QUEUE, deployment.name
+    assert TRAINING_QUEUE_LIMIT == 1
+
+
+def test_predict_is_not_held_back_by_training() -> None:
+    (predict,) = [d for d in _deployments() if d.entrypoint == "flows/predict.py:predict"]
+    assert predict.work_pool.work_queue_name != TRAINING_QUEUE
+    assert predict.concurrency_limit is None
