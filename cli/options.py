@@ -6,6 +6,13 @@ from typing import Annotated
 
 import typer
 
+#: Same value as ``tradeforge.config.DEFAULT_STORE`` (a test checks it): declared here too so that
+#: light commands (``models``, ``serve --help``) need not import the config, which imports pandas.
+DEFAULT_STORE = ".tradeforge/store"
+
+StoreOpt = Annotated[
+    str, typer.Option(help="Model store: a local directory or s3://bucket/prefix.")
+]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(

@@ -239,6 +239,7 @@ def run_promotion(
     features) so both are judged on the same bars; the pointer moves by a conditional write.
     """
     from storage.registry import ModelRegistry
+    from tradeforge.artifact import policy_files
     from tradeforge.evaluation import decide_promotion, plot_cost_sweep, summarize_seeds
 
     store = open_pipeline_store(cfg)
@@ -247,7 +248,9 @@ def run_promotion(
     files = {"model.keras": store.get_bytes(challenger["model_key"])}
     for split, key in challenger.get("plots", {}).items():
         files[f"equity-{split}.png"] = store.get_bytes(key)
-    sweep = run_cost_sweep(agent_from_bytes(files["model.keras"]), challenger, prepared, cfg)
+    agent = agent_from_bytes(files["model.keras"])
+    files.update(policy_files(agent))  # policy.npz + policy.json: acting without TensorFlow
+    sweep = run_cost_sweep(agent, challenger, prepared, cfg)
     files["cost-sweep.png"] = plot_cost_sweep(
         sweep, title=f"{ticker} {challenger['agent']} seed {challenger['seed']}: test window"
     )
