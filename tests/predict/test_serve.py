@@ -212,3 +212,33 @@ def test_serving_from_s3_follows_the_pointer_etag(spy_frame, s3_uri, tmp_path: P
         v2 = second.version.version_id
         wait_for(lambda: _models(url)["SPY"].get("version_id") == v2, "the new S3 champion")
         assert call(url, "/predict", {"ticker": "SPY"})[1]["version_id"] == v2
+
+
+def test_the_stack_starts_serve_beside_its_s3(
+    spy_frame, s3_server, monkeypatch, tmp_path: Path
+) -> None:
+    """``make up``'s serve service: on the stack's store, up with no champion yet, then serving
+    the first champion a training promotes, without a restart."""
+    from ops.stack import StackConfig, serve_service, start_service, stop_service
+
+    cfg = StackConfig(
+        state_dir=tmp_path / "stack",
+        s3_port=s3_server.ports["s3.port"],
+        bucket=s3_server.bucket,
+        s3_keys=(s3_server.access_key, s3_server.secret_key),
+        serve_port=free_port(),
+    )
+    service = serve_service(cfg)
+    assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
+    try:
+        start_service(service, cfg.logs, cfg.pids)
+        status, health = call(cfg.serve_url, "/health")
+        assert status == 503 and health["status"] == "no champion loaded"
+        for name, value in s3_server.env().items():
+            monkeypatch.setenv(name, value)
+        first = publish(cfg.store_uri, spy_frame, str(SPY), workdir=tmp_path)
+        wait_for(lambda: call(cfg.serve_url, "/health")[0] == 200, "the first champion")
+        _, out = call(cfg.serve_url, "/predict", {"ticker": "SPY"})
+        assert out["version_id"] == first.version.version_id
+    finally:
+        stop_service("serve", cfg.pids)
