@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 import os
+from difflib import get_close_matches
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 #: command -> (module whose ``register(app)`` adds it, one-line help shown by ``--help``).
 #: A test checks each line against the command's own docstring.
@@ -30,25 +30,27 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 class LazyGroup(TyperGroup):
     """A Typer group whose subcommands are imported on first use, not at start-up."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*LAZY_COMMANDS, *(n for n in self.commands if n not in LAZY_COMMANDS)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         if cmd_name in LAZY_COMMANDS:
             # For the group's help listing: a stand-in carrying the short help only.
-            return click.Command(cmd_name, help=LAZY_COMMANDS[cmd_name][1])
+            return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name][1])
         return None
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] in LAZY_COMMANDS:
             self.load(args[0])
+        elif args and not args[0].startswith("-") and args[0] not in self.commands:
+            matches = get_close_matches(args[0], self.list_commands(ctx))
+            hint = f" Did you mean {', '.join(map(repr, matches))}?" if matches else ""
+            ctx.fail(f"No such command {args[0]!r}.{hint}")
         return super().resolve_command(ctx, args)
 
-    def load(self, cmd_name: str) -> click.Command:
+    def load(self, cmd_name: str) -> Any:
         """Import the command's module and add its real click command to the group."""
         if cmd_name not in self.commands:
             module = importlib.import_module(LAZY_COMMANDS[cmd_name][0])
