@@ -45,6 +45,13 @@ if TYPE_CHECKING:
     from storage.registry import ModelRegistry
 
 log = logging.getLogger("tradeforge.serve")
+#: Seconds between listings of the store for new tickers (when no ``tickers`` were given): a
+#: listing walks every object under ``models/``, the per-ticker ETag check is one HEAD.
+DISCOVER_EVERY_S = 30.0
+
+
+class ChampionUnavailable(LookupError):
+    """The ticker is known but no champion could be loaded (none promoted, or refused)."""
 
 
 class Bar(BaseModel):
@@ -102,22 +109,31 @@ class ChampionBook:
     """S3 endpoint for data sources on S3 (the registry's store has its own)."""
     data_ttl_s: float = 60.0
     slots: dict[str, Slot] = field(default_factory=dict)
+    _discovered: tuple[tuple[str, ...], float] = ((), float("-inf"))
     _cache: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self) -> list[str]:
         """Check every champion pointer's ETag; load the ones that moved. Returns messages."""
         messages = []
-        tickers = self.tickers or tuple(self.registry.tickers())
-        for ticker in tickers:
+        for ticker in self._tickers():
             message = self._refresh_one(ticker)
             if message:
                 messages.append(message)
                 log.warning(message) if "refused" in message else log.info(message)
         return messages
 
+    def _tickers(self) -> tuple[str, ...]:
+        if self.tickers:
+            return self.tickers
+        known, at = self._discovered
+        if time.monotonic() - at >= DISCOVER_EVERY_S:
+            known = tuple(self.registry.tickers())
+            self._discovered = (known, time.monotonic())
+        return known
+
     def _refresh_one(self, ticker: str) -> str | None:
-        from storage.errors import IntegrityError, StoreError
+        from storage.errors import StoreError, StoreUnavailable
 
         slot = self.slots.get(ticker, Slot(ticker))
         now = time.time()
@@ -133,14 +149,16 @@ class ChampionBook:
             return None
         try:
             policy = load_champion_policy(self.registry, ticker)
-        except (IntegrityError, ArtifactError, ValueError, KeyError) as exc:
+        except StoreUnavailable as exc:  # the store is away: try again at the next poll
+            self.slots[ticker] = replace(slot, error=f"store unavailable: {exc}", checked_at=now)
+            return None
+        except (StoreError, ArtifactError, ValueError, KeyError) as exc:
+            # A checksum mismatch, a missing file, a malformed card or policy: refused until
+            # the pointer moves again.
             keeps = slot.policy.version_id if slot.policy else "nothing"
             error = f"{ticker}: champion refused ({exc}); still serving {keeps}"
             self.slots[ticker] = replace(slot, error=error, refused_etag=etag, checked_at=now)
             return error
-        except StoreError as exc:  # the store is away: try again at the next poll
-            self.slots[ticker] = replace(slot, error=f"store unavailable: {exc}", checked_at=now)
-            return None
         if policy is None:
             return None
         before = slot.policy.version_id if slot.policy else None
@@ -157,12 +175,15 @@ class ChampionBook:
 
     def policy(self, ticker: str) -> LoadedPolicy:
         """The ticker's current policy; ``LookupError`` if none is served."""
-        slot = self.slots.get(ticker)
+        slots = dict(self.slots)
+        slot = slots.get(ticker)
         if slot is None:
-            served = sorted(t for t, s in self.slots.items() if s.policy is not None)
+            served = sorted(t for t, s in slots.items() if s.policy is not None)
             raise LookupError(f"no champion for {ticker!r} is served (serving: {served})")
         if slot.policy is None:
-            raise LookupError(f"{ticker}: no champion loaded ({slot.error or 'none promoted'})")
+            raise ChampionUnavailable(
+                f"{ticker}: no champion loaded ({slot.error or 'none promoted yet'})"
+            )
         return slot.policy
 
     def cached_bar(self, ticker: str) -> tuple[LoadedPolicy, LatestBar] | None:
@@ -207,7 +228,7 @@ class ChampionBook:
     def describe(self) -> list[dict[str, Any]]:
         """Every ticker's served version (or its absence) and the last refusal, for ``/models``."""
         out = []
-        for ticker, slot in sorted(self.slots.items()):
+        for ticker, slot in sorted(dict(self.slots).items()):
             row: dict[str, Any] = {"ticker": ticker, "serving": slot.policy is not None}
             if slot.policy is not None:
                 row.update(slot.policy.describe())
@@ -273,8 +294,9 @@ def create_app(book: ChampionBook, *, poll_s: float = 2.0) -> FastAPI:
     async def health() -> Any:
         from fastapi.responses import JSONResponse
 
-        served = [s.ticker for s in book.slots.values() if s.policy is not None]
-        errors = {s.ticker: s.error for s in book.slots.values() if s.error}
+        slots = list(book.slots.values())
+        served = [s.ticker for s in slots if s.policy is not None]
+        errors = {s.ticker: s.error for s in slots if s.error}
         body = {
             "status": "ok" if served else "no champion loaded",
             "store": book.registry.store.uri,
@@ -298,6 +320,8 @@ def create_app(book: ChampionBook, *, poll_s: float = 2.0) -> FastAPI:
                 cached = book.cached_bar(request.ticker)
                 policy, bar = cached or await run_in_threadpool(book.latest_bar, request.ticker)
                 bars_from = resolve_source(policy, None)
+        except ChampionUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
         except LookupError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         except (BarsError, ValueError) as exc:

@@ -242,3 +242,22 @@ def test_the_stack_starts_serve_beside_its_s3(
         assert out["version_id"] == first.version.version_id
     finally:
         stop_service("serve", cfg.pids)
+
+
+def test_a_first_champion_that_fails_its_checksum_is_never_served(
+    spy_frame, tmp_path: Path
+) -> None:
+    from tradeforge.serving import ChampionUnavailable, open_book
+
+    store = str(tmp_path / "store")
+    first = publish(store, spy_frame, str(SPY), workdir=tmp_path)
+    spec = Path(first.version.uri) / "policy.json"
+    spec.write_bytes(spec.read_bytes().replace(b'"relu"', b'"tanh"', 1))
+    book = open_book(store)
+    (row,) = book.describe()
+    assert row["serving"] is False and "policy.json: checksum mismatch" in row["error"]
+    with pytest.raises(ChampionUnavailable, match="SPY: no champion loaded"):
+        book.policy("SPY")
+    assert book.refresh() == []  # refused once, not re-read until the pointer moves
+    with pytest.raises(LookupError, match=r"no champion for 'QQQ' is served \(serving: \[\]\)"):
+        book.policy("QQQ")
