@@ -127,3 +127,23 @@ def test_loading_the_numpy_policy_never_imports_tensorflow(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_card_that_differs_from_the_pointer_is_refused(tmp_path: Path) -> None:
+    paths = save_agent(_agent((4,), False), tmp_path / "model")
+    registry = ModelRegistry(open_store(str(tmp_path / "store")))
+    version = registry.publish("SPY", "dqn", paths, {"features": [], "window": 1, "scaler": {}})
+    assert registry.promote("SPY", version, {"promote": True}, None)
+    raw, etag = registry.store.get_with_etag("models/SPY/champion.json")
+    pointer = json.loads(raw)
+    pointer["card_sha256"] = "0" * 64
+    registry.store.put_bytes(
+        "models/SPY/champion.json", json.dumps(pointer).encode(), if_match=etag
+    )
+    with pytest.raises(IntegrityError, match="checksum mismatch with the champion pointer"):
+        load_champion_policy(registry, "SPY")
+    with pytest.raises(ArtifactError, match="published before the TensorFlow-free policy"):
+        old = registry.publish("SPY", "dqn", {"model.keras": paths["model.keras"]}, {})
+        from tradeforge.artifact import load_policy
+
+        load_policy(registry, "SPY", "dqn", old.version_id, allow_keras=False)
