@@ -261,3 +261,27 @@ def test_a_first_champion_that_fails_its_checksum_is_never_served(
     assert book.refresh() == []  # refused once, not re-read until the pointer moves
     with pytest.raises(LookupError, match=r"no champion for 'QQQ' is served \(serving: \[\]\)"):
         book.policy("QQQ")
+
+
+def test_serving_imports_neither_tensorflow_nor_prefect(spy_frame, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    publish(store, spy_frame, str(SPY), workdir=tmp_path)
+    probe = (
+        "import json, sys\n"
+        "from tradeforge.serving import create_app, open_book\n"
+        f"book = open_book({store!r})\n"
+        "create_app(book)\n"
+        "policy, bar = book.latest_bar('SPY')\n"
+        "assert policy.loaded_from == 'policy.npz'\n"
+        "heavy = {'tensorflow', 'keras', 'prefect', 'great_expectations'}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"
+    )
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
