@@ -3,7 +3,8 @@
 A version holds ``model.keras`` (the Keras model, for training-side tools) and, since issue 13,
 a TensorFlow-free policy: ``policy.npz`` (the Q-network's weights as plain float32 arrays, read
 with ``allow_pickle=False``) plus ``policy.json`` (the architecture: layer names, widths,
-activation, head). Neither can execute code when loaded. The registry's model card records the
+activation, head; for a seed ensemble, one such entry per member and their Q-values averaged).
+Neither can execute code when loaded. The registry's model card records the
 sha256 of every file; loading checks them (and the card against the champion pointer) before
 anything is parsed.
 
@@ -101,38 +102,54 @@ def _require(card: dict[str, Any], key: str) -> Any:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def policy_spec(spec: NetworkSpec) -> dict[str, Any]:
-    """The JSON architecture of a Q-network: enough to run it with numpy and nothing else."""
+def member_spec(spec: NetworkSpec, prefix: str = "") -> dict[str, Any]:
+    """The JSON architecture of one Q-network: enough to run it with numpy and nothing else.
+
+    Dropout layers (training only) are not part of it: at inference they are the identity.
+    """
     layers = [
         {"name": f"hidden_{i}", "type": "dense", "units": int(w), "activation": "relu"}
         for i, w in enumerate(spec.hidden)
     ]
-    if spec.dueling:
-        layers += [
-            {"name": "value", "type": "dense", "units": 1, "activation": "linear"},
-            {
-                "name": "advantage",
-                "type": "dense",
-                "units": int(spec.num_actions),
-                "activation": "linear",
-            },
-        ]
-    else:
-        layers.append(
-            {"name": "q", "type": "dense", "units": int(spec.num_actions), "activation": "linear"}
-        )
+    head = (
+        [("value", 1), ("advantage", spec.num_actions)]
+        if spec.dueling
+        else [("q", spec.num_actions)]
+    )
+    layers += [
+        {"name": name, "type": "dense", "units": int(units), "activation": "linear"}
+        for name, units in head
+    ]
     return {
-        "format": POLICY_FORMAT,
-        "format_version": POLICY_FORMAT_VERSION,
-        "obs_dim": int(spec.obs_dim),
-        "num_actions": int(spec.num_actions),
         "hidden": [int(w) for w in spec.hidden],
         "dueling": bool(spec.dueling),
         # Q = V + A - mean(A) (Wang et al. 2016, eq. 9) when dueling; else the "q" layer's output.
         "head": "dueling_mean" if spec.dueling else "linear",
         "layers": layers,
+        "arrays": [f"{prefix}{layer['name']}/{p}" for layer in layers for p in ("kernel", "bias")],
+    }
+
+
+def policy_spec(specs: list[NetworkSpec]) -> dict[str, Any]:
+    """The JSON of a policy: one Q-network, or a seed ensemble whose Q-values are averaged."""
+    if not specs:
+        raise ArtifactError("policy: no Q-network given")
+    first = specs[0]
+    for other in specs[1:]:
+        if (other.obs_dim, other.num_actions) != (first.obs_dim, first.num_actions):
+            raise ArtifactError(
+                f"policy: ensemble members disagree on (obs_dim, num_actions): "
+                f"{(first.obs_dim, first.num_actions)} vs {(other.obs_dim, other.num_actions)}"
+            )
+    single = len(specs) == 1
+    return {
+        "format": POLICY_FORMAT,
+        "format_version": POLICY_FORMAT_VERSION,
+        "obs_dim": int(first.obs_dim),
+        "num_actions": int(first.num_actions),
         "dtype": "float32",
-        "arrays": [f"{layer['name']}/{part}" for layer in layers for part in ("kernel", "bias")],
+        "combine": "mean",
+        "members": [member_spec(s, "" if single else f"member_{i}/") for i, s in enumerate(specs)],
     }
 
 
@@ -147,30 +164,40 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def policy_files_for(spec: NetworkSpec, weights: list[np.ndarray]) -> dict[str, bytes]:
-    """``policy.npz`` + ``policy.json`` for a network spec and its ordered weights."""
-    doc = policy_spec(spec)
-    if len(weights) != len(doc["arrays"]):
-        raise ArtifactError(
-            f"policy: {len(weights)} weight arrays for a network of {len(doc['arrays'])}"
-        )
-    arrays = {
-        name: np.asarray(w, np.float32) for name, w in zip(doc["arrays"], weights, strict=True)
-    }
+def policy_files_for(members: list[tuple[NetworkSpec, list[np.ndarray]]]) -> dict[str, bytes]:
+    """``policy.npz`` + ``policy.json`` for Q-networks (spec and ordered weights of each)."""
+    doc = policy_spec([spec for spec, _ in members])
+    arrays: dict[str, np.ndarray] = {}
+    for member, (_, weights) in zip(doc["members"], members, strict=True):
+        if len(weights) != len(member["arrays"]):
+            raise ArtifactError(
+                f"policy: {len(weights)} weight arrays for a network of {len(member['arrays'])}"
+            )
+        for name, w in zip(member["arrays"], weights, strict=True):
+            arrays[name] = np.asarray(w, np.float32)
     # Check the shapes now, so a mismatch fails at publish time rather than when serving.
     _check_shapes(doc, arrays, "policy")
     spec_bytes = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
     return {POLICY_WEIGHTS: _npz_bytes(arrays), POLICY_SPEC: spec_bytes}
 
 
-def policy_files(agent: QAgent) -> dict[str, bytes]:
-    """The TensorFlow-free policy files of a trained agent, to publish beside ``model.keras``.
+def keras_members(model: Any) -> list[Any]:
+    """The Q-networks inside a Keras model: itself, or the ``member_<i>`` sub-models of a seed
+    ensemble (whose output layer is named ``ensemble`` and averages theirs)."""
+    names = [layer.name for layer in model.layers]
+    if "ensemble" in names:
+        return [model.get_layer(n) for n in names if n.startswith("member_")]
+    return [model]
 
-    The weights are read from the Keras model itself, so they are exactly what is saved.
-    """
-    from tradeforge.agents.network import ordered_weights
 
-    return policy_files_for(agent.spec, ordered_weights(agent.model))
+def policy_files(agent: QAgent | Any) -> dict[str, bytes]:
+    """The TensorFlow-free policy files of a trained agent (or its Keras model), to publish
+    beside ``model.keras``. The weights are read from the Keras model itself, so they are
+    exactly what is saved."""
+    from tradeforge.agents.network import ordered_weights, spec_of
+
+    model = getattr(agent, "model", agent)
+    return policy_files_for([(spec_of(m), ordered_weights(m)) for m in keras_members(model)])
 
 
 def save_agent(agent: QAgent, directory: str | Path) -> dict[str, Path]:
@@ -187,23 +214,48 @@ def save_agent(agent: QAgent, directory: str | Path) -> dict[str, Path]:
 # -- reading ----------------------------------------------------------------------------------
 
 
+class NumpyPolicy:
+    """Greedy acting with numpy only: one Q-network, or the mean of a seed ensemble's."""
+
+    def __init__(self, members: list[NumpyQNetwork]) -> None:
+        if not members:
+            raise ArtifactError("NumpyPolicy: no Q-network")
+        self.members = members
+        self.spec = members[0].spec
+
+    @property
+    def obs_dim(self) -> int:
+        """Length of one observation vector."""
+        return self.spec.obs_dim
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """Q-values ``(batch, num_actions)`` of observations ``(batch, obs_dim)``."""
+        if len(self.members) == 1:
+            return self.members[0].q_values(obs)
+        return np.mean([m.q_values(obs) for m in self.members], axis=0)
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """Greedy actions ``(batch,)`` as int64 (ties go to the lowest action, i.e. flat)."""
+        return np.argmax(self.q_values(obs), axis=-1).astype(np.int64)
+
+
 def _check_shapes(doc: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> None:
-    width = int(doc["obs_dim"])
-    for layer in doc["layers"]:
-        name, units = layer["name"], int(layer["units"])
-        # The dueling value and advantage layers both read the last hidden layer's output.
-        fan_in = width
-        kernel, bias = arrays[f"{name}/kernel"], arrays[f"{name}/bias"]
-        if kernel.shape != (fan_in, units) or bias.shape != (units,):
-            raise ArtifactError(
-                f"{where}: layer {name} has kernel {kernel.shape} and bias {bias.shape}; "
-                f"the spec needs ({fan_in}, {units}) and ({units},)"
-            )
-        if layer["activation"] == "relu":
-            width = units
+    for member in doc["members"]:
+        width = int(doc["obs_dim"])
+        for layer, kernel_name in zip(member["layers"], member["arrays"][::2], strict=True):
+            units = int(layer["units"])
+            # The dueling value and advantage layers both read the last hidden layer's output.
+            kernel, bias = arrays[kernel_name], arrays[kernel_name.replace("/kernel", "/bias")]
+            if kernel.shape != (width, units) or bias.shape != (units,):
+                raise ArtifactError(
+                    f"{where}: layer {kernel_name.rsplit('/', 1)[0]} has kernel {kernel.shape} "
+                    f"and bias {bias.shape}; the spec needs ({width}, {units}) and ({units},)"
+                )
+            if layer["activation"] == "relu":
+                width = units
 
 
-def _spec_from_json(data: bytes, where: str) -> tuple[NetworkSpec, dict[str, Any]]:
+def _specs_from_json(data: bytes, where: str) -> tuple[list[NetworkSpec], dict[str, Any]]:
     from tradeforge.agents.network import NetworkSpec
 
     try:
@@ -218,43 +270,48 @@ def _spec_from_json(data: bytes, where: str) -> tuple[NetworkSpec, dict[str, Any
             f"{POLICY_FORMAT_VERSION} (upgrade tradeforge)"
         )
     try:
-        spec = NetworkSpec(
-            obs_dim=int(doc["obs_dim"]),
-            num_actions=int(doc["num_actions"]),
-            hidden=tuple(int(w) for w in doc["hidden"]),
-            dueling=bool(doc["dueling"]),
-        )
+        specs = [
+            NetworkSpec(
+                obs_dim=int(doc["obs_dim"]),
+                num_actions=int(doc["num_actions"]),
+                hidden=tuple(int(w) for w in member["hidden"]),
+                dueling=bool(member["dueling"]),
+            )
+            for member in doc["members"]
+        ]
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{where}: malformed spec ({exc})") from None
-    expected = policy_spec(spec)
-    if doc.get("layers") != expected["layers"] or doc.get("arrays") != expected["arrays"]:
+    expected = policy_spec(specs)
+    if doc != expected:
         # Only the architectures network.py builds are understood; anything else is refused
         # rather than run with a guessed meaning.
+        layers = [[layer.get("name") for layer in m.get("layers", [])] for m in doc["members"]]
         raise ArtifactError(
-            f"{where}: layers {[layer.get('name') for layer in doc.get('layers', [])]} are not "
-            f"the ones network.py builds for this spec"
+            f"{where}: layers {layers} (combine {doc.get('combine')!r}) are not the ones "
+            "network.py builds for this spec"
         )
-    return spec, expected
+    return specs, expected
 
 
-def numpy_policy(weights: bytes, spec: bytes, where: str = "policy") -> NumpyQNetwork:
-    """A numpy Q-network from the bytes of ``policy.npz`` and ``policy.json``.
+def numpy_policy(weights: bytes, spec: bytes, where: str = "policy") -> NumpyPolicy:
+    """A numpy policy from the bytes of ``policy.npz`` and ``policy.json``.
 
     The ``.npz`` is read with ``allow_pickle=False``: object arrays are refused, so loading
     can never run code. Arrays must be finite float32 of the shapes the spec implies.
     """
     from tradeforge.agents.network import NumpyQNetwork
 
-    net_spec, doc = _spec_from_json(spec, f"{where}/{POLICY_SPEC}")
+    specs, doc = _specs_from_json(spec, f"{where}/{POLICY_SPEC}")
     try:
         with np.load(io.BytesIO(weights), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ArtifactError(f"{where}/{POLICY_WEIGHTS}: not a readable .npz ({exc})") from None
-    missing = [n for n in doc["arrays"] if n not in arrays]
+    names = [n for member in doc["members"] for n in member["arrays"]]
+    missing = [n for n in names if n not in arrays]
     if missing:
         raise ArtifactError(f"{where}/{POLICY_WEIGHTS}: arrays {missing} are missing")
-    for name in doc["arrays"]:
+    for name in names:
         if arrays[name].dtype != np.float32:
             raise ArtifactError(
                 f"{where}/{POLICY_WEIGHTS}: {name} is {arrays[name].dtype}, expected float32"
@@ -262,7 +319,21 @@ def numpy_policy(weights: bytes, spec: bytes, where: str = "policy") -> NumpyQNe
         if not np.isfinite(arrays[name]).all():
             raise ArtifactError(f"{where}/{POLICY_WEIGHTS}: {name} holds NaN or infinity")
     _check_shapes(doc, arrays, f"{where}/{POLICY_WEIGHTS}")
-    return NumpyQNetwork(net_spec, [arrays[n] for n in doc["arrays"]])
+    return NumpyPolicy(
+        [
+            NumpyQNetwork(spec, [arrays[n] for n in member["arrays"]])
+            for spec, member in zip(specs, doc["members"], strict=True)
+        ]
+    )
+
+
+def numpy_policy_of(model: Any) -> NumpyPolicy:
+    """The numpy policy of a Keras Q-network or seed ensemble (the Keras path's last step)."""
+    from tradeforge.agents.network import NumpyQNetwork, ordered_weights, spec_of
+
+    return NumpyPolicy(
+        [NumpyQNetwork(spec_of(m), ordered_weights(m)) for m in keras_members(model)]
+    )
 
 
 def keras_agent_from_bytes(data: bytes) -> QAgent:
@@ -285,7 +356,7 @@ class LoadedPolicy:
     uri: str
     card: dict[str, Any]
     card_sha256: str
-    network: NumpyQNetwork
+    network: NumpyPolicy
     loaded_from: str
     """``policy.npz`` (no TensorFlow) or ``model.keras`` (a version older than the numpy policy)."""
     etag: str | None = None
@@ -366,10 +437,7 @@ def load_policy(
         got = registry.read_verified(
             ticker, agent, version_id, (KERAS_FILE,), expected_card_sha256=head.card_sha256
         )
-        from tradeforge.agents.network import NumpyQNetwork, ordered_weights
-
-        keras_agent = keras_agent_from_bytes(got.files[KERAS_FILE])
-        network = NumpyQNetwork(keras_agent.spec, ordered_weights(keras_agent.model))
+        network = numpy_policy_of(keras_agent_from_bytes(got.files[KERAS_FILE]).model)
         loaded_from = KERAS_FILE
     else:
         raise ArtifactError(

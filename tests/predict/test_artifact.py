@@ -45,8 +45,30 @@ def test_numpy_policy_gives_the_keras_q_values(hidden, dueling) -> None:
     keras_q = np.asarray(agent.model(obs, training=False))
     np.testing.assert_allclose(net.q_values(obs), keras_q, atol=1e-5, rtol=1e-5)
     assert (net.greedy(obs) == np.argmax(keras_q, axis=1)).all()
-    spec = json.loads(files[POLICY_SPEC])
-    assert spec["dueling"] is dueling and spec["hidden"] == list(hidden)
+    (member,) = json.loads(files[POLICY_SPEC])["members"]
+    assert member["dueling"] is dueling and member["hidden"] == list(hidden)
+
+
+def test_a_seed_ensemble_averages_its_members_q_values() -> None:
+    """A Keras seed ensemble (members ``member_<i>``, output layer ``ensemble`` averaging them)
+    is published as one policy whose numpy Q-values are the Keras model's."""
+    import keras
+
+    members = [_agent((16,), True, seed=1), _agent((8, 8), False, seed=2)]
+    inputs = keras.Input(shape=(23,), name="obs", dtype="float32")
+    outputs = [
+        keras.Model(a.model.inputs, a.model.outputs[0], name=f"member_{i}")(inputs)
+        for i, a in enumerate(members)
+    ]
+    ensemble = keras.Model(inputs, keras.layers.Average(name="ensemble")(outputs))
+    files = policy_files(ensemble)
+    net = numpy_policy(files[POLICY_WEIGHTS], files[POLICY_SPEC])
+    assert len(net.members) == 2
+    obs = np.random.default_rng(3).normal(size=(32, 23)).astype(np.float32)
+    np.testing.assert_allclose(
+        net.q_values(obs), np.asarray(ensemble(obs, training=False)), atol=1e-5, rtol=1e-5
+    )
+    assert json.loads(files[POLICY_SPEC])["members"][1]["arrays"][0] == "member_1/hidden_0/kernel"
 
 
 def test_same_weights_give_the_same_bytes(tmp_path: Path) -> None:
@@ -69,11 +91,12 @@ def test_a_pickled_array_is_refused_not_run() -> None:
 def test_malformed_specs_and_weights_are_refused() -> None:
     files = policy_files(_agent((4,), False))
     spec = json.loads(files[POLICY_SPEC])
-    spec["layers"][0]["activation"] = "sigmoid"
+    spec["members"][0]["layers"][0]["activation"] = "sigmoid"
     with pytest.raises(ArtifactError, match=r"are not the ones network\.py builds"):
         numpy_policy(files[POLICY_WEIGHTS], json.dumps(spec).encode())
+    newer = {**json.loads(files[POLICY_SPEC]), "format_version": 99}
     with pytest.raises(ArtifactError, match="format_version 99"):
-        numpy_policy(files[POLICY_WEIGHTS], files[POLICY_SPEC].replace(b": 1,", b": 99,", 1))
+        numpy_policy(files[POLICY_WEIGHTS], json.dumps(newer).encode())
     with pytest.raises(ArtifactError, match="not valid JSON"):
         numpy_policy(files[POLICY_WEIGHTS], b"{")
     other = policy_files(_agent((5,), False))  # weights of another width
@@ -81,7 +104,7 @@ def test_malformed_specs_and_weights_are_refused() -> None:
         numpy_policy(other[POLICY_WEIGHTS], files[POLICY_SPEC])
     with zipfile.ZipFile(io.BytesIO(files[POLICY_WEIGHTS])) as zf:
         names = zf.namelist()
-    assert names == [f"{n}.npy" for n in spec["arrays"]]
+    assert names == [f"{n}.npy" for n in spec["members"][0]["arrays"]]
 
 
 def test_the_registry_records_and_checks_the_policy_files(tmp_path: Path) -> None:
