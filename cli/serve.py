@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -34,7 +34,10 @@ def serve(
         ),
     ] = 60.0,
     s3_endpoint_url: EndpointOpt = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: Annotated[
+        Literal["critical", "error", "warning", "info", "debug"],
+        typer.Option(help="uvicorn log level."),
+    ] = "warning",
 ) -> None:
     """Serve the champions over HTTP: GET /health, GET /models, POST /predict.
 
