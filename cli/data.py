@@ -5,15 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from cli.options import EndOpt, EndpointOpt, JsonOpt, OfflineOpt, StartOpt, split_list
-from tradeforge.config import DEFAULT_STORE
-from tradeforge.config.data import DataConfig
+from cli.options import (
+    DEFAULT_STORE,
+    EndOpt,
+    EndpointOpt,
+    JsonOpt,
+    OfflineOpt,
+    StartOpt,
+    split_list,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# pandas, rich and the config are imported inside the commands: `--help` stays fast.
 
 EXIT_FAILED = 1
 
@@ -36,6 +45,7 @@ def _store(store: str, endpoint_url: str | None):
 
 def _validate_one(ticker: str, source: str, opts: dict[str, Any]) -> dict[str, Any]:
     """Ingest + validate one (ticker, source); a read error is reported as a failed "read" rule."""
+    from tradeforge.config.data import DataConfig
     from tradeforge.data import DataError, ingest
     from tradeforge.validation import validate, write_data_docs
 
@@ -81,6 +91,8 @@ def _safe_interval(source: str) -> str | None:
 
 
 def _print_result(console: Console, result: dict[str, Any]) -> None:
+    from rich.table import Table
+
     title = f"{result['ticker']}  {result['source']}"
     if "error" in result:
         console.print(f"[bold red]FAILED[/] {title}\n  read: {result['error']}")
@@ -181,6 +193,8 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest and validate only: print each rule's outcome; exit 1 if any ticker fails."""
+    from rich.console import Console
+
     from tradeforge.data import DataError, expand_source
 
     where = source or path
@@ -238,6 +252,10 @@ def ingest_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch bars from Yahoo and keep each raw response as a snapshot in the store."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tradeforge.config.data import DataConfig
     from tradeforge.data import DataError, fetch_snapshots
 
     if source != "yahoo":

@@ -8,24 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.options import EndpointOpt, JsonOpt, fail
-from tradeforge.config import DEFAULT_STORE
+from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, StoreOpt, fail
 
 models_app = typer.Typer(
     help="Inspect the model registry: versions, champions, promotion history.",
     no_args_is_help=True,
 )
 
-StoreOpt = Annotated[
-    str, typer.Option(help="Model store: a local directory or s3://bucket/prefix.")
-]
-
 
 def _registry(store: str, endpoint_url: str | None):
-    from storage import open_store
-    from storage.registry import ModelRegistry
+    from tradeforge.inference import open_registry
 
-    return ModelRegistry(open_store(store, endpoint_url=endpoint_url))
+    return open_registry(store, endpoint_url)
 
 
 def _metric(card: dict[str, Any], split: str, key: str) -> float | None:
@@ -60,6 +54,7 @@ def list_models(
                         "validation_sharpe": _metric(card, "validation", "sharpe"),
                         "validation_return": _metric(card, "validation", "total_return"),
                         "test_sharpe": _metric(card, "test", "sharpe"),
+                        "policy": _policy_kind(card),
                         "uri": ref.uri,
                     }
                 )
@@ -138,6 +133,7 @@ def show(
         "version_id": version,
         "champion": champ.version_id if champ else None,
         "verified": True,
+        "policy": _policy_kind(card),
         "card": card,
         "history": history,
     }
@@ -148,6 +144,7 @@ def show(
         f"{ticker} {agent} {version}" + ("  (champion)" if out["champion"] == version else "")
     )
     typer.echo(f"  all {len(card.get('files', {}))} files match their sha256")
+    typer.echo(f"  policy: {out['policy']}")
     for key in ("created_at", "seed", "run_id", "code_version", "window", "features"):
         if key in card:
             typer.echo(f"  {key}: {card[key]}")
@@ -165,6 +162,15 @@ def show(
         reason = h.get("decision", {}).get("reason", "")
         vs = f" vs {h['champion_before']}" if h.get("champion_before") else ""
         typer.echo(f"  {h['at']}  {h['outcome']:<9}  {h['agent']} {h['version_id']}{vs}  {reason}")
+
+
+def _policy_kind(card: dict[str, Any]) -> str:
+    """How the version acts: the numpy policy (no TensorFlow), or only its .keras file."""
+    from tradeforge.artifact import KERAS_FILE, POLICY_WEIGHTS, has_numpy_policy
+
+    if has_numpy_policy(card):
+        return f"{POLICY_WEIGHTS} (numpy, no TensorFlow)"
+    return f"{KERAS_FILE} only (TensorFlow, published before the numpy policy)"
 
 
 def _fmt(value: float | None, pct: bool = False) -> str:

@@ -6,6 +6,11 @@ from typing import Annotated
 
 import typer
 
+from tradeforge import DEFAULT_STORE  # noqa: F401 - re-exported for the commands
+
+StoreOpt = Annotated[
+    str, typer.Option(help="Model store: a local directory or s3://bucket/prefix.")
+]
 EndpointOpt = Annotated[
     str | None,
     typer.Option(

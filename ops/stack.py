@@ -1,4 +1,5 @@
-"""The local stack on 127.0.0.1: Prefect server + UI, a process worker, SeaweedFS S3, deployments.
+"""The local stack on 127.0.0.1: Prefect server + UI, a process worker, SeaweedFS S3, deployments,
+and ``tradeforge serve`` answering predictions over HTTP from the stack's model store.
 
 ``python ops/stack.py up`` starts whatever is not already running (idempotent), waits until each
 part answers, creates the work pool and bucket, registers every deployment of ``prefect.yaml`` with
@@ -63,9 +64,11 @@ class StackConfig:
     """S3 access key and secret of an S3 server started elsewhere; None = the stack's own pair."""
     worker_health_port: int | None = None
     """Port of the worker's health endpoint; None = prefect_port + 1."""
+    serve_port: int = 8000
+    """``tradeforge serve``: the champions' actions over HTTP (``/predict``)."""
 
     def __post_init__(self) -> None:
-        for name in ("prefect_port", "s3_port"):
+        for name in ("prefect_port", "s3_port", "serve_port"):
             port = getattr(self, name)
             # the S3 port's neighbours (WEED_PORT_OFFSETS) must be valid ports too
             if not 1024 <= port <= 65535 - 20:
@@ -78,6 +81,10 @@ class StackConfig:
     @property
     def ui_url(self) -> str:
         return f"http://{HOST}:{self.prefect_port}"
+
+    @property
+    def serve_url(self) -> str:
+        return f"http://{HOST}:{self.serve_port}"
 
     @property
     def s3_url(self) -> str:
@@ -462,6 +469,24 @@ def worker_service(cfg: StackConfig) -> Service:
     )
 
 
+def serve_service(cfg: StackConfig) -> Service:
+    """``tradeforge serve`` on 127.0.0.1 over the stack's store: it starts with no champion and
+    picks each one up when a training promotes it (it watches the champion pointers' ETags)."""
+    argv = [
+        str(VENV_BIN / "tradeforge"),
+        "serve",
+        "--store",
+        cfg.store_uri,
+        "--host",
+        HOST,
+        "--port",
+        str(cfg.serve_port),
+    ]
+    return Service(
+        "serve", argv, base_env(cfg), cfg.repo, lambda: http_ok(f"{cfg.serve_url}/models")
+    )
+
+
 def prefect(cfg: StackConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a ``prefect`` CLI command against the stack's API; raise with its output on failure."""
     proc = subprocess.run(
@@ -529,17 +554,23 @@ def deploy_all(cfg: StackConfig) -> str:
 
 # ---------------------------------------------------------------------------------- commands
 
-ORDER = ("seaweedfs", "prefect-server", "worker")
+ORDER = ("seaweedfs", "prefect-server", "worker", "serve")
 
 
 def up(cfg: StackConfig) -> None:
     """Start the stack (only the parts that are not already running) and register deployments."""
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    for name, port in (("prefect-server", cfg.prefect_port), ("seaweedfs", cfg.s3_port)):
+    ports = (
+        ("prefect-server", cfg.prefect_port),
+        ("seaweedfs", cfg.s3_port),
+        ("serve", cfg.serve_port),
+    )
+    for name, port in ports:
         if read_pid(cfg.pids / f"{name}.pid") is None and port_in_use(port):
             raise StackError(
                 f"{name}: port {port} on {HOST} is already in use by another program; "
-                "stop it or choose another port (TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT)"
+                "stop it or choose another port "
+                "(TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT / TRADEFORGE_SERVE_PORT)"
             )
     start_service(seaweedfs_service(cfg, cfg.state_dir / "seaweedfs"), cfg.logs, cfg.pids)
     print(f"SeaweedFS S3   {cfg.s3_url}  (bucket {cfg.bucket})")
@@ -552,10 +583,13 @@ def up(cfg: StackConfig) -> None:
     print(f"Deployments    {', '.join(list_deployments(cfg))}")
     start_service(worker_service(cfg), cfg.logs, cfg.pids)
     print(f"Worker         pool {cfg.pool}")
+    start_service(serve_service(cfg), cfg.logs, cfg.pids)
+    print(f"Serve          {cfg.serve_url}  (GET /health, GET /models, POST /predict)")
     env_file = write_env_file(cfg)
     print(f"Logs           {cfg.logs}")
     print(f"Shell          source {env_file.relative_to(cfg.repo, walk_up=True)}")
     print(f"\nPrefect UI: {cfg.ui_url}")
+    print(f"Predictions: {cfg.serve_url}/predict")
 
 
 def down(cfg: StackConfig) -> None:
@@ -573,7 +607,7 @@ def status(cfg: StackConfig) -> int:
         missing += pid is None
         print(f"{name:15s}{f'running (pid {pid})' if pid else 'not running'}")
     if missing == 0:
-        print(f"\nPrefect UI: {cfg.ui_url}")
+        print(f"\nPrefect UI: {cfg.ui_url}\nPredictions: {cfg.serve_url}/predict")
     return 1 if missing else 0
 
 
@@ -594,10 +628,12 @@ def list_deployments(cfg: StackConfig) -> list[str]:
 
 
 def config_from_env() -> StackConfig:
-    """Ports can be moved with TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT."""
+    """Ports can be moved with TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT /
+    TRADEFORGE_SERVE_PORT."""
     return StackConfig(
         prefect_port=int(os.environ.get("TRADEFORGE_PREFECT_PORT", "4200")),
         s3_port=int(os.environ.get("TRADEFORGE_S3_PORT", "8333")),
+        serve_port=int(os.environ.get("TRADEFORGE_SERVE_PORT", "8000")),
     )
 
 

@@ -165,6 +165,17 @@ class LoadedVersion:
         return self.files[MODEL]
 
 
+@dataclass(frozen=True)
+class VerifiedFiles:
+    """Some files of a version, in memory, every one checked against the card's sha256."""
+
+    ref: VersionRef
+    card: dict[str, Any]
+    card_sha256: str
+    """sha256 of the card as stored (what a champion pointer records)."""
+    files: dict[str, bytes]
+
+
 class ModelRegistry:
     """Versions, champion pointers and promotion history on top of an ``ObjectStore``."""
 
@@ -250,6 +261,32 @@ class ModelRegistry:
             )
         return data
 
+    def read_verified(
+        self,
+        ticker: str,
+        agent: str,
+        version_id: str,
+        names: list[str] | tuple[str, ...],
+        *,
+        expected_card_sha256: str | None = None,
+    ) -> VerifiedFiles:
+        """The card and only the named files of a version, each checked against its sha256.
+
+        Reads the card once (a fast path for acting: no plots, no ``.keras`` when not asked
+        for). ``expected_card_sha256`` (a champion pointer's ``card_sha256``) is checked first;
+        a mismatch raises ``IntegrityError``, a name the card does not list ``ObjectNotFound``.
+        """
+        ref = self._ref(ticker, agent, version_id)
+        card, raw = self._card_raw(ref)
+        card_sha = sha256_hex(raw)
+        if expected_card_sha256 is not None and card_sha != expected_card_sha256:
+            raise IntegrityError(
+                f"{ref.uri}/{CARD}: checksum mismatch with the champion pointer "
+                f"(sha256 {card_sha[:16]}..., pointer says {expected_card_sha256[:16]}...); refused"
+            )
+        blobs = {name: self._verified(ref, card, check_file_name(name)) for name in names}
+        return VerifiedFiles(ref=ref, card=card, card_sha256=card_sha, files=blobs)
+
     def verify(self, ticker: str, agent: str, version_id: str) -> dict[str, Any]:
         """Check every file of a version against its card; return the card."""
         return self._verify(self._ref(ticker, agent, version_id))[0]
@@ -318,6 +355,12 @@ class ModelRegistry:
             raise StoreError(
                 f"{self.store.uri_for(key)}: malformed champion pointer ({exc})"
             ) from None
+
+    def champion_etag(self, ticker: str) -> str | None:
+        """The champion pointer's ETag (a cheap HEAD), or None before the first promotion.
+
+        A server watches it to pick up a new champion without re-reading the pointer."""
+        return self.store.head(self._champion_key(ticker))
 
     def tickers(self) -> list[str]:
         """Tickers with at least one stored object."""

@@ -13,10 +13,16 @@ from typer.testing import CliRunner
 
 from storage import IntegrityError, open_store
 from storage.registry import ModelRegistry
-from tradeforge.config import DataConfig, FeatureConfig, SplitConfig
-from tradeforge.inference import NoChampionError, champion_info, predict_latest
-
-WINDOW = 5
+from tests.predict.champions import SPY, WINDOW, publish
+from tradeforge.config import DataConfig
+from tradeforge.inference import (
+    BarsError,
+    NoChampionError,
+    champion_info,
+    check_bars,
+    predict,
+    predict_latest,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,30 +34,30 @@ def demo_frame():
 
 @pytest.fixture(scope="module")
 def champion_store(tmp_path_factory, demo_frame):
-    """A local store whose GOOGL champion is a small (untrained, seeded) Q-network."""
-    from tradeforge.agents import QAgent
-    from tradeforge.agents.network import NetworkSpec, build_q_network
-    from tradeforge.features import prepare
-
-    prepared = prepare(demo_frame, FeatureConfig(), SplitConfig(), WINDOW)
-    n_features = len(prepared.feature_names)
-    spec = NetworkSpec(obs_dim=WINDOW * n_features + 1, num_actions=2, hidden=(16,))
-    agent = QAgent(build_q_network(spec, seed=3))
+    """A local store whose GOOGL champion is a small (untrained, seeded) Q-network, published
+    with its numpy policy files and the demo data as its recorded source."""
     root = tmp_path_factory.mktemp("predict")
-    model = agent.save(root / "model.keras")
-    store = str(root / "store")
-    registry = ModelRegistry(open_store(store))
-    card = {
-        "features": list(prepared.feature_names),
-        "window": WINDOW,
-        "scaler": prepared.scaler,
-        "data": {"boundaries": prepared.boundaries, "sha256": "test"},
-        "metrics": {"validation": {"sharpe": 0.5, "max_drawdown": 0.1}},
-        "seed": 3,
-    }
-    version = registry.publish("GOOGL", "dqn", {"model.keras": model}, card)
-    assert registry.promote("GOOGL", version, {"promote": True, "reason": "test"}, None)
-    return store, agent, prepared
+    got = publish(str(root / "store"), demo_frame, "demo (gym-anytrading)", workdir=root)
+    return got.store, got.agent, got.prepared
+
+
+@pytest.fixture(scope="module")
+def keras_only_store(tmp_path_factory, demo_frame):
+    """A champion published before the numpy policy existed: ``model.keras`` only."""
+    root = tmp_path_factory.mktemp("predict-keras")
+    got = publish(str(root / "store"), demo_frame, "demo", numpy_policy=False, workdir=root)
+    return got.store, got.agent
+
+
+@pytest.fixture(scope="module")
+def spy_store(tmp_path_factory):
+    """A SPY champion trained (so its card says) on a local Yahoo file."""
+    from tradeforge.data import ingest
+
+    frame = ingest("SPY", DataConfig(source=str(SPY))).frame
+    root = tmp_path_factory.mktemp("predict-spy")
+    got = publish(str(root / "store"), frame, str(SPY), dueling=True, workdir=root)
+    return got.store, got.agent, frame
 
 
 def test_prediction_matches_the_training_features(champion_store, demo_frame) -> None:
@@ -89,25 +95,76 @@ def test_predict_from_an_s3_registry(champion_store, demo_frame, s3_uri, tmp_pat
     champ, loaded = local.load_champion("GOOGL", tmp_path / "champion")
     card = {k: v for k, v in loaded.card.items() if k not in ("files", "version_id", "created_at")}
     remote = ModelRegistry(open_store(s3_uri))
-    version = remote.publish("GOOGL", champ.agent, {"model.keras": loaded.model_path}, card)
+    version = remote.publish("GOOGL", champ.agent, dict(loaded.files), card)
     assert remote.promote("GOOGL", version, {"promote": True, "reason": "copy"}, None)
     from_s3 = predict_latest(demo_frame, champion_info("GOOGL", s3_uri), s3_uri)
     from_local = predict_latest(demo_frame, champion_info("GOOGL", store), store)
     assert from_s3["version_uri"].startswith("s3://")
     assert from_s3["q_values"] == from_local["q_values"]
+    assert from_s3["loaded_from"] == "policy.npz"
 
 
-def test_corrupted_champion_is_refused(champion_store, tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("which", "name"),
+    [("champion_store", "policy.npz"), ("champion_store", "policy.json"), ("keras", "model.keras")],
+)
+def test_corrupted_champion_is_refused(
+    which, name, champion_store, keras_only_store, tmp_path
+) -> None:
     import shutil
 
-    store, _, _ = champion_store
+    store = champion_store[0] if which == "champion_store" else keras_only_store[0]
     copy = tmp_path / "store"
     shutil.copytree(store, copy)
     champ = ModelRegistry(open_store(str(copy))).champion("GOOGL")
-    model = copy / "models" / "GOOGL" / "dqn" / champ.version_id / "model.keras"
-    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(IntegrityError, match="checksum mismatch"):
+    target = copy / "models" / "GOOGL" / "dqn" / champ.version_id / name
+    target.write_bytes(target.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(IntegrityError, match=f"{name}: checksum mismatch"):
         champion_info("GOOGL", str(copy))
+
+
+def test_a_version_published_before_the_numpy_policy_acts_through_keras(
+    keras_only_store, champion_store, demo_frame
+) -> None:
+    store, _ = keras_only_store
+    champ = champion_info("GOOGL", store)
+    assert champ["loaded_from"] == "model.keras"
+    out = predict_latest(demo_frame, champ, store, position="long")
+    assert out["loaded_from"] == "model.keras"
+    # Same seed and architecture as champion_store's numpy policy: the same Q-values.
+    new_store = champion_store[0]
+    new = predict_latest(demo_frame, champion_info("GOOGL", new_store), new_store, position="long")
+    assert new["loaded_from"] == "policy.npz"
+    assert out["q_values"] == pytest.approx(new["q_values"], abs=1e-5)
+
+
+def test_predict_reads_the_source_recorded_in_the_champions_card(spy_store) -> None:
+    store, _, frame = spy_store
+    out = predict("SPY", store)
+    assert out["source"] == str(SPY) and out["source_recorded"] is True
+    assert out["timestamp"] == frame["timestamp"].iloc[-1].strftime("%Y-%m-%d")
+    assert out["position"] == "flat" and out["position_assumed"] is True
+    held = predict("SPY", store, position="long")
+    assert held["position"] == "long" and held["position_assumed"] is False
+    assert held["q_values"] != out["q_values"]
+    earlier = predict("SPY", store, source=str(SPY), end="2016-01-01")
+    assert earlier["source_recorded"] is False and earlier["timestamp"] < "2016-01-01"
+    with pytest.raises(NoChampionError, match="no champion for GOOGL"):
+        predict("GOOGL", store)
+
+
+def test_bad_bars_are_refused_naming_the_row(demo_frame) -> None:
+    bad = demo_frame.copy()
+    bad.loc[40, "high"] = bad.loc[40, "low"] - 1.0
+    with pytest.raises(BarsError, match=r"GOOGL bars row 40 .*high < max\(open, close\)"):
+        check_bars(bad, "GOOGL")
+    unordered = demo_frame.copy()
+    unordered.loc[7, "timestamp"] = unordered.loc[3, "timestamp"]
+    with pytest.raises(BarsError, match=r"row 7 .*timestamp not after the previous"):
+        check_bars(unordered, "GOOGL")
+    with pytest.raises(BarsError, match=r"they are for \['GOOGL'\], not SPY"):
+        check_bars(demo_frame, "SPY")
+    assert len(check_bars(demo_frame, "GOOGL")) == len(demo_frame)
 
 
 def test_no_champion_says_how_to_get_one(tmp_path) -> None:
@@ -129,6 +186,7 @@ def test_models_cli_lists_and_shows(champion_store) -> None:
     assert shown.exit_code == 0, shown.output
     detail = json.loads(shown.output.strip().splitlines()[-1])
     assert detail["version_id"] == row["version_id"] and detail["verified"] is True
+    assert detail["policy"].startswith("policy.npz") and row["policy"] == detail["policy"]
     assert [h["outcome"] for h in detail["history"]] == ["promoted"]
     text = runner.invoke(app, ["models", "show", "--ticker", "GOOGL", "--store", store])
     assert "match their sha256" in text.output and "promoted" in text.output
@@ -137,37 +195,56 @@ def test_models_cli_lists_and_shows(champion_store) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+TRADEFORGE = ROOT / ".venv" / "bin" / "tradeforge"
+HEAVY = ("tensorflow", "keras", "prefect", "great_expectations")
 
 
-@pytest.mark.e2e
-def test_predict_command_end_to_end(champion_store, demo_frame, tmp_path: Path) -> None:
-    """The real console script, its own ephemeral Prefect, the flow, ``--json`` last line."""
-    store, _, _ = champion_store
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "tradeforge"),
-            "predict",
-            "--ticker",
-            "GOOGL",
-            "--store",
-            store,
-            "--json",
-        ],
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run(
+        [str(TRADEFORGE), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_predict_command_needs_no_prefect_nor_tensorflow(spy_store, tmp_path: Path) -> None:
+    """The real console script: the champion's recorded source, ``--json`` last line; and the
+    same command in a fresh interpreter never imports TensorFlow, Prefect or GX."""
+    store, _, frame = spy_store
+    done = _run(["predict", "--ticker", "SPY", "--store", store, "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ticker"] == "SPY" and out["action_name"] in ("flat", "long")
+    assert out["timestamp"] == frame["timestamp"].iloc[-1].strftime("%Y-%m-%d")
+    assert out["q_values"] == pytest.approx(predict("SPY", store)["q_values"])
+    assert out["version_id"] == ModelRegistry(open_store(store)).champion("SPY").version_id
+    text = _run(["predict", "--ticker", "SPY", "--store", store], tmp_path)
+    assert text.returncode == 0 and "assuming the account is flat" in text.stdout
+    probe = (
+        "import json, sys\n"
+        "from cli.main import app\n"
+        "try:\n"
+        f"    app(['predict', '--ticker', 'SPY', '--store', {store!r}, '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))\n"
+    )
+    modules = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", probe],
         capture_output=True,
         text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
+        cwd=ROOT,
+        timeout=300,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["ticker"] == "GOOGL" and out["action_name"] in ("flat", "long")
-    assert out["timestamp"] == demo_frame["timestamp"].iloc[-1].strftime("%Y-%m-%d")
-    expected = predict_latest(demo_frame, champion_info("GOOGL", store), store)
-    assert out["q_values"] == pytest.approx(expected["q_values"])
-    assert out["version_id"] == ModelRegistry(open_store(store)).champion("GOOGL").version_id
+    assert modules.returncode == 0, modules.stderr[-3000:]
+    assert json.loads(modules.stdout.strip().splitlines()[-1]) == []
+
+
+def test_predict_command_errors_name_the_input(spy_store, tmp_path: Path) -> None:
+    store, _, _ = spy_store
+    missing = _run(["predict", "--ticker", "QQQ", "--store", store], tmp_path)
+    assert missing.returncode == 1 and "no champion for QQQ" in missing.stderr
+    bad = _run(["predict", "--ticker", "SPY", "--store", store, "--position", "short"], tmp_path)
+    assert bad.returncode == 2 and "'short': use flat or long" in bad.stderr
+    gone = _run(["predict", "--ticker", "SPY", "--store", store, "--source", "nope.csv"], tmp_path)
+    assert gone.returncode == 1 and "'nope.csv': no such file or folder" in gone.stderr

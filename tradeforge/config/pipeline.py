@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
+from tradeforge import DEFAULT_STORE
 from tradeforge.config._base import Section
 from tradeforge.config.agents import AGENT_KINDS, AgentKind, DQNConfig, ParallelConfig
 from tradeforge.config.data import DataConfig, SplitConfig
@@ -14,8 +15,6 @@ from tradeforge.config.evaluation import EvalConfig, PromotionConfig
 
 if TYPE_CHECKING:
     from storage import StoreRef
-
-DEFAULT_STORE = ".tradeforge/store"
 
 
 class RunConfig(Section):

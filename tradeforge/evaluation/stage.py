@@ -17,9 +17,9 @@ from tradeforge.records import Candidate, FoldResult, Metrics, PolicyResult
 
 def load_staged_agent(store: Any, key: str) -> Any:
     """A ``QAgent`` from a staged ``.keras`` file (Keras safe mode; never unpickled)."""
-    from tradeforge.agents import QAgent
+    from tradeforge.artifact import keras_agent_from_bytes
 
-    return QAgent.from_bytes(store.get_bytes(key))
+    return keras_agent_from_bytes(store.get_bytes(key))
 
 
 def evaluate_fold(

@@ -67,24 +67,30 @@ def select(pooled: list[tuple[FoldResult, PolicyResult]]) -> tuple[FoldResult, P
 def champion_returns(
     champion: Any, registry: Any, prepared: Any, frame: Any, env: EnvConfig, ppy: int
 ) -> tuple[list[dict[str, float]], list[list[float]]]:
-    """The champion's metrics and returns on every fold's validation stretch (own features, scaler)."""
-    import tempfile
+    """The champion's metrics and returns on every fold's validation stretch (own features, scaler).
 
-    from tradeforge.agents import QAgent
+    The champion is loaded through the artifact module: its card checked against the pointer,
+    every file against the card, the numpy policy (or Keras safe mode for older versions).
+    """
+    from tradeforge.artifact import card_features, card_scaler, card_window, load_policy
     from tradeforge.evaluation import evaluate
     from tradeforge.features import market_for_window
 
-    with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
-        loaded = registry.load_version(champion.ticker, champion.agent, champion.version_id, tmp)
-        agent = QAgent.load(loaded.model_path)
-        card = loaded.card
-    window = int(card["window"])
+    agent = load_policy(
+        registry,
+        champion.ticker,
+        champion.agent,
+        champion.version_id,
+        expected_card_sha256=champion.card_sha256,
+    )
+    card = agent.card
+    window = card_window(card)
     metrics, returns = [], []
     for fold in prepared.folds:
         market = market_for_window(
             frame,
-            features=tuple(card["features"]),
-            scaler=card["scaler"],
+            features=card_features(card),
+            scaler=card_scaler(card),
             window=window,
             start=fold.boundaries["val_start"],
             end=fold.val_end_exclusive,
@@ -118,7 +124,7 @@ def promote_ticker(
 ) -> Decision:
     """Select, gate, publish and (only if earned) promote one ticker's challenger."""
     from storage.registry import ModelRegistry
-    from tradeforge.agents import QAgent
+    from tradeforge.artifact import keras_agent_from_bytes, policy_files
     from tradeforge.evaluation import cost_sweep, plot_cost_sweep, summarize_seeds
     from tradeforge.training import clear_staging
 
@@ -160,8 +166,10 @@ def promote_ticker(
     files = {"model.keras": store.get_bytes(last.candidate.model_key)}
     for split, key in last.plots.items():
         files[f"equity-{split}.png"] = store.get_bytes(key)
+    agent = keras_agent_from_bytes(files["model.keras"])
+    files.update(policy_files(agent))  # policy.npz + policy.json: acting without TensorFlow
     sweep = cost_sweep(
-        QAgent.from_bytes(files["model.keras"]),
+        agent,
         prepared.test,
         cfg.env,
         periods_per_year=periods_per_year,

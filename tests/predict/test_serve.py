@@ -1,0 +1,287 @@
+"""``tradeforge serve`` for real: the console script on a free 127.0.0.1 port, called over HTTP.
+
+Champions are published and promoted through the real registry (local directory and SeaweedFS);
+the server must pick up a new champion without a restart and refuse a tampered one while the
+previous champion keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import open_store
+from storage.registry import ModelRegistry, sha256_hex, to_json
+from tests.predict.champions import SPY, publish
+from tests.s3server import free_port
+from tradeforge.artifact import load_champion_policy
+from tradeforge.config import DataConfig
+from tradeforge.inference import act_on_latest, bars_frame, check_bars, predict
+
+ROOT = Path(__file__).resolve().parents[2]
+TRADEFORGE = ROOT / ".venv" / "bin" / "tradeforge"
+
+
+@contextmanager
+def serving(store: str, *extra: str) -> Iterator[str]:
+    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    log = Path(store).parent / f"serve-{port}.log" if "://" not in store else None
+    out = log.open("w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [str(TRADEFORGE), "serve", "--store", store, "--port", str(port), *extra],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, f"serve exited: {log.read_text() if log else ''}"
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "serve did not answer within 120 s"
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        if log:
+            out.close()
+
+
+def call(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+    """GET (no body) or POST JSON; returns the status and the decoded JSON answer."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(
+        url + path, data=data, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def spy_frame():
+    from tradeforge.data import ingest
+
+    return ingest("SPY", DataConfig(source=str(SPY))).frame
+
+
+def _models(url: str) -> dict[str, Any]:
+    return {m["ticker"]: m for m in call(url, "/models")[1]["models"]}
+
+
+def test_requests_and_their_errors(spy_frame, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    publish(store, spy_frame, str(SPY), dueling=True, workdir=tmp_path)
+    with serving(store) as url:
+        assert url.startswith("http://127.0.0.1:")
+        status, health = call(url, "/health")
+        assert status == 200 and health["serving"] == ["SPY"] and health["errors"] == {}
+        model = _models(url)["SPY"]
+        assert model["loaded_from"] == "policy.npz" and model["source"] == str(SPY)
+
+        status, out = call(url, "/predict", {"ticker": "SPY"})
+        assert status == 200, out
+        expected = predict("SPY", store)
+        assert out["q_values"] == pytest.approx(expected["q_values"], abs=1e-6)
+        assert (
+            out["timestamp"] == expected["timestamp"] and out["version_id"] == model["version_id"]
+        )
+        assert out["position"] == "flat" and out["position_assumed"] is True
+        assert out["bars_from"] == str(SPY)
+        _, held = call(url, "/predict", {"ticker": "SPY", "position": "long"})
+        assert held["position_assumed"] is False
+        assert held["q_values"] == pytest.approx(predict("SPY", store, position="long")["q_values"])
+
+        # Bars in the request: every bar of the file gives the source's answer; a recent slice
+        # gives what the same code computes in-process on that slice.
+        bars = [
+            {
+                "timestamp": ts.isoformat(),
+                **{k: float(row[k]) for k in ("open", "high", "low", "close", "volume")},
+            }
+            for ts, (_, row) in zip(spy_frame["timestamp"], spy_frame.iterrows(), strict=True)
+        ]
+        status, given = call(url, "/predict", {"ticker": "SPY", "bars": bars})
+        assert status == 200 and given["bars_from"] == "request"
+        assert given["q_values"] == pytest.approx(out["q_values"], abs=1e-6)
+        policy = load_champion_policy(ModelRegistry(open_store(store)), "SPY")
+        recent = bars[-150:]
+        local = act_on_latest(policy, check_bars(bars_frame(recent, "SPY"), "SPY"))
+        _, sliced = call(url, "/predict", {"ticker": "SPY", "bars": recent})
+        assert sliced["q_values"] == pytest.approx(local["q_values"], abs=1e-6)
+
+        status, body = call(url, "/predict", {"ticker": "QQQ"})
+        assert status == 404 and "no champion for 'QQQ'" in body["detail"]
+        status, body = call(url, "/predict", {"ticker": "SPY", "position": "short"})
+        assert status == 422 and body["detail"][0]["loc"] == ["body", "position"]
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": bars[-3:]})
+        assert status == 422 and "too few bars" in body["detail"]
+        broken = [dict(b) for b in recent]
+        broken[-1]["high"] = broken[-1]["low"] - 1
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": broken})
+        assert status == 422 and "row 149" in body["detail"] and "high < max" in body["detail"]
+        status, body = call(url, "/predict", raw=b"{not json")
+        assert status == 422 and body["detail"][0]["type"] == "json_invalid"
+        status, body = call(url, "/predict", {"ticker": "SPY", "source": "/etc/passwd"})
+        assert status == 422 and body["detail"][0]["type"] == "extra_forbidden"
+
+
+def test_new_champion_is_picked_up_and_a_tampered_one_refused(spy_frame, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    first = publish(store, spy_frame, str(SPY), seed=3, workdir=tmp_path)
+    registry = ModelRegistry(open_store(store))
+    with serving(store, "--poll-interval", "0.3") as url:
+        _, out = call(url, "/predict", {"ticker": "SPY"})
+        assert out["version_id"] == first.version.version_id
+
+        # A promotion through the registry: served without a restart.
+        second = publish(store, spy_frame, str(SPY), seed=4, workdir=tmp_path)
+        v2 = second.version.version_id
+        wait_for(lambda: _models(url)["SPY"].get("version_id") == v2, "the new champion")
+        _, out2 = call(url, "/predict", {"ticker": "SPY"})
+        assert out2["version_id"] == v2 and out2["q_values"] != out["q_values"]
+
+        # A version altered after publishing, made champion by writing the pointer directly
+        # (as someone with write access to the bucket could): refused, v2 keeps serving.
+        third = publish(store, spy_frame, str(SPY), seed=5, promote=False, workdir=tmp_path)
+        npz = Path(third.version.uri) / "policy.npz"
+        npz.write_bytes(npz.read_bytes()[:-8] + b"\x00" * 8)
+        card_raw = (Path(third.version.uri) / "model_card.json").read_bytes()
+        pointer = {
+            "ticker": "SPY",
+            "agent": "dqn",
+            "version_id": third.version.version_id,
+            "uri": third.version.uri,
+            "card_sha256": sha256_hex(card_raw),
+        }
+        etag = registry.champion("SPY").etag
+        registry.store.put_bytes("models/SPY/champion.json", to_json(pointer), if_match=etag)
+        wait_for(lambda: _models(url)["SPY"]["error"] is not None, "the refusal")
+        model = _models(url)["SPY"]
+        assert "policy.npz: checksum mismatch" in model["error"]
+        assert model["version_id"] == v2
+        status, health = call(url, "/health")
+        assert status == 200 and "checksum mismatch" in health["errors"]["SPY"]
+        _, out3 = call(url, "/predict", {"ticker": "SPY"})
+        assert out3["version_id"] == v2 and out3["q_values"] == out2["q_values"]
+
+        # The next proper promotion is served again and clears the refusal.
+        fourth = publish(store, spy_frame, str(SPY), seed=6, workdir=tmp_path)
+        v4 = fourth.version.version_id
+        wait_for(lambda: _models(url)["SPY"].get("version_id") == v4, "the repaired champion")
+        assert _models(url)["SPY"]["error"] is None
+        _, out4 = call(url, "/predict", {"ticker": "SPY"})
+        assert out4["version_id"] == v4
+
+
+def test_serving_from_s3_follows_the_pointer_etag(spy_frame, s3_uri, tmp_path: Path) -> None:
+    first = publish(s3_uri, spy_frame, str(SPY), seed=3, workdir=tmp_path)
+    with serving(s3_uri, "--tickers", "SPY", "--poll-interval", "0.3") as url:
+        status, out = call(url, "/predict", {"ticker": "SPY", "position": "long"})
+        assert status == 200, out
+        assert out["version_id"] == first.version.version_id
+        assert out["version_uri"].startswith("s3://")
+        second = publish(s3_uri, spy_frame, str(SPY), seed=4, workdir=tmp_path)
+        v2 = second.version.version_id
+        wait_for(lambda: _models(url)["SPY"].get("version_id") == v2, "the new S3 champion")
+        assert call(url, "/predict", {"ticker": "SPY"})[1]["version_id"] == v2
+
+
+def test_the_stack_starts_serve_beside_its_s3(
+    spy_frame, s3_server, monkeypatch, tmp_path: Path
+) -> None:
+    """``make up``'s serve service: on the stack's store, up with no champion yet, then serving
+    the first champion a training promotes, without a restart."""
+    from ops.stack import StackConfig, serve_service, start_service, stop_service
+
+    cfg = StackConfig(
+        state_dir=tmp_path / "stack",
+        s3_port=s3_server.ports["s3.port"],
+        bucket=s3_server.bucket,
+        s3_keys=(s3_server.access_key, s3_server.secret_key),
+        serve_port=free_port(),
+    )
+    service = serve_service(cfg)
+    assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
+    try:
+        start_service(service, cfg.logs, cfg.pids)
+        status, health = call(cfg.serve_url, "/health")
+        assert status == 503 and health["status"] == "no champion loaded"
+        for name, value in s3_server.env().items():
+            monkeypatch.setenv(name, value)
+        first = publish(cfg.store_uri, spy_frame, str(SPY), workdir=tmp_path)
+        wait_for(lambda: call(cfg.serve_url, "/health")[0] == 200, "the first champion")
+        _, out = call(cfg.serve_url, "/predict", {"ticker": "SPY"})
+        assert out["version_id"] == first.version.version_id
+    finally:
+        stop_service("serve", cfg.pids)
+
+
+def test_a_first_champion_that_fails_its_checksum_is_never_served(
+    spy_frame, tmp_path: Path
+) -> None:
+    from tradeforge.serving import ChampionUnavailable, open_book
+
+    store = str(tmp_path / "store")
+    first = publish(store, spy_frame, str(SPY), workdir=tmp_path)
+    spec = Path(first.version.uri) / "policy.json"
+    spec.write_bytes(spec.read_bytes().replace(b'"relu"', b'"tanh"', 1))
+    book = open_book(store)
+    (row,) = book.describe()
+    assert row["serving"] is False and "policy.json: checksum mismatch" in row["error"]
+    with pytest.raises(ChampionUnavailable, match="SPY: no champion loaded"):
+        book.policy("SPY")
+    assert book.refresh() == []  # refused once, not re-read until the pointer moves
+    with pytest.raises(LookupError, match=r"no champion for 'QQQ' is served \(serving: \[\]\)"):
+        book.policy("QQQ")
+
+
+def test_serving_imports_neither_tensorflow_nor_prefect(spy_frame, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    publish(store, spy_frame, str(SPY), workdir=tmp_path)
+    probe = (
+        "import json, sys\n"
+        "from tradeforge.serving import create_app, open_book\n"
+        f"book = open_book({store!r})\n"
+        "create_app(book)\n"
+        "policy, bar = book.latest_bar('SPY')\n"
+        "assert policy.loaded_from == 'policy.npz'\n"
+        "heavy = {'tensorflow', 'keras', 'prefect', 'great_expectations'}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"
+    )
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -1,0 +1,359 @@
+"""``tradeforge serve``: the champions over HTTP (FastAPI; no Prefect, no TensorFlow on the hot path).
+
+- ``ChampionBook`` holds one verified policy per ticker and re-checks each champion pointer's
+  ETag every ``poll_s`` seconds (a HEAD request): a moved pointer loads the new champion
+  (card against the pointer, files against the card); a corrupt or tampered one is refused,
+  the refusal is reported in ``/models`` and ``/health``, and the previous champion keeps serving.
+- The observation of each ticker's latest bar (from the source recorded in the model card) is
+  cached per version: a local file is re-read when its size or modification time changes,
+  any other source after ``data_ttl_s`` seconds. A prediction is then one numpy forward pass.
+- ``create_app(book)`` is the FastAPI app: ``GET /health``, ``GET /models``, ``POST /predict``.
+
+Requests cannot name a data source or a store: the server reads only what its champions'
+cards record, so a client cannot make it open arbitrary files or URLs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradeforge.artifact import ArtifactError, LoadedPolicy, card_interval, load_champion_policy
+from tradeforge.inference import (
+    DEFAULT_POSITION,
+    BarsError,
+    LatestBar,
+    act,
+    bars_frame,
+    check_bars,
+    latest_bar,
+    read_latest_bars,
+    resolve_source,
+)
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from storage.registry import ModelRegistry
+
+log = logging.getLogger("tradeforge.serve")
+#: Seconds between listings of the store for new tickers (when no ``tickers`` were given): a
+#: listing walks every object under ``models/``, the per-ticker ETag check is one HEAD.
+DISCOVER_EVERY_S = 30.0
+
+
+class ChampionUnavailable(LookupError):
+    """The ticker is known but no champion could be loaded (none promoted, or refused)."""
+
+
+class Bar(BaseModel):
+    """One OHLCV bar; ``timestamp`` is ISO 8601 (a date means midnight UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+    timestamp: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = Field(ge=0)
+
+
+class PredictRequest(BaseModel):
+    """What to act on: the ticker, optionally its bars, and what the account holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    ticker: str = Field(min_length=1, max_length=32)
+    position: Literal["flat", "long"] | None = None
+    """Default flat (the response says it was assumed)."""
+    bars: list[Bar] | None = Field(default=None, max_length=100_000)
+    """Oldest first, enough for the features' warm-up plus the window; default: the latest
+    bars from the source recorded in the champion's model card."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What the server knows about one ticker's champion: replaced whole, never mutated."""
+
+    ticker: str
+    policy: LoadedPolicy | None = None
+    error: str | None = None
+    """Why the latest champion pointer was not loaded (the previous policy keeps serving)."""
+    refused_etag: str | None = None
+    """Pointer ETag of a refused champion: not retried until the pointer moves again."""
+    checked_at: float = 0.0
+
+
+@dataclass
+class _Cached:
+    bar: LatestBar
+    fingerprint: Any
+    expires: float
+
+
+@dataclass
+class ChampionBook:
+    """The champions a server acts with, kept current by ``refresh()``."""
+
+    registry: ModelRegistry
+    tickers: tuple[str, ...] = ()
+    """Tickers to serve; empty = every ticker of the store that has a champion."""
+    endpoint_url: str | None = None
+    """S3 endpoint for data sources on S3 (the registry's store has its own)."""
+    data_ttl_s: float = 60.0
+    slots: dict[str, Slot] = field(default_factory=dict)
+    _discovered: tuple[tuple[str, ...], float] = ((), float("-inf"))
+    _cache: dict[tuple[str, str], _Cached] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self) -> list[str]:
+        """Check every champion pointer's ETag; load the ones that moved. Returns messages."""
+        messages = []
+        for ticker in self._tickers():
+            message = self._refresh_one(ticker)
+            if message:
+                messages.append(message)
+                log.warning(message) if "refused" in message else log.info(message)
+        return messages
+
+    def _tickers(self) -> tuple[str, ...]:
+        if self.tickers:
+            return self.tickers
+        known, at = self._discovered
+        if time.monotonic() - at >= DISCOVER_EVERY_S:
+            known = tuple(self.registry.tickers())
+            self._discovered = (known, time.monotonic())
+        return known
+
+    def _refresh_one(self, ticker: str) -> str | None:
+        from storage.errors import StoreError, StoreUnavailable
+
+        slot = self.slots.get(ticker, Slot(ticker))
+        now = time.time()
+        try:
+            etag = self.registry.champion_etag(ticker)
+        except StoreError as exc:
+            self.slots[ticker] = replace(slot, error=f"store unavailable: {exc}", checked_at=now)
+            return None
+        if etag is None or (slot.policy is not None and slot.policy.etag == etag):
+            self.slots[ticker] = replace(slot, checked_at=now)
+            return None
+        if etag == slot.refused_etag:
+            return None
+        try:
+            policy = load_champion_policy(self.registry, ticker)
+        except StoreUnavailable as exc:  # the store is away: try again at the next poll
+            self.slots[ticker] = replace(slot, error=f"store unavailable: {exc}", checked_at=now)
+            return None
+        except (StoreError, ArtifactError, ValueError, KeyError) as exc:
+            # A checksum mismatch, a missing file, a malformed card or policy: refused until
+            # the pointer moves again.
+            keeps = slot.policy.version_id if slot.policy else "nothing"
+            error = f"{ticker}: champion refused ({exc}); still serving {keeps}"
+            self.slots[ticker] = replace(slot, error=error, refused_etag=etag, checked_at=now)
+            return error
+        if policy is None:
+            return None
+        before = slot.policy.version_id if slot.policy else None
+        self.slots[ticker] = Slot(ticker, policy=policy, checked_at=now)
+        self._warm(ticker)
+        return f"{ticker}: serving {policy.version_id} ({policy.loaded_from}; was {before})"
+
+    def _warm(self, ticker: str) -> None:
+        """Read the new champion's latest bars now, so its first request is a cache hit."""
+        try:
+            self.latest_bar(ticker)
+        except Exception as exc:  # reported again, as a 502, to whoever asks for it
+            log.warning("%s: latest bars not read yet: %s", ticker, exc)
+
+    def policy(self, ticker: str) -> LoadedPolicy:
+        """The ticker's current policy; ``LookupError`` if none is served."""
+        slots = dict(self.slots)
+        slot = slots.get(ticker)
+        if slot is None:
+            served = sorted(t for t, s in slots.items() if s.policy is not None)
+            raise LookupError(f"no champion for {ticker!r} is served (serving: {served})")
+        if slot.policy is None:
+            raise ChampionUnavailable(
+                f"{ticker}: no champion loaded ({slot.error or 'none promoted yet'})"
+            )
+        return slot.policy
+
+    def cached_bar(self, ticker: str) -> tuple[LoadedPolicy, LatestBar] | None:
+        """The latest bar's observation if cached and still fresh (no I/O beyond a stat)."""
+        policy = self.policy(ticker)
+        hit = self._cache.get((ticker, policy.version_id))
+        if hit is None or hit.fingerprint != self._fingerprint(policy) or time.time() > hit.expires:
+            return None
+        return policy, hit.bar
+
+    def latest_bar(self, ticker: str) -> tuple[LoadedPolicy, LatestBar]:
+        """The latest bar from the champion's recorded source (cached; see the module doc)."""
+        cached = self.cached_bar(ticker)
+        if cached is not None:
+            return cached
+        policy = self.policy(ticker)
+        fingerprint = self._fingerprint(policy)
+        frame, _ = read_latest_bars(
+            ticker,
+            resolve_source(policy, None),
+            interval=card_interval(policy.card),
+            offline=False,
+            endpoint_url=self.endpoint_url,
+            snapshot_store=self.registry.store.uri,
+        )
+        bar = latest_bar(policy, check_bars(frame, ticker))
+        with self._lock:
+            self._cache[(ticker, policy.version_id)] = _Cached(
+                bar, fingerprint, time.time() + self.data_ttl_s
+            )
+        return policy, bar
+
+    @staticmethod
+    def _fingerprint(policy: LoadedPolicy) -> Any:
+        source = resolve_source(policy, None)
+        path = Path(source)
+        if source in ("demo", "yahoo") or source.startswith("s3://") or not path.is_file():
+            return source
+        stat = path.stat()
+        return (source, stat.st_size, stat.st_mtime_ns)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every ticker's served version (or its absence) and the last refusal, for ``/models``."""
+        out = []
+        for ticker, slot in sorted(dict(self.slots).items()):
+            row: dict[str, Any] = {"ticker": ticker, "serving": slot.policy is not None}
+            if slot.policy is not None:
+                row.update(slot.policy.describe())
+                row["metrics"] = slot.policy.card.get("metrics", {})
+            row["error"] = slot.error
+            row["checked_at"] = slot.checked_at
+            out.append(row)
+        return out
+
+
+class Watcher:
+    """A daemon thread calling ``book.refresh()`` every ``poll_s`` seconds until stopped."""
+
+    def __init__(self, book: ChampionBook, poll_s: float) -> None:
+        self.book = book
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
+
+    def start(self) -> None:
+        """Start polling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=max(5.0, 2 * self.poll_s))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.book.refresh()
+            except Exception:  # a poll must never kill the watcher; the next one retries
+                log.exception("champion refresh failed")
+
+
+def create_app(book: ChampionBook, *, poll_s: float = 2.0) -> FastAPI:
+    """The FastAPI app over ``book`` (already refreshed once); polls champions while it runs."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.concurrency import run_in_threadpool
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = Watcher(book, poll_s)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+
+    app = FastAPI(
+        title="tradeforge serve",
+        summary="The champions' action for the latest bar.",
+        lifespan=lifespan,
+    )
+
+    def _bars_policy(request: PredictRequest) -> tuple[LoadedPolicy, LatestBar]:
+        policy = book.policy(request.ticker)
+        frame = bars_frame([b.model_dump() for b in request.bars or []], request.ticker)
+        return policy, latest_bar(policy, check_bars(frame, request.ticker))
+
+    @app.get("/health")
+    async def health() -> Any:
+        from fastapi.responses import JSONResponse
+
+        slots = list(book.slots.values())
+        served = [s.ticker for s in slots if s.policy is not None]
+        errors = {s.ticker: s.error for s in slots if s.error}
+        body = {
+            "status": "ok" if served else "no champion loaded",
+            "store": book.registry.store.uri,
+            "serving": sorted(served),
+            "errors": errors,
+        }
+        return JSONResponse(body, status_code=200 if served else 503)
+
+    @app.get("/models")
+    async def models() -> dict[str, Any]:
+        return {"store": book.registry.store.uri, "models": book.describe()}
+
+    @app.post("/predict")
+    async def predict(request: PredictRequest) -> dict[str, Any]:
+        try:
+            if request.bars is not None:
+                policy, bar = await run_in_threadpool(_bars_policy, request)
+                bars_from = "request"
+            else:
+                # The common case is a cache hit: one forward pass, done on the event loop.
+                cached = book.cached_bar(request.ticker)
+                policy, bar = cached or await run_in_threadpool(book.latest_bar, request.ticker)
+                bars_from = resolve_source(policy, None)
+        except ChampionUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        except LookupError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except (BarsError, ValueError) as exc:
+            status = 422 if request.bars is not None else 502
+            raise HTTPException(status_code=status, detail=str(exc)) from None
+        except Exception as exc:  # the source could not be read (network, store, format)
+            raise HTTPException(
+                status_code=502, detail=f"{request.ticker}: latest bars unavailable: {exc}"
+            ) from None
+        result = act(policy, bar, request.position or DEFAULT_POSITION)
+        result["position_assumed"] = request.position is None
+        result["bars_from"] = bars_from
+        return result
+
+    return app
+
+
+def open_book(
+    store: str,
+    tickers: tuple[str, ...] = (),
+    *,
+    endpoint_url: str | None = None,
+    data_ttl_s: float = 60.0,
+) -> ChampionBook:
+    """A ``ChampionBook`` over a store, refreshed once (champions loaded and verified)."""
+    from tradeforge.inference import open_registry
+
+    book = ChampionBook(
+        open_registry(store, endpoint_url),
+        tickers=tuple(tickers),
+        endpoint_url=endpoint_url,
+        data_ttl_s=data_ttl_s,
+    )
+    book.refresh()
+    return book
