@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.predict.champions import SPY
-from tests.tiny import TINY
+from tests.tiny import tiny_options
 
 ROOT = Path(__file__).resolve().parents[2]
 TRADEFORGE = ROOT / ".venv" / "bin" / "tradeforge"
@@ -27,16 +27,24 @@ def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.e2e
 def test_train_then_predict_without_naming_the_source(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
-    tiny = {**TINY, "start": "2013-01-01", "end": "2016-01-01"}
-    tiny.update(val_start="2015-01-01", test_start="2015-07-01")
-    options = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    options = tiny_options(
+        data={"start": "2013-01-01", "end": "2016-01-01"},
+        split={"val_start": "2015-01-01", "test_start": "2015-07-01"},
+    )
     trained = _run(
         ["train", "--source", str(SPY), "--agents", "dqn", "--store", store, "--json", *options],
         tmp_path,
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
     (summary,) = json.loads(trained.stdout.strip().splitlines()[-1])["tickers"]
-    assert summary["promoted"] is True
+    # A 300-step agent earns no promotion; make its published version champion by hand.
+    assert summary["promoted"] is False
+    from storage import open_store
+    from storage.registry import ModelRegistry
+
+    registry = ModelRegistry(open_store(store))
+    (ref,) = registry.versions("SPY")
+    assert registry.promote("SPY", ref, decision={"promote": True}, expected_etag=None)
     version = Path(summary["version_uri"])
     assert (version / "policy.npz").is_file() and (version / "policy.json").is_file()
 
