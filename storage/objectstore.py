@@ -78,6 +78,10 @@ def md5_etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+#: Lifetime of a presigned link: SigV4's maximum, seven days.
+LINK_EXPIRY_S = 7 * 24 * 3600
+
+
 class ObjectStore(ABC):
     """Bytes under keys, with atomic and conditional writes. See ``open_store``."""
 
@@ -128,6 +132,17 @@ class ObjectStore(ABC):
     @abstractmethod
     def ensure_conditional_writes(self) -> None:
         """Raise ``StoreError`` unless conditional writes are really enforced by this store."""
+
+    @abstractmethod
+    def browser_url(
+        self, key: str, *, content_type: str | None = None, expires_s: int = LINK_EXPIRY_S
+    ) -> str:
+        """A URL a browser can open to read the object without the store's credentials.
+
+        Local: a ``file://`` URL. S3: a presigned GET valid ``expires_s`` seconds (at most seven
+        days), served as ``content_type`` when given (e.g. ``text/html`` for a page to render
+        rather than download). For links in Prefect artifacts (the GX Data Docs page).
+        """
 
 
 # -- local directory ----------------------------------------------------------------------------
@@ -242,6 +257,14 @@ class LocalStore(ObjectStore):
         """Nothing to check: this class enforces the conditions itself (flock + rename)."""
         return None
 
+    def browser_url(
+        self, key: str, *, content_type: str | None = None, expires_s: int = LINK_EXPIRY_S
+    ) -> str:
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFound(f"{path}: no such object")
+        return path.as_uri()
+
 
 def _unquote(etag: str) -> str:
     return etag.strip().strip('"')
@@ -324,6 +347,9 @@ class S3Store(ObjectStore):
                 read_timeout=opts["read_timeout"],
                 # Path-style addressing: S3-compatible servers on 127.0.0.1 have no bucket DNS.
                 s3={"addressing_style": "path"},
+                # Explicit, so presigned links are SigV4 too (botocore presigns with SigV2 for
+                # us-east-1 otherwise, which SeaweedFS refuses with response-content-type).
+                signature_version="s3v4",
             )
             self._client = boto3.session.Session().client(
                 "s3", endpoint_url=self.endpoint_url, config=config
@@ -351,6 +377,25 @@ class S3Store(ObjectStore):
             f"{self.uri}: the S3 server{f' at {self.endpoint_url}' if self.endpoint_url else ''} "
             "ignored If-None-Match on PutObject; conditional writes are required for safe "
             "promotions (use a server that supports them, e.g. AWS S3, SeaweedFS >= 4, MinIO)"
+        )
+
+    def browser_url(
+        self, key: str, *, content_type: str | None = None, expires_s: int = LINK_EXPIRY_S
+    ) -> str:
+        if not 1 <= expires_s <= LINK_EXPIRY_S:
+            raise ValueError(f"expires_s={expires_s}: a presigned link lasts 1 s to 7 days")
+        if self.head(key) is None:
+            raise ObjectNotFound(f"{self.uri_for(key)}: no such object")
+        params = {"Bucket": self.bucket, "Key": self._full(key)}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self._call(
+            "link",
+            key,
+            self.client.generate_presigned_url,
+            ClientMethod="get_object",
+            Params=params,
+            ExpiresIn=expires_s,
         )
 
     def _full(self, key: str) -> str:

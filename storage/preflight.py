@@ -13,12 +13,9 @@ import uuid
 from pathlib import Path
 
 from storage.errors import (
-    AccessDenied,
-    BucketNotFound,
     InvalidKey,
     ObjectNotFound,
     StoreError,
-    StoreUnavailable,
 )
 from storage.objectstore import LocalStore, ObjectStore, S3Store, parse_s3_uri
 
@@ -102,24 +99,33 @@ def _check_s3(uri: str, store: S3Store, *, write: bool) -> None:
     server = f" at {store.endpoint_url}" if store.endpoint_url else " (AWS)"
     try:
         store._call("check", None, store.client.head_bucket, Bucket=store.bucket)
-        if write:
-            probe = f"{PROBE_PREFIX}/{uuid.uuid4().hex}"
-            store.put_bytes(probe, b"")
-            store.delete(probe)
     except ObjectNotFound:  # HeadBucket answers a bare 404 for a missing bucket
         raise StoreCheckError(
             f"store {uri!r}: bucket {store.bucket!r} does not exist on the S3 server{server}"
         ) from None
-    except (BucketNotFound, AccessDenied, StoreUnavailable, StoreError) as exc:
-        raise StoreCheckError(f"store {uri!r}: {_reason(exc, uri)}") from None
+    except StoreError as exc:  # denied, unreachable, ...
+        raise StoreCheckError(f"store {uri!r}: {_reason(exc, store.uri)}") from None
     except ValueError as exc:  # botocore: malformed endpoint URL
         raise StoreCheckError(f"store {uri!r}: S3 endpoint{server}: {exc}") from None
+    if not write:
+        return
+    probe = f"{PROBE_PREFIX}/{uuid.uuid4().hex}"
+    try:
+        store.put_bytes(probe, b"")
+        store.delete(probe)
+    except StoreError as exc:
+        raise StoreCheckError(
+            f"store {uri!r}: readable but a test write of {probe} failed: "
+            f"{_reason(exc, store.uri_for(probe))}"
+        ) from None
 
 
-def _reason(exc: Exception, uri: str) -> str:
-    """The store error's message without a repeated ``<action> <uri>:`` lead."""
+def _reason(exc: Exception, where: str) -> str:
+    """The store error's message without its ``<action> <where>:`` lead."""
     text = str(exc)
-    for lead in (f"check {uri}: ", f"write {uri}", f"delete {uri}", f"local store {uri}: "):
-        if text.startswith(lead):
-            return text[len(lead) :].lstrip("/: ").strip()
+    _, _, rest = text.partition(" ")
+    if rest.startswith(where + ":"):
+        return rest[len(where) + 1 :].strip()
+    if text.startswith(where + ":"):
+        return text[len(where) + 1 :].strip()
     return text
