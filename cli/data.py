@@ -118,20 +118,16 @@ def _print_result(console: Console, result: dict[str, Any]) -> None:
 def parse_splits(values: list[str], tickers: list[str]) -> dict[str, dict[str, float]]:
     """``["NVDA:2021-07-20=4", "2020-08-31=4"]`` -> ``{ticker: {date: ratio}}``; a split
     without a ticker applies to every ticker named (``"*"`` when none is)."""
+    from tradeforge.config.validation import parse_split
+
     out: dict[str, dict[str, float]] = {}
     for value in values:
-        where, sep, ratio_text = value.rpartition("=")
-        ticker, _, date = where.rpartition(":")
         try:
-            ratio = float(ratio_text)
-        except ValueError:
-            ratio = float("nan")
-        if not sep or not date or not ratio > 0:
-            raise typer.BadParameter(
-                f"{value!r} is not TICKER:YYYY-MM-DD=RATIO (e.g. NVDA:2021-07-20=4)",
-                param_hint="--split",
-            )
-        for name in [ticker.upper()] if ticker else [t.upper() for t in tickers] or ["*"]:
+            ticker, date, ratio = parse_split(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--split") from None
+        names = [ticker] if ticker != "*" else [t.upper() for t in tickers] or ["*"]
+        for name in names:
             out.setdefault(name, {})[date] = ratio
     return out
 

@@ -176,12 +176,28 @@ def train(**options: Any) -> None:
     except ValueError as exc:
         typer.secho(f"error: invalid option {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
+    from tradeforge.preflight import PreflightError, preflight
+
+    try:  # tickers, source and store checked in seconds, before any data is read
+        preflight(
+            cfg.data.tickers,
+            cfg.data.source,
+            cfg.run.store,
+            endpoint_url=cfg.data.s3_endpoint_url,
+        )
+    except PreflightError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    from cli.ephemeral import ephemeral_server
     from flows.runners import with_task_runner
     from flows.train import train_pipeline
 
     try:
         pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
-        summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
+        # A temporary Prefect server that dies with this process, even on SIGKILL.
+        with ephemeral_server():
+            summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
     except Exception as exc:  # one clear line, the traceback is in the flow run's logs
         raise fail(exc) from exc
     if as_json:

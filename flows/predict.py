@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.hooks import NOTIFY_HOOKS
 from storage import StoreRef
 from tasks.ingest import ingest_task
 from tasks.predict import champion_task, predict_task
@@ -19,7 +20,7 @@ from tasks.validate import validate_task
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
 
 
-@flow(name="predict", log_prints=True)
+@flow(name="predict", log_prints=True, **NOTIFY_HOOKS)
 def predict(
     ticker: str,
     store: str = DEFAULT_STORE,

@@ -14,9 +14,10 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows.hooks import NOTIFY_HOOKS
 from tasks.evaluate import baselines_task, evaluate_task, periods_per_year_task
 from tasks.features import features_task
-from tasks.ingest import ingest_task
+from tasks.ingest import ingest_task, preflight_task
 from tasks.promote import promote_task, summary_task
 from tasks.train import clear_staging_task, train_task
 from tasks.validate import validate_task
@@ -31,6 +32,7 @@ from tradeforge.config import (
     PromotionConfig,
     RunConfig,
     SplitConfig,
+    ValidationConfig,
 )
 from tradeforge.records import CandidateId
 
@@ -39,10 +41,11 @@ class CandidateFailed(RuntimeError):
     """One or more trainings or evaluations of a ticker failed: the run fails, naming them."""
 
 
-@flow(name="train_pipeline", log_prints=True)
+@flow(name="train_pipeline", log_prints=True, **NOTIFY_HOOKS)
 def train_pipeline(
     run: RunConfig = RunConfig(),  # noqa: B008 - frozen models: safe defaults
     data: DataConfig = DataConfig(),  # noqa: B008
+    validation: ValidationConfig = ValidationConfig(),  # noqa: B008
     split: SplitConfig = SplitConfig(),  # noqa: B008
     features: FeatureConfig = FeatureConfig(),  # noqa: B008
     env: EnvConfig = EnvConfig(),  # noqa: B008
@@ -60,6 +63,7 @@ def train_pipeline(
     cfg = PipelineConfig(
         run=run,
         data=data,
+        validation=validation,
         split=split,
         features=features,
         env=env,
@@ -76,10 +80,11 @@ def train_pipeline(
         for reward in cfg.rewards
         for seed in cfg.run.seeds
     ]
+    preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
     decisions = []
     for ticker in cfg.data.tickers:
         ingested = ingest_task(ticker, data, store if data.source == "yahoo" else None)
-        frame = validate_task(ticker, ingested, data.interval, store, run_id)
+        frame = validate_task(ticker, ingested, data.interval, store, run_id, validation)
         prepared = features_task(ticker, frame, features, split, env.window)
         ppy = periods_per_year_task(ticker, data.interval)
         baselines = baselines_task.submit(ticker, prepared, env, evaluation, ppy)

@@ -23,3 +23,17 @@ def ingest_task(ticker: str, data: DataConfig, snapshots: StoreRef | None = None
     from tradeforge.data import ingest
 
     return ingest(ticker, data, snapshot_store=snapshots.open() if snapshots else None)
+
+
+@task(name="preflight")
+def preflight_task(
+    tickers: tuple[str, ...], source: str, store: str, endpoint_url: str | None = None
+) -> list[str]:
+    """Fail in seconds, before any data is read: ticker symbols, the source, the store.
+
+    No retries: an unreachable store or a missing file is reported, not waited for (the
+    ingest and promote tasks retry transient failures later).
+    """
+    from tradeforge.preflight import preflight
+
+    return preflight(tickers, source, store, endpoint_url=endpoint_url)

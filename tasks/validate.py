@@ -8,32 +8,47 @@ from prefect.artifacts import create_table_artifact
 
 from storage import StoreRef
 from tasks.policies import PURE_CACHE
+from tradeforge.config import ValidationConfig
 from tradeforge.report import artifact_key
 
 
 @task(name="gx-suite", task_run_name="gx-suite-{ticker}", cache_policy=PURE_CACHE)
-def suite_task(ticker: str, ingested, interval: str):
+def suite_task(ticker: str, ingested, interval: str, rules: ValidationConfig):
     """The great-expectations run itself: unchanged bars are served from cache."""
     from tradeforge.validation import validate
 
-    return validate(ingested.frame, interval=interval, asset_class=None)
+    return validate(
+        ingested.frame,
+        interval=interval,
+        notes=ingested.notes,
+        max_stale_bars=rules.max_stale_bars,
+        splits=rules.splits_for(ticker),
+        suspected_splits=rules.suspected_splits,
+    )
 
 
 @task(name="validate", task_run_name="validate-{ticker}")
 def validate_task(
-    ticker: str, ingested, interval: str, store: StoreRef, run_id: str
+    ticker: str,
+    ingested,
+    interval: str,
+    store: StoreRef,
+    run_id: str,
+    rules: ValidationConfig = ValidationConfig(),  # noqa: B008 - frozen
 ) -> pd.DataFrame:
     """Run the suite, publish its table and Data Docs, raise ``DataValidationError`` naming
     the failed rules."""
     from tradeforge.validation.stage import publish_validation
 
     # The suite is a cached inner task so that its table is published on every run, cached or not.
-    report = suite_task(ticker, ingested, interval)
+    report = suite_task(ticker, ingested, interval, rules)
+    folder, docs_url = publish_validation(ticker, report, store.open(), run_id)
+    docs = f"[Data Docs]({docs_url})" if docs_url else "no Data Docs (not OHLCV)"
     create_table_artifact(
         key=artifact_key("data-validation", ticker),
         table=report.rows(),
         description=f"Data validation of {ticker} ({ingested.source}): {report.summary()} "
-        f"Data Docs: {publish_validation(ticker, report, store.open(), run_id)}",
+        f"{docs}; report in {folder}",
     )
     report.raise_for_errors()
     return report.frame

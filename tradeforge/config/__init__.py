@@ -9,6 +9,7 @@ from tradeforge.config.data import DEMO_SOURCE, DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
 from tradeforge.config.pipeline import DEFAULT_STORE, SECTIONS, PipelineConfig, RunConfig
+from tradeforge.config.validation import ValidationConfig
 
 __all__ = [
     "AGENT_KINDS",
@@ -26,5 +27,6 @@ __all__ = [
     "RunConfig",
     "Section",
     "SplitConfig",
+    "ValidationConfig",
     "first_error",
 ]

@@ -12,6 +12,7 @@ from tradeforge.config.agents import AGENT_KINDS, AgentKind, DQNConfig, Parallel
 from tradeforge.config.data import DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig, Reward
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
+from tradeforge.config.validation import ValidationConfig
 
 if TYPE_CHECKING:
     from storage import StoreRef
@@ -48,6 +49,7 @@ class PipelineConfig(Section):
     """Everything one training run needs, one section per concern."""
 
     data: DataConfig = Field(default_factory=DataConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     env: EnvConfig = Field(default_factory=EnvConfig)
@@ -73,6 +75,7 @@ class PipelineConfig(Section):
 SECTIONS: dict[str, str] = {
     "run": "Run: what is trained and where it goes",
     "data": "Data: instruments, source, dates",
+    "validation": "Validation: the data contract",
     "split": "Split: train / validation / test windows",
     "features": "Features",
     "env": "Trading environment: costs, execution, reward",

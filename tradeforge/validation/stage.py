@@ -7,10 +7,12 @@ import tempfile
 from typing import Any
 
 
-def publish_validation(ticker: str, report: Any, store: Any, run_id: str) -> str:
+def publish_validation(ticker: str, report: Any, store: Any, run_id: str) -> tuple[str, str | None]:
     """Write ``report.json`` and the GX Data Docs page under ``validation/<run>/<ticker>/``.
 
-    Returns the store URI of the report's folder.
+    Returns the store URI of the report's folder and a link a browser opens the (offline
+    readable) Data Docs page with: a ``file://`` URL, or a presigned S3 link (7 days); None
+    when the frame never reached great-expectations.
     """
     from tradeforge.validation import write_data_docs
 
@@ -21,4 +23,7 @@ def publish_validation(ticker: str, report: Any, store: Any, run_id: str) -> str
         with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
             page = write_data_docs(report, tmp)
             store.put_bytes(f"{prefix}/data-docs.html", page.read_bytes())
-    return store.uri_for(prefix)
+        return store.uri_for(prefix), store.browser_url(
+            f"{prefix}/data-docs.html", content_type="text/html"
+        )
+    return store.uri_for(prefix), None
