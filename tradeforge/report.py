@@ -51,6 +51,20 @@ def metric_rows(decision: Any) -> list[dict]:
     ]
     named += [(f"baseline: {name}", b) for name, b in d["baselines"].items()]
     rows = []
+    for agent, splits in d.get("seed_summary", {}).items():
+        n = int(splits["validation"]["sharpe"]["n"])
+        if n < 2:
+            continue
+        row: dict[str, Any] = {"policy": f"{agent}: mean of {n} seeds [interval]"}
+        for split in ("validation", "test"):
+            r, sh = splits[split]["total_return"], splits[split]["sharpe"]
+            row[f"{split} return %"] = (
+                f"{100 * r['mean']:.2f} [{100 * r['low']:.2f}, {100 * r['high']:.2f}]"
+            )
+            row[f"{split} Sharpe"] = f"{sh['mean']:.3f} [{sh['low']:.3f}, {sh['high']:.3f}]"
+            row[f"{split} max DD %"] = round(-100 * splits[split]["max_drawdown"]["mean"], 2)
+            row[f"{split} trades"] = round(splits[split]["trades"]["mean"], 1)
+        rows.append(row)
     for label, result in named:
         row: dict[str, Any] = {"policy": label}
         for split in ("validation", "test"):
