@@ -63,7 +63,8 @@ class DQNBuilder:
         shape = self.probe_env.single_observation_space.shape
         if len(shape) != 1:
             raise ValueError(f"expected flat observations, env has shape {shape}")
-        return NetworkSpec(int(shape[0]), NUM_ACTIONS, tuple(self.dqn.hidden), self.dqn.dueling)
+        cfg = self.dqn
+        return NetworkSpec(int(shape[0]), NUM_ACTIONS, tuple(cfg.hidden), cfg.dueling, cfg.dropout)
 
     def make_learner(self) -> Any:
         """The double-DQN learner (imports TensorFlow)."""
@@ -105,7 +106,9 @@ class DQNBuilder:
         return {
             "kind": kind,
             "seed": self.seed,
-            "network": asdict(spec) | {"hidden": list(spec.hidden)},
+            # dropout changes no weight shape: a checkpoint resumes with any rate
+            "network": {k: v for k, v in asdict(spec).items() if k != "dropout"}
+            | {"hidden": list(spec.hidden)},
             "n_step": self.dqn.n_step,
             "gamma": self.dqn.gamma,
         }

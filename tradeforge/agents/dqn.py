@@ -50,5 +50,6 @@ class DQN(Trainer):
                 network.set_weights(learner.get_weights())
                 monitor.learner(metrics)
             monitor.update(cfg.num_envs, epsilon, finished)
+            run.after_updates(env_steps)
             run.checkpoints.maybe_write(learner, buffer, env_steps, cfg.total_steps)
         return env_steps

@@ -170,10 +170,12 @@ class ParallelDQN(Trainer):
         progress: bool = True,
         on_progress: ProgressCallback | None = None,
         env_factory: EnvFactory = make_vector_env,
+        validation: Any = None,
     ) -> None:
         super().__init__(
             market, env, cfg, seed, log_dir=log_dir, checkpoint_dir=checkpoint_dir,
             progress=progress, on_progress=on_progress, env_factory=env_factory,
+            validation=validation,
         )  # fmt: skip
         self.pcfg = parallel
 
@@ -243,6 +245,7 @@ class ParallelDQN(Trainer):
                 self.actor_epsilons[actor_id] = epsilon
                 # The progress/TensorBoard epsilon is the base schedule, i.e. actor 0's.
                 monitor.update(steps, linear_epsilon(env_steps, cfg), returns)
+                run.after_updates(env_steps)
                 run.checkpoints.maybe_write(
                     learner, buffer, env_steps, cfg.total_steps, lock=feeder.lock
                 )

@@ -19,6 +19,7 @@ from tradeforge.agents.buffer import ReplayBuffer
 from tradeforge.agents.builder import DQNBuilder, EnvFactory, make_vector_env
 from tradeforge.agents.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from tradeforge.agents.monitor import Monitor, ProgressCallback
+from tradeforge.agents.network import NumpyQNetwork, assign_ordered_weights
 from tradeforge.agents.qagent import QAgent, TrainResult
 from tradeforge.config import DQNConfig, EnvConfig
 
@@ -106,6 +107,68 @@ class CheckpointSchedule:
             self.write(learner, buffer, env_steps)
 
 
+class _Greedy:
+    """A numpy Q-network as a greedy policy (what ``run_episode`` asks for)."""
+
+    def __init__(self, network: NumpyQNetwork) -> None:
+        self.network = network
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.network.greedy(obs)
+
+
+class ValidationSelector:
+    """Keeps the weights whose greedy policy scores best on the validation window.
+
+    Every ``every`` env steps (once learning has started) and at the end, the current online
+    weights act greedily over the whole validation window with the env's costs; the best
+    score's weights are kept, as Qlib keeps its best validation checkpoint. Early stopping in
+    effect, without stopping: a late collapse or an overfitted end of training is not shipped.
+    """
+
+    def __init__(self, market: Any, env: EnvConfig, cfg: DQNConfig, network: NumpyQNetwork) -> None:
+        market.check_window(env.window)
+        self.market, self.env, self.cfg, self.network = market, env, cfg, network
+        self.every = cfg.eval_every
+        self._next = max(cfg.learning_starts, 1)
+        self.best_score = -np.inf
+        self.best_step = -1
+        self.best_weights: list[np.ndarray] | None = None
+        self.history: list[tuple[int, float]] = []
+
+    def score(self, weights: list[np.ndarray]) -> float:
+        """Validation score (``cfg.eval_metric``) of the greedy policy over ``weights``."""
+        from tradeforge.envs.episode import run_episode
+        from tradeforge.evaluation.metrics import sharpe, simple_returns, total_return
+
+        self.network.set_weights(weights)
+        episode = run_episode(_Greedy(self.network), self.market, self.env)
+        if self.cfg.eval_metric == "sharpe":
+            return sharpe(simple_returns(episode.net_worth), 252)
+        return total_return(episode.net_worth)
+
+    def maybe_evaluate(self, learner: Any, env_steps: int, *, final: bool = False) -> None:
+        """Score the learner's weights if an evaluation is due (or ``final``); keep the best."""
+        if not final and env_steps < self._next:
+            return
+        if self.history and self.history[-1][0] == env_steps:
+            return  # already scored at this step
+        self._next = (env_steps // self.every + 1) * self.every
+        weights = learner.get_weights()
+        value = self.score(weights)
+        self.history.append((env_steps, round(value, 6)))
+        if value > self.best_score:  # ties keep the earlier (shorter-trained) weights
+            self.best_score, self.best_step, self.best_weights = value, env_steps, weights
+
+    def stats(self) -> dict[str, Any]:
+        """What the selection chose, for ``TrainResult.stats``."""
+        return {
+            "selected_step": self.best_step,
+            "selected_validation_score": round(float(self.best_score), 6),
+            "validation_history": self.history,
+        }
+
+
 @dataclass
 class Run:
     """The parts of one training run, as :meth:`Trainer.setup` assembles them."""
@@ -116,6 +179,13 @@ class Run:
     monitor: Monitor
     resumed: int
     """Env step the run resumed from (0 for a fresh run)."""
+    selector: ValidationSelector | None = None
+    """Best-checkpoint selection on the validation window (None: keep the last weights)."""
+
+    def after_updates(self, env_steps: int) -> None:
+        """Evaluate on the validation window when due."""
+        if self.selector is not None:
+            self.selector.maybe_evaluate(self.learner, env_steps)
 
 
 class Trainer:
@@ -135,8 +205,10 @@ class Trainer:
         progress: bool = True,
         on_progress: ProgressCallback | None = None,
         env_factory: EnvFactory = make_vector_env,
+        validation: Any = None,
     ) -> None:
         self.market, self.env_cfg, self.cfg, self.seed = market, env, cfg, seed
+        self.validation = validation
         self.log_dir, self.checkpoint_dir, self.progress = log_dir, checkpoint_dir, progress
         self.on_progress = on_progress
         self.builder = DQNBuilder(market, env, cfg, seed, env_factory)
@@ -159,12 +231,24 @@ class Trainer:
             on_progress=self.on_progress,
             desc=desc,
         )
-        return Run(learner, buffer, checkpoints, monitor, resumed)
+        selector = None
+        if self.validation is not None and cfg.eval_every > 0:
+            network = NumpyQNetwork(builder.spec)
+            selector = ValidationSelector(self.validation, self.env_cfg, cfg, network)
+        return Run(learner, buffer, checkpoints, monitor, resumed, selector)
 
     def finish(self, run: Run, env_steps: int, **extra: Any) -> TrainResult:
-        """Final checkpoint, training numbers and the trained greedy agent."""
+        """Final checkpoint, training numbers and the trained greedy agent.
+
+        With validation selection the agent carries the best validation checkpoint's weights
+        (the checkpoint file keeps the last state, so a longer run resumes where this one ended).
+        """
         run.checkpoints.final(run.learner, run.buffer, env_steps)
         stats = final_stats(run, env_steps) | {"kind": self.kind, "seed": self.seed} | extra
+        if run.selector is not None:
+            run.selector.maybe_evaluate(run.learner, env_steps, final=True)
+            assign_ordered_weights(run.learner.online, run.selector.best_weights)
+            stats |= run.selector.stats()
         return TrainResult(QAgent(run.learner.online), stats)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tradeforge.config._validate import require, require_choice
 
 AGENT_KINDS = ("dqn", "parallel_dqn")
+EVAL_METRICS = ("total_return", "sharpe")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,18 @@ class DQNConfig:
     ``TrainingTimeout``, under any task runner (a thread cannot be interrupted from outside)."""
     reward_scale: float = 100.0
     """Rewards are multiplied by this in the learner (step returns of ~1e-3 become ~0.1)."""
+    weight_decay: float = 0.0
+    """Decoupled L2 weight decay of the optimizer (AdamW, Loshchilov & Hutter 2019); 0 = Adam."""
+    dropout: float = 0.0
+    """Dropout rate after each hidden layer while learning (acting never drops)."""
+    obs_noise: float = 0.0
+    """Std of Gaussian noise added to the (scaled) features of sampled observations in each
+    update, not to the position; a data augmentation against memorising the training path."""
+    eval_every: int = 0
+    """Env steps between greedy evaluations on the validation window, when ``train_agent`` gets
+    one; the best-scoring weights are kept (0 = keep the last weights)."""
+    eval_metric: str = "total_return"
+    """Validation score of the kept checkpoint: ``total_return`` or ``sharpe`` (after costs)."""
 
     def __post_init__(self) -> None:
         require(self.total_steps > 0, "total_steps", f"{self.total_steps} <= 0")
@@ -82,6 +95,11 @@ class DQNConfig:
         require(self.reward_scale > 0, "reward_scale", f"{self.reward_scale} <= 0")
         require(self.checkpoint_every >= 0, "checkpoint_every", f"{self.checkpoint_every} < 0")
         require(self.max_seconds >= 0, "max_seconds", f"{self.max_seconds} < 0")
+        require(0 <= self.weight_decay < 1, "weight_decay", f"{self.weight_decay} not in [0, 1)")
+        require(0 <= self.dropout < 1, "dropout", f"{self.dropout} not in [0, 1)")
+        require(0 <= self.obs_noise <= 10, "obs_noise", f"{self.obs_noise} not in [0, 10]")
+        require(self.eval_every >= 0, "eval_every", f"{self.eval_every} < 0")
+        require_choice(self.eval_metric, "eval_metric", EVAL_METRICS)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,12 @@ class EnvConfig:
     """Adaptation rate of the differential Sharpe ratio's moving moments (Moody & Saffell 1998)."""
     reward_clip: float = 10.0
     """Clip every reward to [-reward_clip, reward_clip]; 0 = no clip."""
+    turnover_penalty: float = 0.0
+    """Subtracted from the reward of every step that changes the position (after the clip), in
+    reward units (0.001 = 10 bp for ``simple``): discourages churn beyond the commission."""
+    min_hold: int = 1
+    """Bars a new position is held before it may change again; earlier changes are ignored
+    (1 = trade on any bar). Applies wherever the env runs, evaluation included."""
 
     def __post_init__(self) -> None:
         require(1 <= self.window <= 512, "window", f"{self.window} not in [1, 512]")
@@ -84,3 +90,9 @@ class EnvConfig:
         require(self.sharpe_floor > 0, "sharpe_floor", f"{self.sharpe_floor} <= 0")
         require(0 < self.dsr_eta < 1, "dsr_eta", f"{self.dsr_eta} not in (0, 1)")
         require(self.reward_clip >= 0, "reward_clip", f"{self.reward_clip} < 0")
+        require(
+            0 <= self.turnover_penalty <= 0.1,
+            "turnover_penalty",
+            f"{self.turnover_penalty} not in [0, 0.1]",
+        )
+        require(1 <= self.min_hold <= 256, "min_hold", f"{self.min_hold} not in [1, 256]")
