@@ -71,7 +71,26 @@ CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
         False,
     ),
     "n05wd_g9": ({}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1, "gamma": 0.9}, False),
+    "w2_n05wd": ({"window": 2}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1}, False),
+    "w1_n05wd": ({"window": 1}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1}, False),
+    "w2_n05wd_sel": (
+        {"window": 2},
+        {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1, "eval_every": 1_000},
+        True,
+    ),
+    "w2_n05wd_pen": (
+        {"window": 2, "turnover_penalty": 0.001},
+        {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1},
+        False,
+    ),
     "defaults": ({}, {}, True),  # DQNConfig() / EnvConfig() as they are now
+}
+
+
+#: Variations of the current defaults: DQN overrides.
+DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults_noise03": {"obs_noise": 0.3},
+    "defaults_40k": {"total_steps": 40_000},
 }
 
 
@@ -79,6 +98,8 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool]:
     """The env and DQN configs of ``name``, and whether it selects on validation."""
     if name == "defaults":
         return EnvConfig(), DQNConfig(), True
+    if name in DEFAULT_VARIANTS:
+        return EnvConfig(), replace(DQNConfig(), **DEFAULT_VARIANTS[name]), True
     env_over, dqn_over, select = CONFIGS[name]
     return replace(BEFORE_ENV, **env_over), replace(BEFORE_DQN, **dqn_over), select
 
@@ -178,29 +199,67 @@ def _emit(row: dict[str, Any], out: Path) -> None:
     )
 
 
-def table(path: Path) -> str:
-    """Markdown tables: per market and config, the mean over seeds and the ensemble."""
+def table(path: Path, configs: list[str] | None = None) -> str:
+    """Markdown table: per market and config, the seeds' test returns, their mean, the seed the
+    pipeline would select (best validation return), the seed ensemble, trades and references."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["market"], r["market_seed"], r["config"]), []).append(r)
+        if configs is None or r["config"] in configs:
+            groups.setdefault((r["market"], r["market_seed"], r["config"]), []).append(r)
     lines = [
-        "| market | config | test return (seeds: mean [each]) | ensemble test | trades (mean) "
-        "| val return (mean) | train return (mean) | rule test | buy-and-hold test |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| market | config | test return per seed | mean | selected on val | ensemble "
+        "| trades (mean) | train return (mean) | rule | buy-and-hold |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (market, mseed, cname), rs in groups.items():
+    for (market, mseed, cname), rs in sorted(groups.items()):
         single = [r for r in rs if r["seed"] != "ens"]
         ens = [r for r in rs if r["seed"] == "ens"]
-        each = ", ".join(f"{r['test']:+.2f}" for r in single)
+        chosen = max(single, key=lambda r: r["val"])
         lines.append(
-            f"| {market}:{mseed} | {cname} | {np.mean([r['test'] for r in single]):+.3f} [{each}] "
-            f"| {ens[-1]['test'] if ens else float('nan'):+.3f} "
+            f"| {market}:{mseed} | {cname} | {', '.join(f'{r["test"]:+.2f}' for r in single)} "
+            f"| {np.mean([r['test'] for r in single]):+.3f} | {chosen['test']:+.3f} "
+            f"| {f'{ens[-1]["test"]:+.3f}' if ens else '-'} "
             f"| {np.mean([r['test_trades'] for r in single]):.0f} "
-            f"| {np.mean([r['val'] for r in single]):+.3f} "
             f"| {np.mean([r['train'] for r in single]):+.2f} "
             f"| {single[0]['rule']:+.3f} | {single[0]['bh']:+.3f} |"
         )
+    return "\n".join(lines)
+
+
+def summary(path: Path, configs: list[str]) -> str:
+    """Before/after per market: mean, selected-on-validation and ensemble test returns as a
+    share of the reference rule, against buy-and-hold and cash, and the issue's target."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    markets = sorted({(r["market"], r["market_seed"]) for r in rows})
+    head = "| market | rule | buy-and-hold |"
+    sep = "|---|---|---|"
+    for c in configs:
+        head += f" {c}: mean / selected / ensemble (trades) | {c}: target met? |"
+        sep += "---|---|"
+    lines = [head, sep]
+    for market, mseed in markets:
+        here = [r for r in rows if (r["market"], r["market_seed"]) == (market, mseed)]
+        if not here:
+            continue
+        rule, bh = here[0]["rule"], here[0]["bh"]
+        line = f"| {market}:{mseed} | {rule:+.3f} | {bh:+.3f} |"
+        for c in configs:
+            single = [r for r in here if r["config"] == c and r["seed"] != "ens"]
+            ens = [r for r in here if r["config"] == c and r["seed"] == "ens"]
+            if not single or not ens:
+                line += " - | - |"
+                continue
+            mean = float(np.mean([r["test"] for r in single]))
+            chosen = max(single, key=lambda r: r["val"])["test"]
+            e = ens[-1]["test"]
+            line += f" {mean:+.3f} / {chosen:+.3f} / {e:+.3f} ({ens[-1]['test_trades']}) |"
+            if market == "random_walk":
+                line += f" {'no edge' if e <= max(bh, 0) else 'beats b&h'} |"
+            else:
+                ok = e >= 0.8 * rule and e > bh and e > 0
+                line += f" {'yes' if ok else 'no'} ({e / rule:.0%} of rule) |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -212,18 +271,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", default="0,1,2", help="agent seeds")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/agent_study.jsonl"))
     p.add_argument("--table", default=None, help="print the tables of a results file and exit")
+    p.add_argument("--only", action="store_true", help="with --table: only the --configs")
+    p.add_argument("--summary", action="store_true", help="with --table: before/after summary")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.table and args.summary:
+        print(summary(Path(args.table), args.configs.split(",")))
+        return
     if args.table:
-        print(table(Path(args.table)))
+        print(table(Path(args.table), args.configs.split(",") if args.only else None))
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     markets = [(m.split(":")[0], int(m.split(":")[1])) for m in args.markets.split(",")]
     configs = args.configs.split(",")
-    unknown = [c for c in configs if c not in CONFIGS]
+    unknown = [c for c in configs if c not in CONFIGS and c not in DEFAULT_VARIANTS]
     if unknown:
         raise SystemExit(f"--configs: unknown {unknown}; known: {', '.join(CONFIGS)}")
     run(markets, configs, [int(s) for s in args.seeds.split(",")], Path(args.out))

@@ -116,6 +116,7 @@ def run_training(
         cfg.dqn,
         cfg.parallel,
         seed,
+        validation=prepared.val,  # best-checkpoint selection (dqn.eval_every); test never seen
         progress=True,
         on_progress=on_progress,
     )

@@ -18,8 +18,9 @@ class DQNConfig:
     """Environment steps to train for (summed over the vectorised envs)."""
     num_envs: int = 8
     """Environments stepped together by one actor."""
-    hidden: tuple[int, ...] = (64, 64)
-    """Widths of the MLP's hidden layers."""
+    hidden: tuple[int, ...] = (32,)
+    """Widths of the MLP's hidden layers (one small layer: a (64, 64) net memorised the
+    training path on synthetic markets, benchmarks/results/agents_study.md)."""
     learning_rate: float = 1e-3
     """Adam learning rate."""
     gamma: float = 0.99
@@ -59,14 +60,15 @@ class DQNConfig:
     ``TrainingTimeout``, under any task runner (a thread cannot be interrupted from outside)."""
     reward_scale: float = 100.0
     """Rewards are multiplied by this in the learner (step returns of ~1e-3 become ~0.1)."""
-    weight_decay: float = 0.0
-    """Decoupled L2 weight decay of the optimizer (AdamW, Loshchilov & Hutter 2019); 0 = Adam."""
+    weight_decay: float = 0.1
+    """Decoupled L2 weight decay of the optimizer (AdamW, Loshchilov & Hutter 2019; each update
+    shrinks weights by ``learning_rate * weight_decay``); 0 = plain Adam."""
     dropout: float = 0.0
     """Dropout rate after each hidden layer while learning (acting never drops)."""
-    obs_noise: float = 0.0
+    obs_noise: float = 0.5
     """Std of Gaussian noise added to the (scaled) features of sampled observations in each
     update, not to the position; a data augmentation against memorising the training path."""
-    eval_every: int = 0
+    eval_every: int = 1_000
     """Env steps between greedy evaluations on the validation window, when ``train_agent`` gets
     one; the best-scoring weights are kept (0 = keep the last weights)."""
     eval_metric: str = "total_return"
