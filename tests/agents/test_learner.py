@@ -22,7 +22,9 @@ ZERO = np.zeros(2, np.float32)
 
 
 def _learner(**overrides) -> DQNLearner:
-    cfg = DQNConfig(hidden=(2,), batch_size=2, learning_rate=1e-3, reward_scale=1.0, **overrides)
+    # plain Adam on clean observations: the hand-computed numbers below assume both
+    plain = {"weight_decay": 0.0, "obs_noise": 0.0} | overrides
+    cfg = DQNConfig(hidden=(2,), batch_size=2, learning_rate=1e-3, reward_scale=1.0, **plain)
     learner = DQNLearner(SPEC, cfg, seed=0)
     # online Q(x) = [relu(x0), 2 relu(x1)];  target Q(x) = [3 relu(x0), relu(x1)]
     assign_ordered_weights(
@@ -55,7 +57,7 @@ def test_vanilla_dqn_target_takes_the_target_networks_max() -> None:
 
 
 def test_reward_scale_multiplies_rewards_only() -> None:
-    cfg = DQNConfig(hidden=(2,), batch_size=2, reward_scale=10.0)
+    cfg = DQNConfig(hidden=(2,), batch_size=2, reward_scale=10.0, obs_noise=0.0)
     learner = _learner()
     learner.config = cfg
     np.testing.assert_allclose(learner.td_targets(BATCH), [10.0 + 1.0, -10.0])
@@ -83,7 +85,10 @@ def test_gradients_are_clipped_by_global_norm() -> None:
 
 def test_repeated_updates_fit_the_targets() -> None:
     """With discount 0 the targets are the rewards: Q(s, a) must converge to them."""
-    learner = DQNLearner(SPEC, DQNConfig(hidden=(16,), learning_rate=1e-2, reward_scale=1.0), 3)
+    cfg = DQNConfig(
+        hidden=(16,), learning_rate=1e-2, reward_scale=1.0, weight_decay=0.0, obs_noise=0.0
+    )
+    learner = DQNLearner(SPEC, cfg, 3)
     batch = BATCH._replace(discount=np.zeros(2, np.float32))
     first = learner.step(batch)["loss"]
     for _ in range(300):

@@ -288,3 +288,51 @@ def test_a_policy_returning_bad_actions_is_rejected() -> None:
         run_episode(Bad(), five_bars(), cfg())
     with pytest.raises(ValueError, match=r"step 2: action 5 is not 0 or 1"):
         run_episode(np.array([0, 1, 5, 0]), five_bars(), cfg())
+
+
+def test_turnover_penalty_is_taken_from_the_reward_of_each_trade_only() -> None:
+    actions = np.array([1, 1, 0, 1])
+    plain = run_episode(actions, five_bars(), cfg())
+    penalised = run_episode(actions, five_bars(), cfg(turnover_penalty=0.002))
+    # steps 0 (buy), 2 (sell) and 3 (buy) change the position; step 1 holds
+    np.testing.assert_allclose(
+        penalised.rewards, plain.rewards - 0.002 * np.array([1, 0, 1, 1]), rtol=0, atol=1e-15
+    )
+    np.testing.assert_array_equal(penalised.net_worth, plain.net_worth)  # money is untouched
+
+
+def test_min_hold_keeps_a_new_position_for_that_many_bars() -> None:
+    # min_hold 2: the sell wanted on bar 1 comes one bar after the buy, so it is ignored; the
+    # sell on bar 2 goes through; the buy wanted on bar 3 is again too early.
+    res = run_episode(np.array([1, 0, 0, 1]), five_bars(), cfg(min_hold=2))
+    np.testing.assert_array_equal(res.positions, [0, 1, 1, 0, 0])
+    # buy at open[1]=11: 900 units; held over bars 1-2; sold at open[3]=10 for 8910; flat after
+    np.testing.assert_allclose(res.net_worth, [10_000.0, 10_800.0, 9_900.0, 8_910.0, 8_910.0])
+    assert res.trades == 2
+    venv = VectorTradingEnv(five_bars(), cfg(min_hold=2), 1, random_start=False)
+    venv.reset(seed=0)
+    seen = []
+    for a in (1, 0, 0, 1):
+        obs, *_ = venv.step(np.array([a]))
+        seen.append(float(obs[0, -1]))  # the observation carries the held position
+    assert seen == [1.0, 1.0, 0.0, 0.0]
+
+
+class _Flipper:
+    """Always wants the other position."""
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return (1 - obs[:, -1]).astype(np.int64)
+
+
+def test_a_greedy_policy_is_replayed_under_min_hold_as_stepped() -> None:
+    market = five_bars()
+    res = run_episode(_Flipper(), market, cfg(min_hold=3))
+    np.testing.assert_array_equal(res.positions, [0, 1, 1, 1, 0])
+    env = TradingEnv(market, cfg(min_hold=3), random_start=False)
+    obs, _ = env.reset(seed=0)
+    positions = [0.0]
+    for _ in range(4):
+        obs, *_ = env.step(int(_Flipper().act(obs[None])[0]))
+        positions.append(float(obs[-1]))
+    np.testing.assert_array_equal(res.positions, positions)

@@ -2,8 +2,10 @@
 
 Parts (as in Acme and stable-baselines3): ``network`` (Keras MLP + numpy mirror), ``buffer``
 (index replay + n-step adder), ``learner`` (tf.function double-DQN step), ``actor``
-(epsilon-greedy collection), ``dqn`` (one actor + one learner), ``parallel`` (N actor processes
-+ one learner). TensorFlow is imported only when a learner or model is built.
+(epsilon-greedy collection), ``builder`` (makes all of them from one config), ``training``
+(set-up, checkpoint schedule and result shared by both agents), ``dqn`` (one actor + one
+learner), ``parallel`` (N actor processes + one learner). TensorFlow is imported only when a
+learner or model is built.
 """
 
 from tradeforge.agents.api import ProgressCallback, TrainingTimeout, train_agent

@@ -17,12 +17,17 @@ def train_agent(
     parallel: ParallelConfig,
     seed: int,
     *,
+    validation: Any = None,
     log_dir: str | None = None,
     checkpoint_dir: str | None = None,
     progress: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> TrainResult:
     """Train a ``"dqn"`` or ``"parallel_dqn"`` agent on ``market``'s steppable range.
+
+    ``validation`` (a ``MarketData`` window after the training one) with ``dqn.eval_every > 0``
+    turns on best-checkpoint selection: the returned agent has the weights whose greedy policy
+    scored best (``dqn.eval_metric``, after costs) on it; ``stats`` says which step won.
 
     ``log_dir`` enables TensorBoard scalars; ``checkpoint_dir`` (with ``dqn.checkpoint_every``)
     enables checkpoints, and a run started on a directory holding one resumes from it.
@@ -33,7 +38,10 @@ def train_agent(
     from tradeforge.agents.parallel import ParallelDQN
 
     market.check_window(env.window)
+    if validation is not None:
+        validation.check_window(env.window)
     options = {
+        "validation": validation,
         "log_dir": log_dir,
         "checkpoint_dir": checkpoint_dir,
         "progress": progress,

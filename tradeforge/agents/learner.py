@@ -30,13 +30,24 @@ class DQNLearner:
         self.online = build_q_network(spec, seed, name="q_network")
         self.target = build_q_network(spec, seed, name="target_network")
         self.target.set_weights(self.online.get_weights())  # start identical, never re-randomised
-        self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        if config.weight_decay > 0:
+            # Decoupled weight decay (Loshchilov & Hutter 2019): shrinks every weight each step.
+            self.optimizer = keras.optimizers.AdamW(
+                learning_rate=config.learning_rate, weight_decay=config.weight_decay
+            )
+        else:
+            self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
         self.optimizer.build(self.online.trainable_variables)
         self.num_updates = 0
         # The update counter also lives in the graph, so target syncs happen inside fused calls.
         self._updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._tau = tf.constant(config.tau, tf.float32)
         self._reward_scale = tf.constant(config.reward_scale, tf.float32)
+        # Observation noise: the features (not the position, the last column) get N(0, sd).
+        self._noise_rng = tf.random.Generator.from_seed(seed * 7919 + 17)
+        noise_mask = np.ones(spec.obs_dim, np.float32)
+        noise_mask[-1] = 0.0
+        self._noise_mask = tf.constant(noise_mask * config.obs_noise)
         vec = tf.TensorSpec([None, None], tf.float32)
         obs = tf.TensorSpec([None, None, spec.obs_dim], tf.float32)
         act = tf.TensorSpec([None, None], tf.int32)
@@ -58,6 +69,8 @@ class DQNLearner:
         next_value = tf.gather(q_next_target, best, axis=1, batch_dims=1)
         # Step returns are ~1e-3: scaled, Q-values sit in a range Adam and Huber handle well.
         target = tf.stop_gradient(self._reward_scale * reward + discount * next_value)
+        if self.config.obs_noise > 0:
+            obs = obs + self._noise_rng.normal(tf.shape(obs)) * self._noise_mask
         with tf.GradientTape() as tape:
             q = self.online(obs, training=True)
             q_taken = tf.gather(q, action, axis=1, batch_dims=1)

@@ -25,6 +25,8 @@ class NetworkSpec:
     num_actions: int
     hidden: tuple[int, ...]
     dueling: bool = False
+    dropout: float = 0.0
+    """Dropout after each hidden layer (training only; the numpy mirror never drops)."""
 
     def __post_init__(self) -> None:
         if self.obs_dim < 1 or self.num_actions < 2:
@@ -68,6 +70,8 @@ def build_q_network(spec: NetworkSpec, seed: int, name: str = "q_network") -> An
         x = keras.layers.Dense(
             width, activation="relu", kernel_initializer=init(i), name=f"hidden_{i}"
         )(x)
+        if spec.dropout > 0:
+            x = keras.layers.Dropout(spec.dropout, seed=seed * 1000 + 500 + i, name=f"drop_{i}")(x)
     n = len(spec.hidden)
     if spec.dueling:
         value = keras.layers.Dense(1, kernel_initializer=init(n), name="value")(x)

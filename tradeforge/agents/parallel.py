@@ -30,30 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from tradeforge.agents.actor import (
-    Actor,
-    Collector,
-    actor_env_seed,
-    actor_epsilon,
-    actor_rng,
-    linear_epsilon,
-)
-from tradeforge.agents.buffer import NStepAdder, Transitions
-from tradeforge.agents.dqn import (
-    EnvFactory,
-    apply_updates,
-    checkpoint_meta,
-    final_stats,
-    make_vector_env,
-    network_spec,
-    replay_buffer_for,
-    restore,
-    sample_due,
-    write_checkpoint,
-)
-from tradeforge.agents.monitor import Monitor, ProgressCallback
-from tradeforge.agents.network import NetworkSpec, NumpyQNetwork
-from tradeforge.agents.qagent import QAgent, TrainResult
+from tradeforge.agents.actor import actor_epsilon, linear_epsilon
+from tradeforge.agents.buffer import Transitions
+from tradeforge.agents.builder import DQNBuilder, EnvFactory, make_vector_env
+from tradeforge.agents.monitor import ProgressCallback
+from tradeforge.agents.qagent import TrainResult
+from tradeforge.agents.training import Run, Trainer, apply_updates, sample_due
 from tradeforge.config import DQNConfig, EnvConfig, ParallelConfig
 
 #: Seconds between liveness checks while waiting on a queue.
@@ -74,15 +56,10 @@ class ActorArgs:
 
     actor_id: int
     num_actors: int
-    market: Any
-    env: EnvConfig
-    dqn: DQNConfig
+    builder: DQNBuilder
     parallel: ParallelConfig
-    seed: int
     resumed_at: int
-    spec: NetworkSpec
     weights: list[np.ndarray]
-    env_factory: EnvFactory
 
 
 @dataclass
@@ -147,16 +124,9 @@ def actor_main(args: ActorArgs, channels: _Channels) -> None:
 
 
 def _act(args: ActorArgs, ch: _Channels) -> None:
-    cfg, pcfg, i = args.dqn, args.parallel, args.actor_id
-    env_seed = actor_env_seed(args.seed, i, args.resumed_at)
-    env = args.env_factory(args.market, args.env, cfg.num_envs, env_seed)
-    network = NumpyQNetwork(args.spec, args.weights)
-    collector = Collector(
-        env,
-        Actor(network, actor_rng(args.seed, i, args.resumed_at)),
-        NStepAdder(cfg.num_envs, cfg.n_step, cfg.gamma),
-        seed=env_seed,
-    )
+    cfg, pcfg, i = args.builder.dqn, args.parallel, args.actor_id
+    collector = args.builder.make_actor(args.weights, i, args.resumed_at)
+    network = collector.actor.network
     local_steps = 0
     pending: list[Transitions] = []
     pending_steps, returns = 0, []
@@ -182,7 +152,7 @@ def _act(args: ActorArgs, ch: _Channels) -> None:
             return  # stopped while waiting
 
 
-class ParallelDQN:
+class ParallelDQN(Trainer):
     """N actor processes (each its own env and epsilon) and one learner in this process."""
 
     kind = "parallel_dqn"
@@ -200,33 +170,20 @@ class ParallelDQN:
         progress: bool = True,
         on_progress: ProgressCallback | None = None,
         env_factory: EnvFactory = make_vector_env,
+        validation: Any = None,
     ) -> None:
-        self.market, self.env_cfg, self.cfg, self.pcfg, self.seed = market, env, cfg, parallel, seed
-        self.log_dir, self.checkpoint_dir, self.progress = log_dir, checkpoint_dir, progress
-        self.on_progress = on_progress
-        self.env_factory = env_factory
+        super().__init__(
+            market, env, cfg, seed, log_dir=log_dir, checkpoint_dir=checkpoint_dir,
+            progress=progress, on_progress=on_progress, env_factory=env_factory,
+            validation=validation,
+        )  # fmt: skip
+        self.pcfg = parallel
 
     def train(self) -> TrainResult:
         """Train for ``cfg.total_steps`` env steps summed over all actors."""
-        from tradeforge.agents.learner import DQNLearner
-
-        cfg, pcfg, seed = self.cfg, self.pcfg, self.seed
-        probe = self.env_factory(self.market, self.env_cfg, cfg.num_envs, actor_env_seed(seed, 0))
-        spec = network_spec(probe, cfg)
-        learner = DQNLearner(spec, cfg, seed)
-        buffer = replay_buffer_for(probe, cfg, seed)
-        del probe
-        meta = checkpoint_meta(self.kind, seed, spec, cfg)
-        env_steps = resumed = restore(self.checkpoint_dir, meta, learner, buffer)
-        monitor = Monitor(
-            cfg.total_steps,
-            initial_steps=env_steps,
-            log_dir=self.log_dir,
-            progress=self.progress,
-            max_seconds=cfg.max_seconds,
-            on_progress=self.on_progress,
-            desc=f"parallel_dqn x{pcfg.num_actors} seed {seed}",
-        )
+        pcfg = self.pcfg
+        run = self.setup(f"parallel_dqn x{pcfg.num_actors} seed {self.seed}")
+        self.builder.release_probe_env()
         ctx = mp.get_context("spawn")
         # Bounded: when the learner falls behind, actors block instead of piling up experience.
         channels = _Channels(
@@ -234,55 +191,39 @@ class ParallelDQN:
             weights=[ctx.Queue(maxsize=2) for _ in range(pcfg.num_actors)],
             stop=ctx.Event(),
         )
-        weights = learner.get_weights()
+        weights = run.learner.get_weights()
         procs = [
             ctx.Process(
                 target=actor_main,
                 args=(
-                    ActorArgs(
-                        i, pcfg.num_actors, self.market, self.env_cfg, cfg, pcfg, seed,
-                        resumed, spec, weights, self.env_factory,
-                    ),
+                    ActorArgs(i, pcfg.num_actors, self.builder, pcfg, run.resumed, weights),
                     channels,
                 ),
                 name=f"tradeforge-actor-{i}",
                 daemon=True,
             )
             for i in range(pcfg.num_actors)
-        ]  # fmt: skip
+        ]
         try:
             for p in procs:
                 p.start()
-            env_steps = self._learn_loop(learner, buffer, monitor, channels, procs, env_steps, meta)
+            env_steps = self._learn_loop(run, channels, procs)
         except BaseException:
-            monitor.close()  # close the bar and flush TensorBoard before the error surfaces
+            run.monitor.close()  # close the bar and flush TensorBoard before the error surfaces
             raise
         finally:
             _shutdown(procs, channels)
-        if self.checkpoint_dir is not None and cfg.checkpoint_every:
-            write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
-        stats = final_stats(monitor, learner, buffer, env_steps, resumed)
-        stats |= {
-            "kind": self.kind,
-            "seed": seed,
-            "num_actors": pcfg.num_actors,
-            "actor_epsilons": [round(e, 6) for e in self.actor_epsilons],
-        }
-        return TrainResult(QAgent(learner.online), stats)
+        return self.finish(
+            run,
+            env_steps,
+            num_actors=pcfg.num_actors,
+            actor_epsilons=[round(e, 6) for e in self.actor_epsilons],
+        )
 
-    def _learn_loop(
-        self,
-        learner: Any,
-        buffer: Any,
-        monitor: Monitor,
-        ch: _Channels,
-        procs: list[Any],
-        env_steps: int,
-        meta: dict[str, Any],
-    ) -> int:
+    def _learn_loop(self, run: Run, ch: _Channels, procs: list[Any]) -> int:
         cfg, pcfg = self.cfg, self.pcfg
-        every = cfg.checkpoint_every if self.checkpoint_dir is not None else 0
-        next_checkpoint = (env_steps // every + 1) * every if every else np.inf
+        learner, buffer, monitor = run.learner, run.buffer, run.monitor
+        env_steps = run.resumed
         last_broadcast = learner.num_updates
         self.actor_epsilons = [float("nan")] * pcfg.num_actors
         feeder = _Feeder(ch, procs, buffer, cfg, env_steps, learner.num_updates)
@@ -304,10 +245,10 @@ class ParallelDQN:
                 self.actor_epsilons[actor_id] = epsilon
                 # The progress/TensorBoard epsilon is the base schedule, i.e. actor 0's.
                 monitor.update(steps, linear_epsilon(env_steps, cfg), returns)
-                if env_steps >= next_checkpoint and env_steps < cfg.total_steps:
-                    with feeder.lock:
-                        write_checkpoint(self.checkpoint_dir, meta, learner, buffer, env_steps)
-                    next_checkpoint = (env_steps // every + 1) * every
+                run.after_updates(env_steps)
+                run.checkpoints.maybe_write(
+                    learner, buffer, env_steps, cfg.total_steps, lock=feeder.lock
+                )
         finally:
             feeder.stop()
         return env_steps

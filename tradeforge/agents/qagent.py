@@ -10,9 +10,12 @@ import numpy as np
 
 from tradeforge.agents.network import NumpyQNetwork, ordered_weights, spec_of
 
+ENSEMBLE_LAYER = "ensemble"
+
 
 class QAgent:
-    """Greedy policy over a Q-network built by :func:`tradeforge.agents.network.build_q_network`.
+    """Greedy policy over a Q-network built by :func:`tradeforge.agents.network.build_q_network`,
+    or over a seed ensemble of them (:meth:`ensemble`: the mean of the members' Q-values).
 
     ``act``/``q_values`` run the numpy mirror of the network (no TensorFlow call per step, which
     makes step-by-step evaluation cheap); ``model`` is the Keras model that is saved.
@@ -20,8 +23,43 @@ class QAgent:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self.spec = spec_of(model)
-        self._net = NumpyQNetwork(self.spec, ordered_weights(model))
+        names = [layer.name for layer in model.layers]
+        if ENSEMBLE_LAYER in names:
+            members = [model.get_layer(n) for n in names if n.startswith("member_")]
+        else:
+            members = [model]
+        self.spec = spec_of(members[0])
+        self._nets = [NumpyQNetwork(spec_of(m), ordered_weights(m)) for m in members]
+
+    @property
+    def num_members(self) -> int:
+        """Q-networks averaged by this agent (1 for a single network)."""
+        return len(self._nets)
+
+    @classmethod
+    def ensemble(cls, agents: list[QAgent]) -> QAgent:
+        """A seed ensemble: Q-values are the mean of the members' (one ``.keras`` file).
+
+        Averaging Q-values of independently seeded networks cancels part of each one's fit to
+        the noise of the training path (Osband et al. 2016 use such ensembles; Anschel et al.
+        2017 average Q-estimates to cut their variance).
+        """
+        import keras
+
+        if len(agents) < 2:
+            raise ValueError(f"QAgent.ensemble: need at least 2 members, got {len(agents)}")
+        dims = {a.obs_dim for a in agents}
+        if len(dims) != 1:
+            raise ValueError(f"QAgent.ensemble: members see different observations {dims}")
+        inputs = keras.Input(shape=(agents[0].obs_dim,), name="obs", dtype="float32")
+        outputs = []
+        for i, agent in enumerate(agents):
+            if agent.num_members != 1:
+                raise ValueError("QAgent.ensemble: members must be single networks")
+            member = keras.Model(agent.model.inputs, agent.model.outputs[0], name=f"member_{i}")
+            outputs.append(member(inputs))
+        q = keras.layers.Average(name=ENSEMBLE_LAYER)(outputs)
+        return cls(keras.Model(inputs, q, name="q_ensemble"))
 
     @property
     def obs_dim(self) -> int:
@@ -31,7 +69,10 @@ class QAgent:
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Q-values ``(batch, num_actions)``; a single observation ``(obs_dim,)`` is also accepted."""
         obs = np.asarray(obs, np.float32)
-        return self._net.q_values(obs[None] if obs.ndim == 1 else obs)
+        obs = obs[None] if obs.ndim == 1 else obs
+        if len(self._nets) == 1:
+            return self._nets[0].q_values(obs)
+        return np.mean([net.q_values(obs) for net in self._nets], axis=0)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions ``(batch,)`` int64 (0 = flat, 1 = long)."""

@@ -10,6 +10,7 @@ from tradeforge.config._base import OptionalCount, Section
 
 AgentKind = Literal["dqn", "parallel_dqn"]
 AGENT_KINDS: tuple[str, ...] = ("dqn", "parallel_dqn")
+EVAL_METRICS: tuple[str, ...] = ("total_return", "sharpe")
 
 
 class DQNConfig(Section):
@@ -21,7 +22,10 @@ class DQNConfig(Section):
         description="Environment steps to train for (summed over the vectorised envs).",
     )
     num_envs: int = Field(8, ge=1, description="Environments stepped together by one actor.")
-    hidden: tuple[int, ...] = Field((64, 64), description="Widths of the MLP's hidden layers.")
+    hidden: tuple[int, ...] = Field(
+        (32,),
+        description="Widths of the MLP's hidden layers (one small layer: (64, 64) memorised the training path, benchmarks/results/agents_study.md).",
+    )
     learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate.")
     gamma: float = Field(0.99, ge=0, le=1, description="Discount factor.")
     batch_size: int = Field(64, ge=1, description="Transitions per gradient step.")
@@ -58,6 +62,35 @@ class DQNConfig(Section):
     )
     reward_scale: float = Field(
         100.0, gt=0, description="Rewards are multiplied by this in the learner."
+    )
+    weight_decay: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Decoupled L2 weight decay (AdamW, Loshchilov & Hutter 2019); 0 = plain Adam.",
+    )
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="Dropout after each hidden layer while learning."
+    )
+    obs_noise: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="Std of Gaussian noise on the scaled features of replayed observations (augmentation against memorising).",
+    )
+    eval_every: int = Field(
+        1_000,
+        ge=0,
+        description="Env steps between greedy scores on the early-stopping bars; the best weights are kept (0 = keep the last).",
+    )
+    eval_metric: Literal["total_return", "sharpe"] = Field(
+        "total_return", description="Score of the kept checkpoint on the early-stopping bars."
+    )
+    early_stopping_fraction: float = Field(
+        0.2,
+        ge=0,
+        lt=0.5,
+        description="Share of each fold's training bars held out (at their end) to pick the best checkpoint; 0 = no selection.",
     )
 
     @model_validator(mode="after")

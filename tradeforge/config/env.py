@@ -80,6 +80,18 @@ class EnvConfig(Section):
     reward_clip: float = Field(
         10.0, ge=0, description="Clip every reward to ±reward_clip; 0 = no clip."
     )
+    turnover_penalty: float = Field(
+        0.0,
+        ge=0,
+        le=0.1,
+        description="Subtracted from the reward of each step that changes the position (0.001 = 10 bp for simple).",
+    )
+    min_hold: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Bars a new position is held before it may change (1 = any bar); applies in evaluation too.",
+    )
 
     @model_validator(mode="after")
     def _min_window(self) -> EnvConfig:

