@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tradeforge.agents.monitor import ProgressCallback, TrainingTimeout
-from tradeforge.agents.qagent import TrainResult
+from tradeforge.agents.qagent import KERAS_LOCK, TrainResult
 from tradeforge.config import AGENT_KINDS, DQNConfig, EnvConfig, ParallelConfig
 
 
@@ -47,11 +47,12 @@ def train_agent(
         "progress": progress,
         "on_progress": on_progress,
     }
-    if kind == "dqn":
-        return DQN(market, env, dqn, seed, **options).train()
-    if kind == "parallel_dqn":
+    if kind not in AGENT_KINDS:
+        raise ValueError(f"agent kind {kind!r} is not one of {', '.join(AGENT_KINDS)}")
+    with KERAS_LOCK:  # one training at a time per process (see KERAS_LOCK)
+        if kind == "dqn":
+            return DQN(market, env, dqn, seed, **options).train()
         return ParallelDQN(market, env, dqn, parallel, seed, **options).train()
-    raise ValueError(f"agent kind {kind!r} is not one of {', '.join(AGENT_KINDS)}")
 
 
 __all__ = ["ProgressCallback", "TrainingTimeout", "train_agent"]

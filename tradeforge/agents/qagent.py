@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,15 @@ import numpy as np
 from tradeforge.agents.network import NumpyQNetwork, ordered_weights, spec_of
 
 ENSEMBLE_LAYER = "ensemble"
+
+
+#: Held while Keras / TensorFlow builds, trains or loads a model in this process. Keras 3's
+#: global state (name uniquification, tf.function tracing, the default graph of the loader) is
+#: not thread-safe, and Prefect's thread runner and Dask's in-process workers run several
+#: trainings and evaluations as threads of one process: issue 14 saw such a run die with
+#: SIGSEGV. Trainings in one process therefore take turns (TensorFlow's own kernels already
+#: use every core); ParallelDQN's actors are separate processes and are not held back.
+KERAS_LOCK = threading.RLock()
 
 
 class QAgent:
@@ -84,7 +94,8 @@ class QAgent:
         if path.suffix != ".keras":
             raise ValueError(f"QAgent.save: {path} must end in .keras")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.model.save(path)
+        with KERAS_LOCK:
+            self.model.save(path)
         return path
 
     @classmethod
@@ -99,7 +110,8 @@ class QAgent:
             raise FileNotFoundError(f"QAgent.load: no model file at {path}")
         _dueling_layer_class()  # register the custom layer before deserialising
         try:
-            model = keras.models.load_model(path, safe_mode=True, compile=False)
+            with KERAS_LOCK:
+                model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as exc:
             raise ValueError(f"QAgent.load: {path} is not a loadable Q-network: {exc}") from exc
         return cls(model)
