@@ -162,10 +162,29 @@ def ephemeral_server(timeout: float | None = None) -> Iterator[EphemeralServer |
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         with _prefect_settings(server.api_url):
-            yield server
+            try:
+                yield server
+            finally:
+                _flush_prefect_logs()
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+def _flush_prefect_logs() -> None:
+    """Send the run's last log lines before the server goes (else Prefect prints "Error
+    logging to API" at exit). Best effort: a flush that fails must not hide the run's result."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.logging.handlers import APILogWorker
+
+    try:
+        APILogWorker.drain_all(timeout=5)
+    except Exception as exc:  # the run's own outcome matters more than its last log lines
+        print(
+            f"warning: could not flush the run's logs to the temporary server: {exc}",
+            file=sys.stderr,
+        )
 
 
 @contextlib.contextmanager
