@@ -89,7 +89,9 @@ def train_pipeline(
         ppy = periods_per_year_task(ticker, data.interval)
         baselines = baselines_task.submit(ticker, prepared, env, evaluation, ppy)
         trained = [
-            train_task.submit(ticker, cid, fold, prepared, env, dqn, parallel, store, run_id)
+            train_task.submit(
+                ticker, cid, fold, prepared, env, dqn, parallel, store, run_id, run.work_dir
+            )
             for cid in candidates
             for fold in range(split.folds)
         ]
@@ -104,6 +106,14 @@ def train_pipeline(
             )
         )
     return summary_task(decisions, cfg)
+
+
+def _seed_groups(refs: list[Any]) -> dict[tuple[str, str, int], list[Any]]:
+    """Trained candidates grouped by (agent kind, reward, fold): the members of an ensemble."""
+    groups: dict[tuple[str, str, int], list[Any]] = {}
+    for ref in refs:
+        groups.setdefault((ref.id.agent, ref.id.reward, ref.fold), []).append(ref)
+    return groups
 
 
 def _all_or_fail(ticker: str, futures: list[Any], store: Any, run_id: str) -> list[Any]:

@@ -35,6 +35,33 @@ def evaluate_task(
     )
 
 
+@task(
+    name="ensemble",
+    task_run_name="ensemble-{ticker}-{agent}-{reward}-fold{fold}",
+    retries=2,  # it reads and writes staged models in the store (S3)
+    retry_delay_seconds=NETWORK_RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_if_transient,
+)
+def ensemble_task(
+    ticker: str,
+    agent: str,
+    reward: str,
+    fold: int,
+    members: list[Candidate],
+    prepared,
+    env: EnvConfig,
+    evaluation: EvalConfig,
+    periods_per_year: int,
+    store: StoreRef,
+    run_id: str,
+) -> FoldResult:
+    """The seed ensemble (mean of Q-values) of one agent kind and reward on one fold."""
+    from tradeforge.evaluation.stage import ensemble_fold
+
+    return ensemble_fold(members, prepared, env, evaluation, periods_per_year, store.open(), run_id)
+
+
 @task(name="baselines", task_run_name="baselines-{ticker}")
 def baselines_task(
     ticker: str, prepared, env: EnvConfig, evaluation: EvalConfig, periods_per_year: int

@@ -29,6 +29,7 @@ def train_task(
     parallel: ParallelConfig,
     store: StoreRef,
     run_id: str,
+    work_dir: str | None = None,
 ) -> Candidate:
     """Train on the fold's train bars; the model never leaves the task except as a store key.
 
@@ -56,6 +57,7 @@ def train_task(
         parallel,
         store.open(),
         run_id,
+        work_dir=work_dir,
         on_progress=on_progress,
     )
     create_markdown_artifact(

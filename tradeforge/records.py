@@ -27,10 +27,15 @@ class CandidateId(Record):
 
     agent: str
     seed: int
+    """The seed; for a seed ensemble, -1."""
     reward: str
+    ensemble: int = 0
+    """Seeds averaged (mean of their Q-values) in a seed-ensemble candidate; 0 = one seed."""
 
     @property
     def label(self) -> str:
+        if self.ensemble:
+            return f"{self.agent} ensemble of {self.ensemble} seeds ({self.reward})"
         return f"{self.agent} seed {self.seed} ({self.reward})"
 
 

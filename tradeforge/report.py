@@ -38,6 +38,8 @@ def _fmt(value: Any, pct: bool) -> str:
 
 
 def _label(entry: dict[str, Any]) -> str:
+    if entry.get("ensemble"):
+        return f"{entry['agent']} ensemble of {entry['ensemble']} seeds ({entry['reward']})"
     return f"{entry['agent']} seed {entry['seed']} ({entry['reward']})"
 
 
@@ -91,6 +93,12 @@ def training_markdown(ref: Any, boundaries: dict[str, str]) -> str:
     for name, value in ref.stats.items():
         shown = f"{value:,.4g}" if isinstance(value, float) else str(value)
         lines.append(f"| {name} | {shown} |")
+    if "tensorboard" in ref.stats:
+        lines += [
+            "",
+            f"TensorBoard scalars (loss, Q-values, epsilon, episode returns): "
+            f"`tensorboard --logdir {ref.stats['tensorboard']}` on the machine that trained.",
+        ]
     return "\n".join(lines)
 
 

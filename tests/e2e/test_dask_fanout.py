@@ -41,11 +41,14 @@ def test_train_pipeline_fans_out_on_dask(prefect_harness, local_cluster, tmp_pat
     ran = sum(_executed(local_cluster).values()) - before
     assert ran >= 5, _executed(local_cluster)
     (ticker,) = summary["tickers"]
-    assert sorted(c["seed"] for c in ticker["candidates"]) == [0, 1]
+    # the two seeds, and their ensemble (mean of Q-values) as a candidate of its own
+    assert sorted(c["seed"] for c in ticker["candidates"]) == [-1, 0, 1]
+    (ensemble,) = [c for c in ticker["candidates"] if c["ensemble"]]
+    assert ensemble["ensemble"] == 2 and ensemble["stats"]["members"] == "0, 1"
     card = json.loads(
         (store / "models" / "GOOGL" / "dqn" / ticker["version"] / "model_card.json").read_text()
     )
-    assert card["gate"]["trials"] == 2  # both seeds counted in the deflation
+    assert card["gate"]["trials"] == 3  # both seeds and the ensemble counted in the deflation
 
 
 def test_default_runner_is_left_alone() -> None:

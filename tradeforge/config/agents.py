@@ -53,7 +53,9 @@ class DQNConfig(Section):
     )
     max_grad_norm: float = Field(10.0, gt=0, description="Global-norm gradient clipping.")
     checkpoint_every: int = Field(
-        0, ge=0, description="Env steps between checkpoints (0 = no checkpoints)."
+        5_000,
+        ge=0,
+        description="Env steps between checkpoints a killed training resumes from (0 = none).",
     )
     max_seconds: float = Field(
         6 * 3600.0,

@@ -59,6 +59,42 @@ def evaluate_fold(
     )
 
 
+def ensemble_fold(
+    members: list[Candidate],
+    prepared: Any,
+    env: EnvConfig,
+    evaluation: EvalConfig,
+    periods_per_year: int,
+    store: Any,
+    run_id: str,
+) -> FoldResult:
+    """The seed ensemble of ``members`` (one agent kind and reward, one fold, several seeds):
+    Q-values averaged, staged as one ``.keras`` file and evaluated like any candidate."""
+    import tempfile
+    from pathlib import Path
+
+    from tradeforge.agents import QAgent
+    from tradeforge.training import staging_key
+
+    first = members[0]
+    if len({(m.ticker, m.id.agent, m.id.reward, m.fold) for m in members}) != 1:
+        raise ValueError("ensemble_fold: members must share ticker, agent, reward and fold")
+    cid = first.id.model_copy(update={"seed": -1, "ensemble": len(members)})
+    ensemble = QAgent.ensemble([load_staged_agent(store, m.model_key) for m in members])
+    key = staging_key(run_id, first.ticker, cid, first.fold, "model.keras")
+    with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
+        path = ensemble.save(Path(tmp) / "model.keras")
+        store.put_bytes(key, path.read_bytes())
+    candidate = Candidate(
+        ticker=first.ticker,
+        id=cid,
+        fold=first.fold,
+        model_key=key,
+        stats={"members": ", ".join(str(m.id.seed) for m in members)},
+    )
+    return evaluate_fold(candidate, prepared, env, evaluation, periods_per_year, store, run_id)
+
+
 def pooled_metrics(
     folds: list[Metrics], returns: list[list[float]], periods_per_year: int
 ) -> Metrics:

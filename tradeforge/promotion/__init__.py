@@ -189,6 +189,7 @@ def promote_ticker(
         "ticker": ticker,
         "agent": last.candidate.id.agent,
         "seed": last.candidate.id.seed,
+        "ensemble": last.candidate.id.ensemble,
         "reward": last.candidate.id.reward,
         "run_id": run_id,
         "code_version": __version__,
@@ -249,6 +250,7 @@ def promote_ticker(
             [
                 {"agent": f"{fr.candidate.id.agent} ({fr.candidate.id.reward})", **p.model_dump()}
                 for fr, p in pooled
+                if not fr.candidate.id.ensemble  # the spread of single seeds
             ],
             samples=cfg.evaluation.bootstrap_samples,
             confidence=cfg.evaluation.confidence,

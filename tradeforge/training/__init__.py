@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,8 @@ STAGING_PREFIX = "staging"
 
 def staging_key(run_id: str, ticker: str, cid: CandidateId, fold: int, name: str) -> str:
     """Store key of a staged (not yet published) file of one trained model."""
-    return (
-        f"{STAGING_PREFIX}/{run_id}/{ticker}/{cid.agent}/{cid.reward}/seed-{cid.seed}/"
-        f"fold-{fold}/{name}"
-    )
+    who = f"ensemble-{cid.ensemble}" if cid.ensemble else f"seed-{cid.seed}"
+    return f"{STAGING_PREFIX}/{run_id}/{ticker}/{cid.agent}/{cid.reward}/{who}/fold-{fold}/{name}"
 
 
 def train_candidate(
@@ -30,16 +30,22 @@ def train_candidate(
     store: Any,
     run_id: str,
     *,
+    work_dir: str | None = None,
     on_progress: Any = None,
 ) -> Candidate:
     """Train ``cid`` on ``fold.train`` and stage its ``.keras`` file in ``store``.
 
     ``env.reward`` is replaced by the candidate's reward scheme; ``on_progress(env_steps,
-    total_steps, scalars)`` reports progress while it trains.
+    total_steps, scalars)`` reports progress while it trains. With ``work_dir``, the training
+    writes checkpoints and TensorBoard scalars under ``run_dirs(...)``; a training of the same
+    run, ticker, candidate and fold started again resumes from its last checkpoint (the
+    candidate's ``stats["resumed_from"]`` says at which step), and the checkpoints are removed
+    once the model is staged.
     """
     from tradeforge.agents import train_agent
 
     train, held_out = early_stopping_split(fold.train, dqn)
+    dirs = run_dirs(work_dir, run_id, ticker, cid, fold.index) if work_dir else None
     result = train_agent(
         cid.agent,
         train,
@@ -48,6 +54,8 @@ def train_candidate(
         parallel,
         cid.seed,
         validation=held_out,
+        log_dir=str(dirs.tensorboard) if dirs else None,
+        checkpoint_dir=str(dirs.checkpoints) if dirs else None,
         progress=True,
         on_progress=on_progress,
     )
@@ -57,7 +65,26 @@ def train_candidate(
         result.agent.save(path)
         store.put_bytes(key, path.read_bytes())
     stats = {k: v for k, v in result.stats.items() if isinstance(v, int | float | str)}
+    if dirs:
+        shutil.rmtree(dirs.checkpoints, ignore_errors=True)  # staged: nothing left to resume
+        stats["tensorboard"] = str(dirs.tensorboard)
     return Candidate(ticker=ticker, id=cid, fold=fold.index, model_key=key, stats=stats)
+
+
+@dataclass(frozen=True)
+class RunDirs:
+    """Where one training of a run keeps its checkpoints and TensorBoard logs."""
+
+    checkpoints: Path
+    tensorboard: Path
+
+
+def run_dirs(work_dir: str, run_id: str, ticker: str, cid: CandidateId, fold: int) -> RunDirs:
+    """``<work_dir>/<run_id>/{checkpoints,tensorboard}/<ticker>/<agent>/<reward>/<seed>/fold-<k>``."""
+    who = f"ensemble-{cid.ensemble}" if cid.ensemble else f"seed-{cid.seed}"
+    tail = Path(ticker, cid.agent, cid.reward, who, f"fold-{fold}")
+    root = Path(work_dir).expanduser() / run_id
+    return RunDirs(checkpoints=root / "checkpoints" / tail, tensorboard=root / "tensorboard" / tail)
 
 
 #: Fewer held-out bars than this give no checkpoint selection (too noisy to choose by).
