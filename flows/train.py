@@ -15,7 +15,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.hooks import NOTIFY_HOOKS
-from tasks.evaluate import baselines_task, evaluate_task, periods_per_year_task
+from tasks.evaluate import baselines_task, ensemble_task, evaluate_task, periods_per_year_task
 from tasks.features import features_task
 from tasks.ingest import ingest_task, preflight_task
 from tasks.promote import promote_task, summary_task
@@ -99,6 +99,14 @@ def train_pipeline(
         evaluated = [
             evaluate_task.submit(ref, prepared, env, evaluation, ppy, store, run_id) for ref in refs
         ]
+        if len(run.seeds) > 1:  # each agent kind's seeds, averaged, is a candidate of its own
+            evaluated += [
+                ensemble_task.submit(
+                    ticker, agent, reward, fold, members, prepared, env, evaluation, ppy,
+                    store, run_id,
+                )
+                for (agent, reward, fold), members in _seed_groups(refs).items()
+            ]  # fmt: skip
         results = _all_or_fail(ticker, evaluated, store, run_id)
         decisions.append(
             promote_task(

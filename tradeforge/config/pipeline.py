@@ -36,6 +36,11 @@ class RunConfig(Section):
         min_length=1,
         description="Model store: a local directory or s3://bucket/prefix.",
     )
+    work_dir: str = Field(
+        ".tradeforge/runs",
+        min_length=1,
+        description="Local folder of each run's checkpoints (a rerun of the same flow run resumes from them) and TensorBoard logs: <work_dir>/<run id>/.",
+    )
 
     @field_validator("agents", "seeds", "rewards")
     @classmethod
