@@ -206,13 +206,19 @@ class LocalStore(ObjectStore):
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"put_bytes({key!r}): data must be bytes, not {type(data).__name__}")
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
         try:
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            for attempt in range(3):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with tmp.open("wb") as fh:
+                        fh.write(data)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    break
+                except FileNotFoundError:  # a delete() pruned the folder in between: again
+                    if attempt == 2:
+                        raise
             with self._locked(key):
                 current = self.head(key)
                 if if_none_match and current is not None:
@@ -249,6 +255,14 @@ class LocalStore(ObjectStore):
         path = self._path(key)
         with self._locked(key):
             path.unlink(missing_ok=True)
+        # As in S3, a "folder" exists only while it holds objects: prune the empty ones left.
+        for parent in path.parents:
+            if parent == self.root or self.root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone): the folders above are not empty
+                break
 
     def uri_for(self, key: str) -> str:
         return str(self.root / validate_key(key))
