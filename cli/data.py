@@ -38,9 +38,9 @@ def _file_interval(source: str) -> str | None:
 
 
 def _store(store: str, endpoint_url: str | None):
-    from storage import open_store
+    from storage import StoreRef
 
-    return open_store(store, endpoint_url=endpoint_url)
+    return StoreRef(store, endpoint_url).open()
 
 
 def _validate_one(ticker: str, source: str, opts: dict[str, Any]) -> dict[str, Any]:

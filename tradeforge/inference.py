@@ -53,10 +53,9 @@ class BarsError(ValueError):
 
 def open_registry(store: str, endpoint_url: str | None = None) -> ModelRegistry:
     """The model registry of a store (local directory or ``s3://bucket/prefix``)."""
-    from storage import open_store
-    from storage.registry import ModelRegistry
+    from storage import StoreRef
 
-    return ModelRegistry(open_store(store, endpoint_url=endpoint_url))
+    return StoreRef(store, endpoint_url).registry()
 
 
 def parse_position(position: str | float) -> float:
