@@ -33,6 +33,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 HOST = "127.0.0.1"
 #: Commands of ``tradeforge`` that run flows and so need a Prefect API.
@@ -100,6 +101,11 @@ def start_server(timeout: float | None = None) -> EphemeralServer:
         raise RuntimeError("start_server() must run in the main thread (PR_SET_PDEATHSIG)")
     wait = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
     port = _free_port()
+    # Prefect creates its home (and the SQLite database in it) only when it starts its own
+    # server; ours must too, or a fresh PREFECT_HOME fails with "unable to open database file".
+    Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser().mkdir(
+        parents=True, exist_ok=True
+    )
     env = {
         **os.environ,
         # The flags Prefect's own temporary server runs with (no UI, ephemeral mode).
