@@ -77,7 +77,6 @@ def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -
 def rule_test_return(frame: Any, market_name: str, boundaries: dict[str, str]) -> float:
     """The reference rule's return on the run's test window, after the same costs and fills."""
     from benchmarks.synthetic import MARKETS, rule_actions
-
     from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig
     from tradeforge.evaluation import evaluate
     from tradeforge.features import prepare
