@@ -18,6 +18,7 @@ from tests.agents import faulty_envs
 from tests.agents.markets import oracle_actions, random_return, sine_market, total_return
 from tradeforge.agents import ActorFailed, ParallelDQN, QAgent, train_agent
 from tradeforge.agents.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from tradeforge.agents.parallel import JOIN_SECONDS
 from tradeforge.config import DQNConfig, EnvConfig, ParallelConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,7 +254,9 @@ def test_ctrl_c_stops_parallel_training_with_no_orphans(tmp_path) -> None:
         actors = _children(proc.pid)
         assert len(actors) >= PARALLEL.num_actors
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
-        _, stderr = proc.communicate(timeout=30)
+        # The shutdown's own bound is JOIN_SECONDS to join, then to terminate, per actor (20 s
+        # for 2), plus the interpreter's exit; a loaded CI machine needs the margin.
+        _, stderr = proc.communicate(timeout=2 * PARALLEL.num_actors * JOIN_SECONDS + 30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -147,7 +147,7 @@ def test_manual_deployment_runs_on_the_stack(
     # typed, nested flow parameters: the UI renders a form grouped by section, with dropdowns
     (manual,) = api(stack, "/deployments/filter", {"deployments": {"name": {"any_": ["manual"]}}})
     schema = manual["parameter_openapi_schema"]
-    assert list(schema["properties"])[:3] == ["run", "data", "split"]
+    assert list(schema["properties"])[:4] == ["run", "data", "validation", "split"]
     assert schema["definitions"]["EnvConfig"]["properties"]["reward"]["enum"][0] == "simple"
     assert manual["parameters"]["run"]["agents"] == ["dqn"]  # prefect.yaml's nested parameters
 
