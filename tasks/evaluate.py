@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 
 from storage import StoreRef
-from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
+from tasks.policies import STORE_RETRIES
 from tradeforge.config import EnvConfig, EvalConfig
 from tradeforge.records import Candidate, FoldResult, PolicyResult
 
@@ -13,10 +13,7 @@ from tradeforge.records import Candidate, FoldResult, PolicyResult
 @task(
     name="evaluate",
     task_run_name="evaluate-{candidate.ticker}-{candidate.id.agent}-seed{candidate.id.seed}-fold{candidate.fold}",
-    retries=2,  # it reads the staged model from the store (S3)
-    retry_delay_seconds=NETWORK_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_transient,
+    **STORE_RETRIES,  # it reads and writes staged models and versions in the store (S3)
 )
 def evaluate_task(
     candidate: Candidate,
@@ -38,10 +35,7 @@ def evaluate_task(
 @task(
     name="ensemble",
     task_run_name="ensemble-{ticker}-{agent}-{reward}-fold{fold}",
-    retries=2,  # it reads and writes staged models in the store (S3)
-    retry_delay_seconds=NETWORK_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_if_transient,
+    **STORE_RETRIES,  # it reads and writes staged models and versions in the store (S3)
 )
 def ensemble_task(
     ticker: str,

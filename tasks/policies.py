@@ -126,6 +126,16 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return is_transient(exc)
 
 
+STORE_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": NETWORK_RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": retry_if_transient,
+}
+"""``@task(**STORE_RETRIES)``: a task that reads or writes the store retries transient failures
+twice (a lost conditional write or a bad file is not transient and fails at once)."""
+
+
 def source_fingerprint(source: str, today: dt.date | None = None) -> str | None:
     """What identifies the bars ``source`` would return now; None = do not cache.
 

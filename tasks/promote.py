@@ -8,7 +8,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from storage import StoreRef
-from tasks.policies import NETWORK_RETRY_DELAYS, RETRY_JITTER, retry_if_transient
+from tasks.policies import STORE_RETRIES
 from tradeforge.config import PipelineConfig
 from tradeforge.promotion import Decision
 from tradeforge.records import FoldResult, PolicyResult
@@ -24,11 +24,7 @@ from tradeforge.report import (
 @task(
     name="promote",
     task_run_name="promote-{ticker}",
-    retries=2,
-    retry_delay_seconds=NETWORK_RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    # a store that is briefly away is retried; a lost conditional write (PreconditionFailed) not
-    retry_condition_fn=retry_if_transient,
+    **STORE_RETRIES,  # it reads and writes staged models and versions in the store (S3)
 )
 def promote_task(
     ticker: str,

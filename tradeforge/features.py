@@ -215,11 +215,6 @@ class Fold:
     boundaries: dict[str, str]
     """ISO dates: ``train_start``, ``train_end`` and ``val_end`` (both exclusive), ``val_start``."""
 
-    @property
-    def val_end_exclusive(self) -> str:
-        """The first bar after the validation stretch (the test window's first bar, last fold)."""
-        return self.boundaries["val_end"]
-
 
 @dataclass(frozen=True, eq=False)
 class Prepared:

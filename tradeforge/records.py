@@ -33,6 +33,11 @@ class CandidateId(Record):
     """Seeds averaged (mean of their Q-values) in a seed-ensemble candidate; 0 = one seed."""
 
     @property
+    def slug(self) -> str:
+        """The candidate's folder name: ``seed-<n>``, or ``ensemble-<n>`` for a seed ensemble."""
+        return f"ensemble-{self.ensemble}" if self.ensemble else f"seed-{self.seed}"
+
+    @property
     def label(self) -> str:
         if self.ensemble:
             return f"{self.agent} ensemble of {self.ensemble} seeds ({self.reward})"

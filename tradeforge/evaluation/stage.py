@@ -70,21 +70,17 @@ def ensemble_fold(
 ) -> FoldResult:
     """The seed ensemble of ``members`` (one agent kind and reward, one fold, several seeds):
     Q-values averaged, staged as one ``.keras`` file and evaluated like any candidate."""
-    import tempfile
-    from pathlib import Path
-
     from tradeforge.agents import QAgent
-    from tradeforge.training import staging_key
+    from tradeforge.training import stage_agent, staging_key
 
     first = members[0]
     if len({(m.ticker, m.id.agent, m.id.reward, m.fold) for m in members}) != 1:
         raise ValueError("ensemble_fold: members must share ticker, agent, reward and fold")
     cid = first.id.model_copy(update={"seed": -1, "ensemble": len(members)})
     ensemble = QAgent.ensemble([load_staged_agent(store, m.model_key) for m in members])
-    key = staging_key(run_id, first.ticker, cid, first.fold, "model.keras")
-    with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
-        path = ensemble.save(Path(tmp) / "model.keras")
-        store.put_bytes(key, path.read_bytes())
+    key = stage_agent(
+        store, ensemble, staging_key(run_id, first.ticker, cid, first.fold, "model.keras")
+    )
     candidate = Candidate(
         ticker=first.ticker,
         id=cid,

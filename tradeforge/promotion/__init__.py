@@ -93,7 +93,7 @@ def champion_returns(
             scaler=card_scaler(card),
             window=window,
             start=fold.boundaries["val_start"],
-            end=fold.val_end_exclusive,
+            end=fold.boundaries["val_end"],
         )
         result = evaluate(agent, market, env.replace(window=window), periods_per_year=ppy)
         metrics.append(result.metrics)

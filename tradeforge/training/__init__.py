@@ -16,8 +16,9 @@ STAGING_PREFIX = "staging"
 
 def staging_key(run_id: str, ticker: str, cid: CandidateId, fold: int, name: str) -> str:
     """Store key of a staged (not yet published) file of one trained model."""
-    who = f"ensemble-{cid.ensemble}" if cid.ensemble else f"seed-{cid.seed}"
-    return f"{STAGING_PREFIX}/{run_id}/{ticker}/{cid.agent}/{cid.reward}/{who}/fold-{fold}/{name}"
+    return (
+        f"{STAGING_PREFIX}/{run_id}/{ticker}/{cid.agent}/{cid.reward}/{cid.slug}/fold-{fold}/{name}"
+    )
 
 
 def train_candidate(
@@ -59,11 +60,9 @@ def train_candidate(
         progress=True,
         on_progress=on_progress,
     )
-    key = staging_key(run_id, ticker, cid, fold.index, "model.keras")
-    with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
-        path = Path(tmp) / "model.keras"
-        result.agent.save(path)
-        store.put_bytes(key, path.read_bytes())
+    key = stage_agent(
+        store, result.agent, staging_key(run_id, ticker, cid, fold.index, "model.keras")
+    )
     stats = {k: v for k, v in result.stats.items() if isinstance(v, int | float | str)}
     if dirs:
         shutil.rmtree(dirs.checkpoints, ignore_errors=True)  # staged: nothing left to resume
@@ -81,10 +80,17 @@ class RunDirs:
 
 def run_dirs(work_dir: str, run_id: str, ticker: str, cid: CandidateId, fold: int) -> RunDirs:
     """``<work_dir>/<run_id>/{checkpoints,tensorboard}/<ticker>/<agent>/<reward>/<seed>/fold-<k>``."""
-    who = f"ensemble-{cid.ensemble}" if cid.ensemble else f"seed-{cid.seed}"
-    tail = Path(ticker, cid.agent, cid.reward, who, f"fold-{fold}")
+    tail = Path(ticker, cid.agent, cid.reward, cid.slug, f"fold-{fold}")
     root = Path(work_dir).expanduser() / run_id
     return RunDirs(checkpoints=root / "checkpoints" / tail, tensorboard=root / "tensorboard" / tail)
+
+
+def stage_agent(store: Any, agent: Any, key: str) -> str:
+    """Write ``agent`` as a ``.keras`` file at ``key`` in the store; returns ``key``."""
+    with tempfile.TemporaryDirectory(prefix="tradeforge-") as tmp:
+        path = agent.save(Path(tmp) / "model.keras")
+        store.put_bytes(key, path.read_bytes())
+    return key
 
 
 #: Fewer held-out bars than this give no checkpoint selection (too noisy to choose by).
