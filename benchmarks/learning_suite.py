@@ -89,6 +89,37 @@ def rule_test_return(frame: Any, market_name: str, boundaries: dict[str, str]) -
     return float(evaluate(actions, test, env, periods_per_year=252).metrics["total_return"])
 
 
+def rule_gate(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[str, Any]:
+    """The reference rule judged like a challenger: its pooled validation Sharpe over the run's
+    walk-forward folds, and whether the same gate (one trial: the rule is not searched) would
+    promote it. A rule the gate would refuse leaves an agent little room on that market."""
+    import numpy as np
+
+    from benchmarks.synthetic import MARKETS, rule_actions
+    from tradeforge.config import EnvConfig, FeatureConfig, PromotionConfig, SplitConfig
+    from tradeforge.evaluation import evaluate
+    from tradeforge.evaluation.baselines import buy_and_hold_actions
+    from tradeforge.features import prepare
+    from tradeforge.promotion.gate import decide
+
+    env = EnvConfig()
+    split = SplitConfig(test_start=boundaries["test_start"])
+    prep = prepare(frame, FeatureConfig(), split, env.window)
+    positions = MARKETS[market_name].rule(frame)
+    rule, hold = [], []
+    for fold in prep.folds:
+        for out, actions in (
+            (rule, rule_actions(positions, frame, fold.val)),
+            (hold, buy_and_hold_actions(fold.val)),
+        ):
+            out.extend(evaluate(actions, fold.val, env, periods_per_year=252).episode.returns)
+    r = np.asarray(rule)
+    sharpe = float(r.mean() / r.std() * np.sqrt(252)) if r.std() > 0 else 0.0
+    benchmarks = {"cash": np.zeros_like(r), "buy_and_hold": np.asarray(hold)}
+    decision = decide(r, benchmarks, [sharpe], 0.0, PromotionConfig(), 252)
+    return {"rule_val_sharpe": sharpe, "rule_passes_gate": decision.promote}
+
+
 def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -> list[dict]:
     from benchmarks.synthetic import STRUCTURED, make
 
@@ -126,6 +157,7 @@ def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -
         if kind != "random_walk":
             rule = rule_test_return(frames[ticker], kind, t["boundaries"])
             row["rule_test_return"] = rule
+            row |= rule_gate(frames[ticker], kind, t["boundaries"])
             row["share_of_rule"] = row["promoted_test_return"] / rule if rule > 0 else None
             row["target_met"] = (
                 row["promoted"]
@@ -165,17 +197,21 @@ def _pct(x: float | None) -> str:
 
 def print_synthetic(rows: list[dict]) -> dict[str, Any]:
     print(
-        "\n| market | promoted? | promoted test return | rule test return | share of rule | buy-and-hold | cash | target |"
+        "\n| market | promoted? (validation Sharpe) | promoted test return | rule test return | "
+        "share of rule | buy-and-hold | cash | rule's validation Sharpe (gate) | target |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r["kind"] == "random_walk":
             continue
         share = "-" if r["share_of_rule"] is None else f"{r['share_of_rule']:.0%}"
         print(
-            f"| {r['market']} ({r['kind']}) | {'yes' if r['promoted'] else 'no'} | "
-            f"{_pct(r['promoted_test_return'])} | {_pct(r['rule_test_return'])} | {share} | "
-            f"{_pct(r['buy_and_hold'])} | {_pct(r['cash'])} | {'met' if r['target_met'] else 'MISSED'} |"
+            f"| {r['market']} ({r['kind']}) | {'yes' if r['promoted'] else 'no'} "
+            f"({r['val_sharpe']:.2f}) | {_pct(r['promoted_test_return'])} | "
+            f"{_pct(r['rule_test_return'])} | {share} | {_pct(r['buy_and_hold'])} | "
+            f"{_pct(r['cash'])} | {r['rule_val_sharpe']:.2f} "
+            f"({'passes' if r['rule_passes_gate'] else 'refused'}) | "
+            f"{'met' if r['target_met'] else 'MISSED'} |"
         )
     walks = [r for r in rows if r["kind"] == "random_walk"]
     promoted = sum(r["promoted"] for r in walks)

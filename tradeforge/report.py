@@ -104,9 +104,15 @@ def training_markdown(ref: Any, boundaries: dict[str, str]) -> str:
 
 def gate_lines(gate: dict[str, Any]) -> list[str]:
     """The gate's checks, one line each: benchmark Sharpe, what was needed, the deflated PSR."""
+    tried = f"{gate['trials']} candidate(s) tried"
+    if "effective_trials" in gate:  # records from before the correlation-aware count lack it
+        tried += (
+            f" ({gate['effective_trials']:.1f} independent at mean correlation "
+            f"{gate['trial_correlation']:.2f})"
+        )
     lines = [
         f"gate: challenger Sharpe {gate['challenger_sharpe']:.2f} over {gate['bars']} pooled "
-        f"validation bars; {gate['trials']} candidate(s) tried, deflation +{gate['deflation_sharpe']:.2f} "
+        f"validation bars; {tried}, deflation +{gate['deflation_sharpe']:.2f} "
         f"Sharpe; confidence {gate['confidence']}"
     ]
     for c in gate["checks"]:

@@ -78,6 +78,23 @@ def test_training_stats(trained, kind) -> None:
     assert stats["updates"] == expected
     assert stats["steps_per_s"] > 0 and np.isfinite(stats["last_loss"])
     assert stats["final_epsilon"] == pytest.approx(DQN_CFG.exploration_final_eps)
+    assert stats["action_augmentation"] == "on"  # simple reward, n_step 1: the default
+
+
+@pytest.mark.parametrize(
+    ("env_over", "dqn_over", "reason"),
+    [
+        ({"reward": "risk_adjusted"}, {}, "reward 'risk_adjusted' depends on earlier returns"),
+        ({}, {"n_step": 3}, "n_step 3: later rewards depend on the actions taken"),
+        ({}, {"all_actions": False}, "dqn.all_actions is off"),
+    ],
+)
+def test_action_augmentation_is_off_where_the_table_would_be_wrong(
+    env_over, dqn_over, reason
+) -> None:
+    cfg = DQN_CFG.replace(total_steps=600, learning_starts=300, **dqn_over)
+    result = train_agent("dqn", TRAIN, ENV.replace(**env_over), cfg, PARALLEL, 0, progress=False)
+    assert result.stats["action_augmentation"] == f"off ({reason})"
 
 
 @pytest.mark.parametrize("kind", ["dqn", "parallel_dqn"])

@@ -142,3 +142,17 @@ def test_one_step_adder_is_the_plain_transition() -> None:
     np.testing.assert_allclose(out.reward, [1, 2])
     np.testing.assert_allclose(out.discount, [0.9, 0.9])
     assert out.next_t.tolist() == [1, 2]
+
+
+def test_samples_carry_their_bars_rewards_from_the_table() -> None:
+    table = np.arange(40 * 4, dtype=np.float32).reshape(40, 2, 2)
+    buf = ReplayBuffer(50, _no_obs, seed=0, reward_table=table)
+    buf.add(_chunk(range(3, 30)))
+    batch = buf.sample(16, num_batches=3)
+    assert batch.rewards_all.shape == (3, 16, 2, 2)
+    # each sample's table row is the one of its own bar (rewards are 10 x the bar index here)
+    bars = (batch.reward / 10).astype(int)
+    np.testing.assert_array_equal(batch.rewards_all, table[bars])
+    plain = ReplayBuffer(50, _no_obs, seed=0)
+    plain.add(_chunk(range(3, 30)))
+    assert plain.sample(4).rewards_all is None

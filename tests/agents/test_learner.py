@@ -21,11 +21,11 @@ EYE = np.eye(2, dtype=np.float32)
 ZERO = np.zeros(2, np.float32)
 
 
-def _learner(**overrides) -> DQNLearner:
+def _learner(augment: bool = False, **overrides) -> DQNLearner:
     # plain Adam on clean observations: the hand-computed numbers below assume both
     plain = {"weight_decay": 0.0, "obs_noise": 0.0} | overrides
     cfg = DQNConfig(hidden=(2,), batch_size=2, learning_rate=1e-3, reward_scale=1.0, **plain)
-    learner = DQNLearner(SPEC, cfg, seed=0)
+    learner = DQNLearner(SPEC, cfg, seed=0, augment=augment)
     # online Q(x) = [relu(x0), 2 relu(x1)];  target Q(x) = [3 relu(x0), relu(x1)]
     assign_ordered_weights(
         learner.online, [EYE, ZERO, np.diag([1.0, 2.0]).astype(np.float32), ZERO]
@@ -72,6 +72,32 @@ def test_step_reports_the_huber_loss_before_its_update() -> None:
     assert out["mean_target"] == pytest.approx(0.5, rel=1e-6)
     # mean over all four Q-values of both observations: [1, 2] and [0.5, 6]
     assert out["mean_q"] == pytest.approx(9.5 / 4, rel=1e-6)
+
+
+def test_augmented_step_fits_every_position_and_action_by_hand() -> None:
+    """Action augmentation: 4 targets per bar, the position column (x1) set to 0 and 1."""
+    learner = _learner(augment=True)
+    batch = BATCH._replace(
+        obs=np.array([[1.0, 1.0], [0.5, 0.0]], np.float32),
+        rewards_all=np.array([[[0.0, 1.0], [-1.0, 2.0]], [[0.5, 0.0], [0.0, 0.0]]], np.float32),
+    )
+    # Bootstrap V(t+1, a), double DQN (online picks, target values):
+    #   bar 1: next flat [1, 0] -> online [1, 0] picks 0, target [3, 0] -> 3
+    #          next long [1, 1] -> online [1, 2] picks 1, target [3, 1] -> 1
+    #   bar 2: discount 0, so its targets are its rewards.
+    # targets (flat then long states): bar 1 flat [0 + .5*3, 1 + .5*1] = [1.5, 1.5],
+    #   bar 1 long [-1 + 1.5, 2 + 0.5] = [0.5, 2.5]; bar 2 flat [0.5, 0], long [0, 0].
+    # online Q: [1, 0] -> [1, 0]; [.5, 0] -> [.5, 0]; [1, 1] -> [1, 2]; [.5, 1] -> [.5, 2]
+    # |td|: .5 1.5 0 0 .5 .5 .5 2 -> Huber .125 1 0 0 .125 .125 .125 1.5 = 3, mean 3 / 8
+    out = learner.step(batch)
+    assert out["loss"] == pytest.approx(0.375, rel=1e-6)
+    assert out["mean_target"] == pytest.approx((3 + 0.5 + 3 + 0) / 8, rel=1e-6)
+    assert out["mean_q"] == pytest.approx((1 + 0.5 + 3 + 2.5) / 8, rel=1e-6)
+
+
+def test_augmented_learner_refuses_batches_without_the_table() -> None:
+    with pytest.raises(ValueError, match="rewards_all"):
+        _learner(augment=True).step(BATCH)
 
 
 def test_gradients_are_clipped_by_global_norm() -> None:

@@ -11,6 +11,7 @@ from scipy import stats
 from tradeforge.config import PromotionConfig
 from tradeforge.evaluation.significance import (
     deflated_sharpe,
+    effective_trials,
     expected_max_sharpe,
     moments,
     probabilistic_sharpe,
@@ -96,8 +97,9 @@ def test_gate_refuses_a_lucky_best_of_many_on_noise() -> None:
     m = moments(best)
     assert probabilistic_sharpe(m, 0.0) > 0.95  # undeflated, the lucky one passes
     annual = list(sharpes * math.sqrt(PPY))
-    d = decide(best, {"cash": np.zeros(n)}, annual, 0.1, CFG, PPY)
-    assert d.trials == trials and d.deflation_sharpe > 1.0
+    d = decide(best, {"cash": np.zeros(n)}, annual, 0.1, CFG, PPY, trial_returns=list(noise))
+    # independent noise: the correlation-aware count is still (almost) all 100
+    assert d.trials == trials and d.effective_trials > 95 and d.deflation_sharpe > 1.0
     assert not d.promote, d.reason
 
 
@@ -111,3 +113,42 @@ def test_gate_refuses_a_drawdown_past_the_limit() -> None:
 def test_gate_rejects_misaligned_benchmarks() -> None:
     with pytest.raises(ValueError, match="buy_and_hold"):
         decide(np.zeros(10) + 0.001, {"buy_and_hold": np.zeros(9)}, [1.0], 0.1, CFG, PPY)
+
+
+def test_effective_trials_count_correlated_candidates_once() -> None:
+    rng = np.random.default_rng(11)
+    base = rng.normal(0.0, 0.01, 600)
+    copies = [base, base.copy(), base * 2.0]
+    assert effective_trials(copies) == pytest.approx((1.0, 1.0))  # one strategy, three times
+    independent = list(rng.normal(0.0, 0.01, (8, 600)))
+    n, rho = effective_trials(independent)
+    assert rho < 0.05 and n == pytest.approx(rho + (1 - rho) * 8) and n > 7.6
+    # by hand: members share half their variance -> pairwise correlation 0.5
+    common = rng.normal(0.0, 0.01, 20_000)
+    members = [common + rng.normal(0.0, 0.01, 20_000) for _ in range(4)]
+    n, rho = effective_trials(members)
+    assert rho == pytest.approx(0.5, abs=0.02) and n == pytest.approx(0.5 + 0.5 * 4, abs=0.1)
+    # a flat (cash-like) candidate has no correlation: it counts as independent
+    n, rho = effective_trials([base, base, np.zeros(600)])
+    assert rho == pytest.approx(1 / 3) and n == pytest.approx(1 / 3 + 2 / 3 * 3)
+    assert effective_trials([base, base[:-1]]) == (2.0, 0.0)  # unequal lengths: independent
+
+
+def test_copies_of_one_candidate_are_not_deflated_as_many() -> None:
+    """Ten copies of one series are one trial: the gate judges it as PSR against cash."""
+    n = 750
+    edge = _series(0.0009, 0.01, n, 12)
+    m = moments(edge)
+    annual = m.sharpe * math.sqrt(PPY)
+    copies = [edge] * 10
+    d = decide(edge, {"cash": np.zeros(n)}, [annual] * 10, 0.1, CFG, PPY, trial_returns=copies)
+    assert d.trials == 10 and d.effective_trials == pytest.approx(1.0)
+    assert d.deflation_sharpe == 0.0 and "10 candidate(s) tried, 1.0 independent" in d.reason
+    (cash,) = d.checks
+    assert cash.psr == pytest.approx(probabilistic_sharpe(m, 0.0))
+    # counted as ten independent trials the same series is deflated
+    alone = decide(edge, {"cash": np.zeros(n)}, [annual] * 10, 0.1, CFG, PPY)
+    assert alone.effective_trials == 10 and alone.deflation_sharpe > 0.5
+    assert alone.checks[0].psr < cash.psr
+    with pytest.raises(ValueError, match="2 return series for 10 candidates"):
+        decide(edge, {"cash": np.zeros(n)}, [annual] * 10, 0.1, CFG, PPY, trial_returns=copies[:2])

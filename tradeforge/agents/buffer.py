@@ -55,18 +55,33 @@ class Batch(NamedTuple):
     reward: np.ndarray  # float32 (B,) n-step discounted reward
     discount: np.ndarray  # float32 (B,) multiplies the bootstrap value; 0 at terminal
     next_obs: np.ndarray  # float32 (B, obs_dim)
+    rewards_all: np.ndarray | None = None
+    """float32 (B, 2, 2) reward of every (position, action) on the sample's bar, when the
+    buffer has a reward table (action augmentation, ``tradeforge.envs.counterfactual``)."""
 
 
 class ReplayBuffer:
-    """Preallocated circular buffer of index transitions with uniform sampling."""
+    """Preallocated circular buffer of index transitions with uniform sampling.
+
+    With ``reward_table`` (``(T, 2, 2)``, see ``tradeforge.envs.counterfactual``) every sampled
+    batch also carries the rewards of all positions and actions on its bars.
+    """
 
     _FIELDS = Transitions._fields
 
-    def __init__(self, capacity: int, obs_fn: ObsFn, *, seed: int) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        obs_fn: ObsFn,
+        *,
+        seed: int,
+        reward_table: np.ndarray | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"ReplayBuffer capacity {capacity} < 1")
         self.capacity = capacity
         self.obs_fn = obs_fn
+        self.reward_table = reward_table
         self.rng = np.random.default_rng(seed)
         empty = Transitions.empty()
         self._data = {
@@ -118,10 +133,13 @@ class ReplayBuffer:
             reward=tr.reward,
             discount=tr.discount,
             next_obs=self.obs_fn(tr.next_t, tr.next_position),
+            rewards_all=None if self.reward_table is None else self.reward_table[tr.t],
         )
         if num_batches is None:
             return batch
-        return Batch(*(x.reshape(k, batch_size, *x.shape[1:]) for x in batch))
+        return Batch(
+            *(None if x is None else x.reshape(k, batch_size, *x.shape[1:]) for x in batch)
+        )
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (only the filled part)."""

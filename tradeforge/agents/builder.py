@@ -66,21 +66,42 @@ class DQNBuilder:
         cfg = self.dqn
         return NetworkSpec(int(shape[0]), NUM_ACTIONS, tuple(cfg.hidden), cfg.dueling, cfg.dropout)
 
+    @property
+    def augmentation_off(self) -> str | None:
+        """Why this run learns one action per sample (None: every action, from the reward table)."""
+        from tradeforge.envs.counterfactual import counterfactual_supported
+
+        if not self.dqn.all_actions:
+            return "dqn.all_actions is off"
+        if self.dqn.n_step != 1:
+            return f"n_step {self.dqn.n_step}: later rewards depend on the actions taken"
+        if self.env_factory is not make_vector_env:
+            return "a custom env factory"
+        return counterfactual_supported(self.env)
+
     def make_learner(self) -> Any:
         """The double-DQN learner (imports TensorFlow)."""
         from tradeforge.agents.learner import DQNLearner
 
-        return DQNLearner(self.spec, self.dqn, self.seed)
+        return DQNLearner(self.spec, self.dqn, self.seed, augment=self.augmentation_off is None)
 
     def make_replay_buffer(self) -> ReplayBuffer:
-        """A replay buffer rebuilding observations from the env's feature matrix."""
+        """A replay buffer rebuilding observations from the env's feature matrix.
+
+        With action augmentation it also holds the market's reward table.
+        """
+        from tradeforge.envs.counterfactual import reward_table
         from tradeforge.envs.observation import ObservationBuilder
 
         env = self.probe_env
+        table = None
+        if self.augmentation_off is None:
+            table = reward_table(self.market, self.env)
         return ReplayBuffer(
             self.dqn.buffer_size,
             ObservationBuilder(env.feature_matrix, env.window),
             seed=self.seed,
+            reward_table=table,
         )
 
     def make_actor(
@@ -111,6 +132,7 @@ class DQNBuilder:
             | {"hidden": list(spec.hidden)},
             "n_step": self.dqn.n_step,
             "gamma": self.dqn.gamma,
+            "all_actions": self.augmentation_off is None,
         }
 
     def release_probe_env(self) -> None:

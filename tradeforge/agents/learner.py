@@ -22,11 +22,15 @@ from tradeforge.config import DQNConfig
 class DQNLearner:
     """Owns the online and target networks and the optimizer; consumes :class:`Batch` es."""
 
-    def __init__(self, spec: NetworkSpec, config: DQNConfig, seed: int) -> None:
+    def __init__(
+        self, spec: NetworkSpec, config: DQNConfig, seed: int, *, augment: bool = False
+    ) -> None:
         import keras
         import tensorflow as tf
 
         self.spec, self.config = spec, config
+        #: Fit every (position, action) of each sampled bar from ``Batch.rewards_all``.
+        self.augment = augment
         self.online = build_q_network(spec, seed, name="q_network")
         self.target = build_q_network(spec, seed, name="target_network")
         self.target.set_weights(self.online.get_weights())  # start identical, never re-randomised
@@ -51,22 +55,76 @@ class DQNLearner:
         vec = tf.TensorSpec([None, None], tf.float32)
         obs = tf.TensorSpec([None, None, spec.obs_dim], tf.float32)
         act = tf.TensorSpec([None, None], tf.int32)
+        table = tf.TensorSpec([None, None, 2, 2], tf.float32)
         self._train = tf.function(
-            self._train_steps, input_signature=[obs, act, vec, vec, obs], reduce_retracing=True
+            self._train_steps,
+            input_signature=[obs, act, vec, vec, obs, table],
+            reduce_retracing=True,
         )
+        position = np.zeros(spec.obs_dim, np.float32)
+        position[-1] = 1.0
+        self._position_col = tf.constant(position)
         self._ordered = ordered_variables(self.online)
 
     # ---- maths (traced once) -------------------------------------------------------------
-    def _sgd_step(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
+    def _bootstrap(self, next_obs):
+        """Target-network value of ``next_obs`` (the online net picks the action if double)."""
         import tensorflow as tf
 
         q_next_target = self.target(next_obs, training=False)
         if self.config.double_dqn:
-            # van Hasselt et al. 2016: the online net picks the action, the target net values it.
             best = tf.argmax(self.online(next_obs, training=False), axis=1, output_type=tf.int32)
         else:
             best = tf.argmax(q_next_target, axis=1, output_type=tf.int32)
-        next_value = tf.gather(q_next_target, best, axis=1, batch_dims=1)
+        return tf.gather(q_next_target, best, axis=1, batch_dims=1)
+
+    def _augmented_step(self, obs, discount, next_obs, rewards_all) -> dict[str, Any]:
+        """One update on every (position, action) of the batch's bars (action augmentation).
+
+        State ``(t, p)`` for p in {flat, long}; action ``a`` leads to ``(t+1, a)`` with reward
+        ``rewards_all[:, p, a]``, so the four targets of a bar share one bootstrap per action.
+        """
+        import tensorflow as tf
+
+        col = self._position_col
+        flat_next = next_obs * (1.0 - col)
+        # V(t+1, position a) for a = flat, long: (B, 2), indexed by the action that leads there.
+        values = tf.reshape(self._bootstrap(tf.concat([flat_next, flat_next + col], 0)), [2, -1])
+        values = tf.transpose(values)
+        target = self._reward_scale * rewards_all + discount[:, None, None] * values[:, None, :]
+        target = tf.stop_gradient(tf.concat([target[:, 0, :], target[:, 1, :]], 0))  # (2B, 2)
+        flat = obs * (1.0 - col)
+        states = tf.concat([flat, flat + col], 0)
+        if self.config.obs_noise > 0:
+            states = states + self._noise_rng.normal(tf.shape(states)) * self._noise_mask
+        with tf.GradientTape() as tape:
+            q = self.online(states, training=True)
+            td = target - q
+            abs_td = tf.abs(td)
+            loss = tf.reduce_mean(tf.where(abs_td <= 1.0, 0.5 * tf.square(td), abs_td - 0.5))
+        grad_norm = self._apply(tape, loss)
+        return {
+            "loss": loss,
+            "mean_q": tf.reduce_mean(q),
+            "mean_target": tf.reduce_mean(target),
+            "grad_norm": grad_norm,
+        }
+
+    def _apply(self, tape, loss):
+        """Clipped gradient step on ``loss``; returns the global gradient norm before clipping."""
+        import tensorflow as tf
+
+        variables = self.online.trainable_variables
+        grads = tape.gradient(loss, variables)
+        clipped, grad_norm = tf.clip_by_global_norm(grads, self.config.max_grad_norm)
+        self.optimizer.apply_gradients(zip(clipped, variables, strict=True))
+        return grad_norm
+
+    def _sgd_step(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
+        import tensorflow as tf
+
+        # van Hasselt et al. 2016: the online net picks the action, the target net values it.
+        next_value = self._bootstrap(next_obs)
         # Step returns are ~1e-3: scaled, Q-values sit in a range Adam and Huber handle well.
         target = tf.stop_gradient(self._reward_scale * reward + discount * next_value)
         if self.config.obs_noise > 0:
@@ -78,10 +136,7 @@ class DQNLearner:
             abs_td = tf.abs(td)
             # Huber loss with delta 1 (Mnih et al. 2015 clip the TD error to [-1, 1]).
             loss = tf.reduce_mean(tf.where(abs_td <= 1.0, 0.5 * tf.square(td), abs_td - 0.5))
-        variables = self.online.trainable_variables
-        grads = tape.gradient(loss, variables)
-        clipped, grad_norm = tf.clip_by_global_norm(grads, self.config.max_grad_norm)
-        self.optimizer.apply_gradients(zip(clipped, variables, strict=True))
+        grad_norm = self._apply(tape, loss)
         return {
             "loss": loss,
             "mean_q": tf.reduce_mean(q),
@@ -93,7 +148,7 @@ class DQNLearner:
         for t_var, o_var in zip(self.target.weights, self.online.weights, strict=True):
             t_var.assign(self._tau * o_var + (1.0 - self._tau) * t_var)
 
-    def _train_steps(self, obs, action, reward, discount, next_obs) -> dict[str, Any]:
+    def _train_steps(self, obs, action, reward, discount, next_obs, rewards_all) -> dict[str, Any]:
         """``k`` consecutive updates on batches stacked along axis 0, in one graph call.
 
         One call per env step's worth of updates instead of one per update: the Python -> TF
@@ -103,7 +158,10 @@ class DQNLearner:
 
         metrics = {k: tf.constant(0.0) for k in ("loss", "mean_q", "mean_target", "grad_norm")}
         for i in tf.range(tf.shape(obs)[0]):
-            metrics = self._sgd_step(obs[i], action[i], reward[i], discount[i], next_obs[i])
+            if self.augment:
+                metrics = self._augmented_step(obs[i], discount[i], next_obs[i], rewards_all[i])
+            else:
+                metrics = self._sgd_step(obs[i], action[i], reward[i], discount[i], next_obs[i])
             self._updates.assign_add(1)
             if self._updates % self.config.target_update_interval == 0:
                 self._sync_target()
@@ -112,19 +170,26 @@ class DQNLearner:
     # ---- side effects --------------------------------------------------------------------
     def step(self, batch: Batch) -> dict[str, float]:
         """One gradient update on ``batch``; syncs the target every ``target_update_interval``."""
-        return self.step_many(Batch(*(np.asarray(x)[None] for x in batch)))
+        return self.step_many(Batch(*(None if x is None else np.asarray(x)[None] for x in batch)))
 
     def step_many(self, batches: Batch) -> dict[str, float]:
         """``k`` updates, one per batch of ``batches`` (arrays stacked ``(k, B, ...)``).
 
         Same result as ``k`` calls of :meth:`step`; returns the last update's metrics.
         """
+        if batches.rewards_all is not None:
+            rewards_all = np.asarray(batches.rewards_all, np.float32)
+        elif self.augment:
+            raise ValueError("an augmenting learner needs batches with rewards_all")
+        else:
+            rewards_all = np.zeros((*np.shape(batches.action), 2, 2), np.float32)
         out = self._train(
             np.asarray(batches.obs, np.float32),
             np.asarray(batches.action, np.int32),
             np.asarray(batches.reward, np.float32),
             np.asarray(batches.discount, np.float32),
             np.asarray(batches.next_obs, np.float32),
+            rewards_all,
         )
         self.num_updates += int(np.shape(batches.action)[0])
         return {k: float(v) for k, v in out.items()}

@@ -245,6 +245,8 @@ class Trainer:
         """
         run.checkpoints.final(run.learner, run.buffer, env_steps)
         stats = final_stats(run, env_steps) | {"kind": self.kind, "seed": self.seed} | extra
+        off = self.builder.augmentation_off
+        stats["action_augmentation"] = "on" if off is None else f"off ({off})"
         if run.selector is not None:
             run.selector.maybe_evaluate(run.learner, env_steps, final=True)
             assign_ordered_weights(run.learner.online, run.selector.best_weights)

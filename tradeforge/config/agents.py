@@ -46,6 +46,10 @@ class DQNConfig(Section):
     double_dqn: bool = Field(True, description="Double-DQN targets (van Hasselt et al. 2016).")
     dueling: bool = Field(False, description="Dueling value/advantage head (Wang et al. 2016).")
     n_step: int = Field(1, ge=1, description="n-step returns.")
+    all_actions: bool = Field(
+        True,
+        description="Action augmentation: fit both actions, from both positions, on every replayed bar (their rewards are known from prices; simple/pbr rewards, n_step 1).",
+    )
     exploration_initial_eps: float = Field(1.0, ge=0, le=1, description="Epsilon at the start.")
     exploration_final_eps: float = Field(0.05, ge=0, le=1, description="Epsilon after the decay.")
     exploration_fraction: float = Field(

@@ -18,6 +18,10 @@
   estimates. V is taken as the larger of the candidates' observed variance and 1/(T-1), the
   variance of a skill-less candidate's estimate: with a handful of candidates their own
   variance is itself too noisy to trust, and an estimate can never be more precise than that.
+- Correlated candidates are fewer independent trials: a seed ensemble trades much like its
+  members. N is the effective number ``rho + (1 - rho) * M`` of M candidates whose returns have
+  average pairwise correlation ``rho`` (Bailey & Lopez de Prado 2014; 1 for M copies of one
+  strategy, M for independent ones).
 
 A challenger must beat a benchmark's Sharpe ``SR_b`` (cash: 0; buy-and-hold; the champion on the
 same bars) by the deflation: ``PSR(SR_b + SR0) >= confidence``.
@@ -73,15 +77,41 @@ def probabilistic_sharpe(m: SharpeMoments, benchmark: float) -> float:
     return float(stats.norm.cdf(z))
 
 
-def expected_max_sharpe(trials: int, variance: float) -> float:
-    """SR0: the expected maximum per-period Sharpe of ``trials`` skill-less candidates."""
+def expected_max_sharpe(trials: float, variance: float) -> float:
+    """SR0: the expected maximum per-period Sharpe of ``trials`` skill-less candidates.
+
+    ``trials`` may be an effective (fractional) number; the approximation is asymptotic and
+    dips below 0 just above one trial, where the true expected maximum is about 0, so it is
+    floored at 0.
+    """
     if trials < 1:
         raise ValueError(f"expected_max_sharpe: trials={trials} < 1")
     if trials == 1:
         return 0.0
     z1 = stats.norm.ppf(1.0 - 1.0 / trials)
     z2 = stats.norm.ppf(1.0 - 1.0 / (trials * math.e))
-    return float(math.sqrt(variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+    return max(0.0, float(math.sqrt(variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)))
+
+
+def effective_trials(returns: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """``(N, rho)``: effective independent trials of candidates with these return series.
+
+    ``rho`` is the mean pairwise correlation of the series, clipped to [0, 1]; a flat series
+    (cash-like, no correlation defined) counts as independent of the others. Series of unequal
+    length cannot be compared bar by bar: they count as independent (N = M).
+    """
+    m = len(returns)
+    if m < 2 or len({len(r) for r in returns}) != 1:
+        return float(max(m, 1)), 0.0
+    x = np.asarray(returns, dtype=np.float64)
+    sd = x.std(axis=1)
+    live = sd > 0
+    corr = np.zeros((m, m))
+    if live.sum() >= 2:
+        corr[np.ix_(live, live)] = np.corrcoef(x[live])
+    pairs = corr[~np.eye(m, dtype=bool)]
+    rho = float(np.clip(pairs.mean(), 0.0, 1.0))
+    return rho + (1.0 - rho) * m, rho
 
 
 def trial_variance(trial_sharpes: Sequence[float], n: int) -> float:

@@ -161,6 +161,7 @@ def promote_ticker(
         abs(challenger.validation["max_drawdown"]),
         cfg.promotion,
         periods_per_year,
+        trial_returns=[p.val_returns for _, p in pooled],
     )
 
     files = {"model.keras": store.get_bytes(last.candidate.model_key)}

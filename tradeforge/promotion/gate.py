@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from tradeforge.config import PromotionConfig
 from tradeforge.evaluation.significance import (
+    effective_trials,
     expected_max_sharpe,
     moments,
     probabilistic_sharpe,
@@ -45,7 +46,12 @@ class GateDecision(Record):
     max_drawdown: float
     bars: int
     trials: int
-    """Candidates the deflation accounts for (this run's, plus ``extra_trials``)."""
+    """Candidates tried (this run's, plus ``extra_trials``)."""
+    effective_trials: float
+    """Independent trials the deflation uses: the run's candidates counted by their
+    correlation (``rho + (1 - rho) * M``), plus ``extra_trials``."""
+    trial_correlation: float
+    """Mean pairwise correlation of the run's candidates' pooled validation returns."""
     deflation_sharpe: float
     """SR0, annualised: what the best of ``trials`` skill-less candidates would show."""
     confidence: float
@@ -59,12 +65,14 @@ def decide(
     max_drawdown: float,
     cfg: PromotionConfig,
     periods_per_year: int,
+    trial_returns: Sequence[Sequence[float]] | None = None,
 ) -> GateDecision:
     """The gate's decision for ``challenger``'s pooled validation returns.
 
     ``benchmarks`` maps a name (``cash``, ``buy_and_hold``, ``champion``) to its returns on the
     same bars; ``trial_sharpes`` are the annualised pooled Sharpes of every candidate of the run
-    (the challenger included).
+    (the challenger included), ``trial_returns`` their pooled validation returns (when given,
+    correlated candidates count as fewer independent trials).
     """
     for name, r in benchmarks.items():
         if len(r) != len(challenger):
@@ -73,9 +81,19 @@ def decide(
             )
     scale = math.sqrt(periods_per_year)
     m = moments(challenger)
-    trials = max(len(trial_sharpes), 1) + cfg.extra_trials
+    run_trials = max(len(trial_sharpes), 1)
+    rho = 0.0
+    independent = float(run_trials)
+    if trial_returns is not None:
+        if len(trial_returns) != len(trial_sharpes):
+            raise ValueError(
+                f"gate: {len(trial_returns)} return series for {len(trial_sharpes)} candidates"
+            )
+        independent, rho = effective_trials(trial_returns)
+    trials = run_trials + cfg.extra_trials
+    effective = max(independent, 1.0) + cfg.extra_trials
     per_period = [s / scale for s in trial_sharpes]
-    sr0 = expected_max_sharpe(trials, trial_variance(per_period, m.n))
+    sr0 = expected_max_sharpe(effective, trial_variance(per_period, m.n))
     checks = []
     for name, returns in benchmarks.items():
         bench = moments(returns).sharpe
@@ -105,8 +123,8 @@ def decide(
             False,
             f"no edge shown over {', '.join(c.benchmark for c in failed)}: {shown}; against "
             f"{worst.benchmark} (Sharpe {worst.benchmark_sharpe:.2f}, needed "
-            f"{worst.required_sharpe:.2f} with {trials} candidate(s) tried) the deflated PSR is "
-            f"{worst.psr:.3f} < {cfg.confidence}",
+            f"{worst.required_sharpe:.2f} with {_tried(trials, effective)}) the deflated PSR "
+            f"is {worst.psr:.3f} < {cfg.confidence}",
         )
     else:
         weakest = min(checks, key=lambda c: c.psr)
@@ -114,7 +132,7 @@ def decide(
             True,
             f"edge over {', '.join(c.benchmark for c in checks)}: {shown}; weakest "
             f"{weakest.benchmark} (needed {weakest.required_sharpe:.2f}) deflated PSR "
-            f"{weakest.psr:.3f} >= {cfg.confidence} with {trials} candidate(s) tried",
+            f"{weakest.psr:.3f} >= {cfg.confidence} with {_tried(trials, effective)}",
         )
     return GateDecision(
         promote=promote,
@@ -123,7 +141,15 @@ def decide(
         max_drawdown=max_drawdown,
         bars=m.n,
         trials=trials,
+        effective_trials=effective,
+        trial_correlation=rho,
         deflation_sharpe=sr0 * scale,
         confidence=cfg.confidence,
         checks=checks,
     )
+
+
+def _tried(trials: int, effective: float) -> str:
+    if abs(effective - trials) < 0.05:
+        return f"{trials} candidate(s) tried"
+    return f"{trials} candidate(s) tried, {effective:.1f} independent"
