@@ -10,7 +10,11 @@ the default size, with the SPY file as its recorded source, through the real reg
 ``tradeforge serve`` is started on a free 127.0.0.1 port and sent ``--requests`` sequential
 ``POST /predict`` requests over one keep-alive connection: p50, p99 and requests per second.
 The machine's load average (``os.getloadavg``) is printed before and after: on a shared 2-core
-machine the figures move with it.
+machine the figures move with it. ``--demo`` also times ``make demo``'s command once
+(``tradeforge train`` with every default, into a temporary store): issue 12 keeps it under 3
+minutes.
+
+    .venv/bin/python benchmarks/latency.py --demo --repeat 1
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ TARGETS = {
     "validate_s": 10.0,
     "predict_s": 3.0,
     "serve_p50_ms": 5.0,
+    "demo_s": 180.0,
 }
 
 
@@ -162,6 +167,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     parser.add_argument("--repeat", type=int, default=3, help="runs per command (median)")
     parser.add_argument("--requests", type=int, default=1000, help="requests sent to serve")
+    parser.add_argument(
+        "--demo", action="store_true", help="also time `make demo` (tradeforge train), once"
+    )
     args = parser.parse_args()
     before = load()
     print(f"before: {before}")
@@ -184,6 +192,11 @@ def main() -> None:
             shown = " ".join(f"{t:.2f}" for t in runs[key])
             print(f"  {key:14s} {results[key]:6.2f} s  ({shown})  tradeforge {' '.join(argv)}")
         results.update(bench_serve(store, args.requests))
+        if args.demo:
+            demo_store = str(Path(tmp) / "demo-store")
+            runs["demo_s"] = wall(["train", "--store", demo_store], 1)
+            results["demo_s"] = runs["demo_s"][0]
+            print(f"  {'demo_s':14s} {results['demo_s']:6.2f} s  tradeforge train (make demo)")
     after = load()
     print(f"after:  {after}\n")
     print(f"{'figure':34s}{'value':>10s}  {'target':>9s}")
@@ -195,8 +208,11 @@ def main() -> None:
         "serve_p50_ms": (f"serve /predict p50 ({args.requests})", "ms"),
         "serve_p99_ms": (f"serve /predict p99 ({args.requests})", "ms"),
         "serve_rps": ("serve requests per second", "/s"),
+        "demo_s": ("make demo (tradeforge train)", "s"),
     }
     for key, (label, unit) in labels.items():
+        if key not in results:
+            continue
         target = TARGETS.get(key)
         mark = "" if target is None else ("ok" if results[key] < target else "MISSED")
         limit = "" if target is None else f"< {target:g} {unit}"

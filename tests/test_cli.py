@@ -70,7 +70,7 @@ def test_a_failed_training_fails_the_run_and_names_the_candidate(tmp_path: Path)
     fold and cause; no JSON summary, nothing staged or published."""
     store = tmp_path / "store"
     args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(store), "--json"]
-    options = ["--steps", "10000000", "--train-timeout", "3", "--folds", "1"]
+    options = ["--steps", "10000000", "--train-timeout", "3", "--folds", "1", "--seeds", "0"]
     done = _run([*args, *options, "--start", "2013-01-01", "--end", "2016-01-01"], tmp_path)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert not done.stdout.strip().endswith("}")  # no summary that could pass for a result

@@ -50,7 +50,7 @@ def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: P
     from storage.registry import ModelRegistry
 
     store = tmp_path / "store"
-    summary = train_pipeline(run={"store": str(store)}, **tiny())
+    summary = train_pipeline(**tiny(run={"store": str(store)}))
 
     (ticker,) = summary["tickers"]
     assert ticker["ticker"] == "GOOGL"
@@ -113,7 +113,7 @@ def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: P
     # same pooled validation bars, and its figures are in the summary.
     first = registry.versions("GOOGL")[0]
     assert registry.promote("GOOGL", first, decision={"promote": True}, expected_etag=None)
-    again = train_pipeline(run={"store": str(store), "seeds": [1], "agents": ["dqn"]}, **tiny())
+    again = train_pipeline(**tiny(run={"store": str(store), "seeds": [1], "agents": ["dqn"]}))
     (ticker2,) = again["tickers"]
     assert ticker2["champion_before"] == first.version_id
     assert ticker2["champion_validation"] is not None

@@ -35,7 +35,7 @@ def test_train_pipeline_fans_out_on_dask(prefect_harness, local_cluster, tmp_pat
     assert pipeline is not train_pipeline
     store = tmp_path / "store"
     run = {"store": str(store), "agents": ["dqn"], "seeds": [0, 1]}
-    summary = pipeline(run=run, **tiny(split={"folds": 1}))
+    summary = pipeline(**tiny(run=run, split={"folds": 1}))
 
     # baselines + 2 trainings + 2 evaluations were submitted, and all ran on the Dask workers
     ran = sum(_executed(local_cluster).values()) - before

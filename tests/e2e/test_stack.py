@@ -152,7 +152,7 @@ def test_manual_deployment_runs_on_the_stack(
     assert manual["parameters"]["run"]["agents"] == ["dqn"]  # prefect.yaml's nested parameters
 
     store = f"s3://{s3.bucket}/models"
-    params = {"run": {"store": store, "seeds": [0], "agents": ["dqn"]}, **tiny()}
+    params = tiny(run={"store": store, "seeds": [0], "agents": ["dqn"]})
     flow_run_id = _run_deployment(stack, params)
     run = _wait_final(stack, flow_run_id)
     _assert_completed(stack, run)
@@ -215,10 +215,10 @@ def test_manual_deployment_runs_on_the_stack(
 
 def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> None:
     """The same flow from the ``dask`` deployment: two seeds trained on a Dask LocalCluster."""
-    params = {
-        "run": {"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], "agents": ["dqn"]},
-        **tiny(split={"folds": 1}),
-    }
+    params = tiny(
+        run={"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], "agents": ["dqn"]},
+        split={"folds": 1},
+    )
     flow_run_id = _run_deployment(stack, params, "train_pipeline/dask")
     run = _wait_final(stack, flow_run_id)
     _assert_completed(stack, run)

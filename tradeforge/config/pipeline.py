@@ -25,7 +25,9 @@ class RunConfig(Section):
         AGENT_KINDS, min_length=1, description="Agent kinds to train and compare."
     )
     seeds: tuple[int, ...] = Field(
-        (0,), min_length=1, description="One agent per seed, e.g. 0,1,2."
+        (0, 1, 2),
+        min_length=1,
+        description="One agent per seed; with 2+ seeds each agent kind's seed ensemble is a candidate too.",
     )
     rewards: tuple[Reward, ...] = Field(
         (),
