@@ -94,21 +94,7 @@ class DQNLearner:
         target = self._reward_scale * rewards_all + discount[:, None, None] * values[:, None, :]
         target = tf.stop_gradient(tf.concat([target[:, 0, :], target[:, 1, :]], 0))  # (2B, 2)
         flat = obs * (1.0 - col)
-        states = tf.concat([flat, flat + col], 0)
-        if self.config.obs_noise > 0:
-            states = states + self._noise_rng.normal(tf.shape(states)) * self._noise_mask
-        with tf.GradientTape() as tape:
-            q = self.online(states, training=True)
-            td = target - q
-            abs_td = tf.abs(td)
-            loss = tf.reduce_mean(tf.where(abs_td <= 1.0, 0.5 * tf.square(td), abs_td - 0.5))
-        grad_norm = self._apply(tape, loss)
-        return {
-            "loss": loss,
-            "mean_q": tf.reduce_mean(q),
-            "mean_target": tf.reduce_mean(target),
-            "grad_norm": grad_norm,
-        }
+        return self._fit(tf.concat([flat, flat + col], 0), target)
 
     def _apply(self, tape, loss):
         """Clipped gradient step on ``loss``; returns the global gradient norm before clipping."""
@@ -127,12 +113,18 @@ class DQNLearner:
         next_value = self._bootstrap(next_obs)
         # Step returns are ~1e-3: scaled, Q-values sit in a range Adam and Huber handle well.
         target = tf.stop_gradient(self._reward_scale * reward + discount * next_value)
+        return self._fit(obs, target, action)
+
+    def _fit(self, obs, target, action=None) -> dict[str, Any]:
+        """One Huber-loss gradient step of Q(obs) (of ``action`` only, if given) towards ``target``."""
+        import tensorflow as tf
+
         if self.config.obs_noise > 0:
             obs = obs + self._noise_rng.normal(tf.shape(obs)) * self._noise_mask
         with tf.GradientTape() as tape:
             q = self.online(obs, training=True)
-            q_taken = tf.gather(q, action, axis=1, batch_dims=1)
-            td = target - q_taken
+            fitted = q if action is None else tf.gather(q, action, axis=1, batch_dims=1)
+            td = target - fitted
             abs_td = tf.abs(td)
             # Huber loss with delta 1 (Mnih et al. 2015 clip the TD error to [-1, 1]).
             loss = tf.reduce_mean(tf.where(abs_td <= 1.0, 0.5 * tf.square(td), abs_td - 0.5))
