@@ -86,27 +86,22 @@ CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
 }
 
 
-#: Variations of the current defaults: DQN overrides.
-DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
-    "defaults_noise03": {"obs_noise": 0.3},
-    "defaults_40k": {"total_steps": 40_000},
-    "defaults_noaug": {"all_actions": False},
-    "aug_40k": {"total_steps": 40_000},
-    "aug_g9": {"gamma": 0.9},
-    "aug_n03": {"obs_noise": 0.3},
-    "aug_n10": {"obs_noise": 1.0},
-    "aug_last": {"eval_every": 0},
-    "aug_last_lr3": {"eval_every": 0, "learning_rate": 3e-4},
-    "aug_last_wd5": {"eval_every": 0, "weight_decay": 0.5},
-}
-
-
 #: Variations of the current defaults: env overrides, DQN overrides.
-DEFAULT_ENV_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "defaults_noise03": ({}, {"obs_noise": 0.3}),
+    "defaults_40k": ({}, {"total_steps": 40_000}),
+    "defaults_noaug": ({}, {"all_actions": False}),
+    "aug_40k": ({}, {"total_steps": 40_000}),
+    "aug_g9": ({}, {"gamma": 0.9}),
+    "aug_n03": ({}, {"obs_noise": 0.3}),
+    "aug_n10": ({}, {"obs_noise": 1.0}),
+    "aug_last": ({}, {"eval_every": 0}),
+    "aug_last_lr3": ({}, {"eval_every": 0, "learning_rate": 3e-4}),
+    "aug_last_wd5": ({}, {"eval_every": 0, "weight_decay": 0.5}),
+    "aug_w1": ({"window": 1}, {}),
     "aug_w3": ({"window": 3}, {}),
     "aug_w5": ({"window": 5}, {}),
     "aug_w3_lr3": ({"window": 3}, {"learning_rate": 3e-4}),
-    "aug_w1": ({"window": 1}, {}),
     "aug_pen1": ({"turnover_penalty": 0.001}, {}),
     "aug_pen3": ({"turnover_penalty": 0.003}, {}),
 }
@@ -116,11 +111,9 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool]:
     """The env and DQN configs of ``name``, and whether it selects on validation."""
     if name == "defaults":
         return EnvConfig(), DQNConfig(), True
-    if name in DEFAULT_ENV_VARIANTS:
-        env_over, dqn_over = DEFAULT_ENV_VARIANTS[name]
-        return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True
     if name in DEFAULT_VARIANTS:
-        return EnvConfig(), DQNConfig().replace(**DEFAULT_VARIANTS[name]), True
+        env_over, dqn_over = DEFAULT_VARIANTS[name]
+        return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True
     env_over, dqn_over, select = CONFIGS[name]
     return BEFORE_ENV.replace(**env_over), BEFORE_DQN.replace(**dqn_over), select
 
@@ -308,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     markets = [(m.split(":")[0], int(m.split(":")[1])) for m in args.markets.split(",")]
     configs = args.configs.split(",")
-    known = [*CONFIGS, *DEFAULT_VARIANTS, *DEFAULT_ENV_VARIANTS]
+    known = [*CONFIGS, *DEFAULT_VARIANTS]
     unknown = [c for c in configs if c not in known]
     if unknown:
         raise SystemExit(f"--configs: unknown {unknown}; known: {', '.join(known)}")

@@ -74,24 +74,10 @@ def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def rule_test_return(frame: Any, market_name: str, boundaries: dict[str, str]) -> float:
-    """The reference rule's return on the run's test window, after the same costs and fills."""
-    from benchmarks.synthetic import MARKETS, rule_actions
-    from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig
-    from tradeforge.evaluation import evaluate
-    from tradeforge.features import prepare
-
-    env = EnvConfig()
-    split = SplitConfig(test_start=boundaries["test_start"])
-    test = prepare(frame, FeatureConfig(), split, env.window).test
-    rule = MARKETS[market_name].rule
-    actions = rule_actions(rule(frame), frame, test)
-    return float(evaluate(actions, test, env, periods_per_year=252).metrics["total_return"])
-
-
-def rule_gate(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[str, Any]:
-    """The reference rule judged like a challenger: its pooled validation Sharpe over the run's
-    walk-forward folds, and whether the same gate (one trial: the rule is not searched) would
+def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[str, Any]:
+    """The reference rule on the run's bars, after the same costs and fills: its test return,
+    and the rule judged like a challenger - its pooled validation Sharpe over the run's
+    walk-forward folds and whether the same gate (one trial: the rule is not searched) would
     promote it. A rule the gate would refuse leaves an agent little room on that market."""
     import numpy as np
 
@@ -99,6 +85,7 @@ def rule_gate(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[
     from tradeforge.config import EnvConfig, FeatureConfig, PromotionConfig, SplitConfig
     from tradeforge.evaluation import evaluate
     from tradeforge.evaluation.baselines import buy_and_hold_actions
+    from tradeforge.evaluation.significance import moments
     from tradeforge.features import prepare
     from tradeforge.promotion.gate import decide
 
@@ -106,6 +93,7 @@ def rule_gate(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[
     split = SplitConfig(test_start=boundaries["test_start"])
     prep = prepare(frame, FeatureConfig(), split, env.window)
     positions = MARKETS[market_name].rule(frame)
+    test = evaluate(rule_actions(positions, frame, prep.test), prep.test, env, periods_per_year=252)
     rule, hold = [], []
     for fold in prep.folds:
         for out, actions in (
@@ -114,10 +102,14 @@ def rule_gate(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[
         ):
             out.extend(evaluate(actions, fold.val, env, periods_per_year=252).episode.returns)
     r = np.asarray(rule)
-    sharpe = float(r.mean() / r.std() * np.sqrt(252)) if r.std() > 0 else 0.0
+    sharpe = moments(r).sharpe * np.sqrt(252)
     benchmarks = {"cash": np.zeros_like(r), "buy_and_hold": np.asarray(hold)}
     decision = decide(r, benchmarks, [sharpe], 0.0, PromotionConfig(), 252)
-    return {"rule_val_sharpe": sharpe, "rule_passes_gate": decision.promote}
+    return {
+        "rule_test_return": float(test.metrics["total_return"]),
+        "rule_val_sharpe": float(sharpe),
+        "rule_passes_gate": decision.promote,
+    }
 
 
 def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -> list[dict]:
@@ -155,9 +147,8 @@ def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -
             "reason": t["reason"],
         }
         if kind != "random_walk":
-            rule = rule_test_return(frames[ticker], kind, t["boundaries"])
-            row["rule_test_return"] = rule
-            row |= rule_gate(frames[ticker], kind, t["boundaries"])
+            row |= rule_figures(frames[ticker], kind, t["boundaries"])
+            rule = row["rule_test_return"]
             row["share_of_rule"] = row["promoted_test_return"] / rule if rule > 0 else None
             row["target_met"] = (
                 row["promoted"]

@@ -20,6 +20,7 @@ import numpy as np
 
 from tradeforge.config import EnvConfig
 from tradeforge.envs.market import MarketData
+from tradeforge.envs.simulator import Accounts
 
 #: Rewards whose value is a function of (bar, position, action) only.
 STATELESS_REWARDS = ("simple", "pbr")
@@ -39,30 +40,21 @@ def counterfactual_supported(config: EnvConfig) -> str | None:
 def reward_table(market: MarketData, config: EnvConfig) -> np.ndarray:
     """float32 ``(T, 2, 2)``: reward of action ``a`` at bar ``t`` from position ``p``.
 
-    The last bar has no next bar: its row is NaN (no transition starts there).
+    Each entry is one step of the simulator itself (``Accounts.step``), taken from bar ``t``
+    holding ``p``: the table cannot drift from what the env pays. The last bar has no next bar:
+    its row is NaN (no transition starts there).
     """
     reason = counterfactual_supported(config)
     if reason is not None:
         raise ValueError(f"no reward table: {reason}")
-    close = market.close
-    n = len(close)
-    fill = np.append(market.open[1:], np.nan) if config.execution == "next_open" else close
-    table = np.full((n, 2, 2), np.nan)
-    c_now, c_next, price = close[:-1], close[1:], fill[:-1]
-    price_ret = c_next / c_now - 1.0
-    if config.reward == "simple":
-        buy = (1.0 - config.commission) / (1.0 + config.slippage)
-        sell = (1.0 - config.slippage) * (1.0 - config.commission)
-        table[:-1, 0, 0] = 0.0
-        table[:-1, 0, 1] = buy * c_next / price - 1.0
-        table[:-1, 1, 0] = sell * price / c_now - 1.0
-        table[:-1, 1, 1] = price_ret
-    else:  # pbr: +price return when long after the action, -price return when flat
-        table[:-1, :, 0] = -price_ret[:, None]
-        table[:-1, :, 1] = price_ret[:, None]
-    if config.reward_clip > 0:
-        table = np.clip(table, -config.reward_clip, config.reward_clip)
-    if config.turnover_penalty:
-        table[:, 0, 1] -= config.turnover_penalty
-        table[:, 1, 0] -= config.turnover_penalty
-    return table.astype(np.float32)
+    n = len(market.close)
+    # every (bar, position, action) of bars 0 .. n-2, in table order
+    t = np.repeat(np.arange(n - 1), 4)
+    position = np.tile([0, 0, 1, 1], n - 1)
+    action = np.tile([0, 1, 0, 1], n - 1)
+    accounts = Accounts(market, config, len(t))
+    accounts.place(t, position)
+    rewards, _ = accounts.step(action)
+    table = np.full((n, 2, 2), np.nan, dtype=np.float32)
+    table[:-1] = rewards.reshape(n - 1, 2, 2)
+    return table

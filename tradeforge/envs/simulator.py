@@ -69,6 +69,17 @@ class Accounts:
         self.held[mask] = self.config.min_hold
         self.reward.reset(mask)
 
+    def place(self, t: np.ndarray, position: np.ndarray) -> None:
+        """Put every env on bar ``t`` already holding ``position``, with a net worth of 1
+        (cash when flat, units bought at ``close[t]`` when long): where a step's reward is
+        measured from, whatever came before."""
+        self.reset(np.ones(self.num_envs, dtype=bool), t, np.full(self.num_envs, len(self._close)))
+        long = np.asarray(position) == 1
+        self.position = long.astype(np.float32)
+        self.cash = np.where(long, 0.0, 1.0)
+        self.units = np.where(long, 1.0 / self._close[t], 0.0)
+        self.net_worth = np.ones(self.num_envs)
+
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Apply one action per env (0 flat, 1 long) and move to the next bar.
 

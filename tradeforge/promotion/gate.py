@@ -91,7 +91,7 @@ def decide(
             )
         independent, rho = effective_trials(trial_returns)
     trials = run_trials + cfg.extra_trials
-    effective = max(independent, 1.0) + cfg.extra_trials
+    effective = independent + cfg.extra_trials
     per_period = [s / scale for s in trial_sharpes]
     sr0 = expected_max_sharpe(effective, trial_variance(per_period, m.n))
     checks = []
