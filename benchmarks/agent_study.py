@@ -87,6 +87,12 @@ CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
 
 
 #: Variations of the current defaults: env overrides, DQN overrides.
+#: Standard technical features at several horizons (returns 1/5/20, volatility, RSI, trend, band).
+MULTI_HORIZON = (
+    "logret_1", "logret_5", "logret_20", "vol_20", "rsi_14", "sma_ratio_10_50", "bb_pos_20",
+    "macd_hist",
+)  # fmt: skip
+
 DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "defaults_noise03": ({}, {"obs_noise": 0.3}),
     "defaults_40k": ({}, {"total_steps": 40_000}),
@@ -104,26 +110,47 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "aug_w3_lr3": ({"window": 3}, {"learning_rate": 3e-4}),
     "aug_pen1": ({"turnover_penalty": 0.001}, {}),
     "aug_pen3": ({"turnover_penalty": 0.003}, {}),
+    # Round 4's defaults: 10 bars of five features (logret_1/5, vol_20, sma_ratio_10_50, rsi_14).
+    "round4_defaults": (
+        {"window": 10, "features": ("logret_1", "logret_5", "vol_20", "sma_ratio_10_50", "rsi_14")},
+        {},
+    ),
+    # Round 5: fewer inputs, more horizons (one bar of multi-horizon features instead of 10 bars).
+    "f8_w1": ({"window": 1, "features": MULTI_HORIZON}, {}),
+    "f8_w3": ({"window": 3, "features": MULTI_HORIZON}, {}),
+    "f8_w5": ({"window": 5, "features": MULTI_HORIZON}, {}),
+    "f8_w3_n10": ({"window": 3, "features": MULTI_HORIZON}, {"obs_noise": 1.0}),
 }
 
 
-def config(name: str) -> tuple[EnvConfig, DQNConfig, bool]:
-    """The env and DQN configs of ``name``, and whether it selects on validation."""
+def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
+    """The env, DQN and feature configs of ``name``, and whether it selects on validation.
+
+    A variant's env overrides may carry ``features`` (a tuple of catalogue names): it goes to
+    the feature section instead.
+    """
     if name == "defaults":
-        return EnvConfig(), DQNConfig(), True
+        return EnvConfig(), DQNConfig(), True, FeatureConfig()
     if name in DEFAULT_VARIANTS:
         env_over, dqn_over = DEFAULT_VARIANTS[name]
-        return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True
+        env_over = dict(env_over)
+        features = FeatureConfig().replace(**{"features": env_over.pop("features")}) if (
+            "features" in env_over
+        ) else FeatureConfig()
+        return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]
-    return BEFORE_ENV.replace(**env_over), BEFORE_DQN.replace(**dqn_over), select
+    return BEFORE_ENV.replace(**env_over), BEFORE_DQN.replace(**dqn_over), select, FeatureConfig()
 
 
-def prepared_market(name: str, seed: int, window: int) -> tuple[Any, Any]:
+def prepared_market(
+    name: str, seed: int, window: int, features: FeatureConfig | None = None
+) -> tuple[Any, Any]:
     """The frame and the project's train/val/test preparation of a synthetic market."""
     from tradeforge.features import prepare
 
     frame = synthetic.make(name, seed)
-    return frame, prepare(frame, FeatureConfig(), SplitConfig(folds=1, gap=0), window)
+    features = features or FeatureConfig()
+    return frame, prepare(frame, features, SplitConfig(folds=1, gap=0), window)
 
 
 def references(name: str, frame: Any, prep: Any, env: EnvConfig) -> dict[str, dict[str, float]]:
@@ -170,8 +197,8 @@ def run(markets: list[tuple[str, int]], configs: list[str], seeds: list[int], ou
     out.parent.mkdir(parents=True, exist_ok=True)
     for market_name, market_seed in markets:
         for cname in configs:
-            env, dqn, select = config(cname)
-            frame, prep = prepared_market(market_name, market_seed, env.window)
+            env, dqn, select, features = config(cname)
+            frame, prep = prepared_market(market_name, market_seed, env.window, features)
             refs = references(market_name, frame, prep, env)
             agents = []
             for seed in seeds:
