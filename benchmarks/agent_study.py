@@ -134,9 +134,11 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
     if name in DEFAULT_VARIANTS:
         env_over, dqn_over = DEFAULT_VARIANTS[name]
         env_over = dict(env_over)
-        features = FeatureConfig().replace(**{"features": env_over.pop("features")}) if (
-            "features" in env_over
-        ) else FeatureConfig()
+        features = (
+            FeatureConfig().replace(**{"features": env_over.pop("features")})
+            if ("features" in env_over)
+            else FeatureConfig()
+        )
         return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]
     return BEFORE_ENV.replace(**env_over), BEFORE_DQN.replace(**dqn_over), select, FeatureConfig()
