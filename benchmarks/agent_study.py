@@ -120,6 +120,10 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "f8_w3": ({"window": 3, "features": MULTI_HORIZON}, {}),
     "f8_w5": ({"window": 5, "features": MULTI_HORIZON}, {}),
     "f8_w3_n10": ({"window": 3, "features": MULTI_HORIZON}, {"obs_noise": 1.0}),
+    # On top of round 5's defaults (f8_w3).
+    "r5_duel": ({}, {"dueling": True}),
+    "r5_lr3": ({}, {"learning_rate": 3e-4}),
+    "r5_soft": ({}, {"tau": 0.005, "target_update_interval": 1}),
 }
 
 
@@ -310,7 +314,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--markets", default="regimes:0,momentum:0,mean_reversion:0,random_walk:0",
                    help="comma-separated name:seed")  # fmt: skip
-    p.add_argument("--configs", default="before,defaults", help=f"of {', '.join(CONFIGS)}")
+    p.add_argument(
+        "--configs",
+        default="before,defaults",
+        help=f"of {', '.join([*CONFIGS, 'defaults', *DEFAULT_VARIANTS])}",
+    )
     p.add_argument("--seeds", default="0,1,2", help="agent seeds")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/agent_study.jsonl"))
     p.add_argument("--table", default=None, help="print the tables of a results file and exit")
