@@ -124,6 +124,8 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "r5_duel": ({}, {"dueling": True}),
     "r5_lr3": ({}, {"learning_rate": 3e-4}),
     "r5_soft": ({}, {"tau": 0.005, "target_update_interval": 1}),
+    "r5_lastfold": ({}, {}),
+    "r5_refit": ({}, {}),
 }
 
 
@@ -195,6 +197,27 @@ def score(agent: Any, prep: Any, env: EnvConfig) -> dict[str, float]:
     return out
 
 
+#: Variants that fit like the pipeline instead of on train with selection on validation:
+#: ``lastfold`` = the published walk-forward model (train bars less their last 20%, which pick
+#: the checkpoint; the validation stretch unseen), ``refit`` = the same on train + validation.
+FITS: dict[str, str] = {"r5_lastfold": "lastfold", "r5_refit": "refit"}
+
+
+def fitting_bars(name: str, prep: Any, dqn: DQNConfig, select: bool) -> tuple[Any, Any]:
+    """``(training bars, checkpoint-selection bars or None)`` of variant ``name``."""
+    fit = FITS.get(name)
+    if fit is None:
+        return prep.train, (prep.val if select else None)
+    from tradeforge.training import early_stopping_split
+
+    whole = prep.train
+    if fit == "refit":
+        if prep.val.features is not prep.train.features or prep.val.start != prep.train.end:
+            raise ValueError(f"{name}: validation does not continue the training bars")
+        whole = prep.train.slice(prep.train.start, prep.val.end)
+    return early_stopping_split(whole, dqn)
+
+
 def run(markets: list[tuple[str, int]], configs: list[str], seeds: list[int], out: Path) -> None:
     """Train and score every (market, config, seed); append JSON lines to ``out``."""
     from tradeforge.agents import QAgent, train_agent
@@ -209,9 +232,10 @@ def run(markets: list[tuple[str, int]], configs: list[str], seeds: list[int], ou
             agents = []
             for seed in seeds:
                 started = time.perf_counter()
+                train, selection = fitting_bars(cname, prep, dqn, select)
                 result = train_agent(
-                    "dqn", prep.train, env, dqn, ParallelConfig(), seed,
-                    validation=prep.val if select else None, progress=False,
+                    "dqn", train, env, dqn, ParallelConfig(), seed,
+                    validation=selection, progress=False,
                 )  # fmt: skip
                 agents.append(result.agent)
                 row = {
