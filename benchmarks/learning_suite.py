@@ -138,7 +138,7 @@ def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -
             "market": ticker,
             "kind": kind,
             "promoted": bool(t["promoted"]),
-            "challenger": f"{t['challenger']['agent']} seed {t['challenger']['seed']}",
+            "challenger": _label(t["challenger"]),
             "challenger_test_return": challenger,
             "promoted_test_return": challenger if t["promoted"] else 0.0,
             "buy_and_hold": t["baselines"]["buy_and_hold"]["test"]["total_return"],
@@ -160,6 +160,13 @@ def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -
     return rows
 
 
+def _label(candidate: dict) -> str:
+    """``dqn seed 1`` or ``dqn ensemble`` (a seed ensemble's seed is -1)."""
+    if candidate.get("ensemble") or candidate["seed"] == -1:
+        return f"{candidate['agent']} ensemble"
+    return f"{candidate['agent']} seed {candidate['seed']}"
+
+
 def real_rows(work: Path, extra: list[str]) -> list[dict]:
     rows = []
     for ticker, name in REAL_FILES.items():
@@ -171,7 +178,7 @@ def real_rows(work: Path, extra: list[str]) -> list[dict]:
         (t,) = summary["tickers"]
         row = {"market": ticker, "promoted": bool(t["promoted"]), "reason": t["reason"]}
         for c in t["candidates"]:
-            label = f"{c['agent']} s{c['seed']}"
+            label = _label(c)
             row[f"{label} val Sharpe"] = c["validation"]["sharpe"]
             row[f"{label} test return"] = c["test"]["total_return"]
         for name_ in ("buy_and_hold", "sma_crossover", "cash"):
