@@ -16,6 +16,7 @@ Usage::
 
     .venv/bin/python benchmarks/learning_suite.py                 # 3 structured + 20 random walks
     .venv/bin/python benchmarks/learning_suite.py --random-walks 5 --json
+    .venv/bin/python benchmarks/learning_suite.py --paths 3 --random-walks 0   # 9 structured paths
     .venv/bin/python benchmarks/learning_suite.py --real --skip-synthetic
     .venv/bin/python benchmarks/learning_suite.py -- --steps 40000   # extra `train` options
 
@@ -112,15 +113,24 @@ def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> di
     }
 
 
-def synthetic_rows(work: Path, random_walks: int, seed: int, extra: list[str]) -> list[dict]:
+def synthetic_rows(
+    work: Path, random_walks: int, seed: int, extra: list[str], paths: int = 1
+) -> list[dict]:
+    """Train once on every market; one row per market.
+
+    Each structured generator runs with seeds ``seed .. seed + paths - 1`` (one path each: the
+    first keeps the plain ticker, e.g. ``REGIMES``, the others carry their seed, ``REGIMES-1``);
+    random walk ``i`` uses seed ``seed + i``.
+    """
     from benchmarks.synthetic import STRUCTURED, make
 
     folder = work / "markets"
     folder.mkdir()
     frames, kinds = {}, {}
-    for name in STRUCTURED:
-        ticker = STRUCTURED_TICKERS[name]
-        frames[ticker], kinds[ticker] = make(name, seed).assign(ticker=ticker), name
+    for path in range(seed, seed + paths):
+        for name in STRUCTURED:
+            ticker = STRUCTURED_TICKERS[name] + ("" if path == seed else f"-{path}")
+            frames[ticker], kinds[ticker] = make(name, path).assign(ticker=ticker), name
     for i in range(random_walks):
         ticker = f"RW{i:02d}"
         frames[ticker], kinds[ticker] = (
@@ -221,8 +231,10 @@ def print_synthetic(rows: list[dict]) -> dict[str, Any]:
             f"{', '.join(_pct(r['challenger_test_return']) for r in walks)}"
         )
     structured = [r for r in rows if r["kind"] != "random_walk"]
+    met = sum(bool(r["target_met"]) for r in structured)
+    print(f"structured markets: target met on {met} of {len(structured)}")
     return {
-        "structured_targets_met": sum(bool(r["target_met"]) for r in structured),
+        "structured_targets_met": met,
         "structured_markets": len(structured),
         "random_walks": len(walks),
         "random_walks_promoted": promoted,
@@ -250,18 +262,26 @@ def main() -> None:
         "--random-walks", type=int, default=20, help="pure random walks (default 20)"
     )
     parser.add_argument("--seed", type=int, default=0, help="first seed of the generators")
+    parser.add_argument(
+        "--paths",
+        type=int,
+        default=1,
+        help="paths (generator seeds) per structured market; one path is one noisy draw",
+    )
     parser.add_argument("--real", action="store_true", help="also run SPY, AAPL, MSFT, BTC-USD")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the real files")
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
     parser.add_argument("extra", nargs="*", help="extra `tradeforge train` options, after --")
     args = parser.parse_args()
+    if args.paths < 1:
+        parser.error(f"--paths: {args.paths} is not a positive number of paths")
     load = os.getloadavg()
     print(f"machine load (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     result: dict[str, Any] = {"train_options": args.extra}
     with tempfile.TemporaryDirectory(prefix="tradeforge-learning-") as tmp:
         work = Path(tmp)
         if not args.skip_synthetic:
-            rows = synthetic_rows(work, args.random_walks, args.seed, args.extra)
+            rows = synthetic_rows(work, args.random_walks, args.seed, args.extra, args.paths)
             result["synthetic"] = rows
             result |= print_synthetic(rows)
         if args.real:
