@@ -123,6 +123,7 @@ def synthetic_rows(
     random walk ``i`` uses seed ``seed + i``.
     """
     from benchmarks.synthetic import STRUCTURED, make
+    from tradeforge.report import candidate_label
 
     folder = work / "markets"
     folder.mkdir()
@@ -148,7 +149,7 @@ def synthetic_rows(
             "market": ticker,
             "kind": kind,
             "promoted": bool(t["promoted"]),
-            "challenger": _label(t["challenger"]),
+            "challenger": candidate_label(t["challenger"]),
             "challenger_test_return": challenger,
             "promoted_test_return": challenger if t["promoted"] else 0.0,
             "buy_and_hold": t["baselines"]["buy_and_hold"]["test"]["total_return"],
@@ -170,14 +171,9 @@ def synthetic_rows(
     return rows
 
 
-def _label(candidate: dict) -> str:
-    """``dqn seed 1`` or ``dqn ensemble`` (a seed ensemble's seed is -1)."""
-    if candidate.get("ensemble") or candidate["seed"] == -1:
-        return f"{candidate['agent']} ensemble"
-    return f"{candidate['agent']} seed {candidate['seed']}"
-
-
 def real_rows(work: Path, extra: list[str]) -> list[dict]:
+    from tradeforge.report import candidate_label
+
     rows = []
     for ticker, name in REAL_FILES.items():
         path = SHARED / name
@@ -188,7 +184,7 @@ def real_rows(work: Path, extra: list[str]) -> list[dict]:
         (t,) = summary["tickers"]
         row = {"market": ticker, "promoted": bool(t["promoted"]), "reason": t["reason"]}
         for c in t["candidates"]:
-            label = _label(c)
+            label = candidate_label(c)
             row[f"{label} val Sharpe"] = c["validation"]["sharpe"]
             row[f"{label} test return"] = c["test"]["total_return"]
         for name_ in ("buy_and_hold", "sma_crossover", "cash"):

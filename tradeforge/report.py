@@ -37,7 +37,8 @@ def _fmt(value: Any, pct: bool) -> str:
     return f"{value:+.2%}" if pct else f"{value:.2f}"
 
 
-def _label(entry: dict[str, Any]) -> str:
+def candidate_label(entry: dict[str, Any]) -> str:
+    """A summary candidate's name: ``dqn seed 1 (simple)`` or ``dqn ensemble of 3 seeds (simple)``."""
     if entry.get("ensemble"):
         return f"{entry['agent']} ensemble of {entry['ensemble']} seeds ({entry['reward']})"
     return f"{entry['agent']} seed {entry['seed']} ({entry['reward']})"
@@ -47,9 +48,10 @@ def metric_rows(decision: Any) -> list[dict]:
     """One row per candidate and per baseline: pooled validation and test figures, the selected
     candidate marked."""
     d = decision.json_dict() if hasattr(decision, "json_dict") else decision
-    chosen = _label(d["challenger"])
+    chosen = candidate_label(d["challenger"])
     named = [
-        (_label(c) + (" (selected)" if _label(c) == chosen else ""), c) for c in d["candidates"]
+        (candidate_label(c) + (" (selected)" if candidate_label(c) == chosen else ""), c)
+        for c in d["candidates"]
     ]
     named += [(f"baseline: {name}", b) for name, b in d["baselines"].items()]
     rows = []
@@ -133,7 +135,7 @@ def decision_markdown(decision: Any) -> str:
         else "not promoted: no candidate showed an edge, the champion stays"
     )
     lines = [
-        f"# {d['ticker']}: {_label(d['challenger'])} {verdict}",
+        f"# {d['ticker']}: {candidate_label(d['challenger'])} {verdict}",
         "",
         f"- reason: {d['reason']}",
         f"- version (published for the record): `{d['version']}`",
@@ -170,9 +172,10 @@ def render_summary(summary: dict[str, Any]) -> None:
             table.add_column(f"{split}\nSharpe", justify="right")
             table.add_column(f"{split}\nmax DD", justify="right")
             table.add_column(f"{split}\ntrades", justify="right")
-        chosen = _label(ticker["challenger"])
+        chosen = candidate_label(ticker["challenger"])
         rows = [
-            (_label(c) + (" *" if _label(c) == chosen else ""), c) for c in ticker["candidates"]
+            (candidate_label(c) + (" *" if candidate_label(c) == chosen else ""), c)
+            for c in ticker["candidates"]
         ]
         rows += [(name, b) for name, b in ticker["baselines"].items()]
         for label, result in rows:
