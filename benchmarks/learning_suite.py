@@ -56,8 +56,14 @@ def _write_csv(frame: Any, path: Path) -> None:
     out.to_csv(path, index=False)
 
 
+KEEP: Path | None = None  # --keep: where each run's full `train --json` summary is written
+
+
 def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -> dict[str, Any]:
-    """``tradeforge train`` as a user runs it; returns its JSON summary (fails loudly)."""
+    """``tradeforge train`` as a user runs it; returns its JSON summary (fails loudly).
+
+    With ``--keep DIR`` the whole summary (every candidate, fold and baseline) is also written
+    to ``DIR/<store name>.json``, for checking a row's numbers beyond the printed table."""
     exe = Path(sys.executable).with_name("tradeforge")
     args = [str(exe), "train", "--source", str(source), "--tickers", ",".join(tickers)]
     args += ["--store", str(store), "--json", *extra]
@@ -72,7 +78,11 @@ def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"tradeforge train failed (exit {done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    if KEEP is not None:
+        KEEP.mkdir(parents=True, exist_ok=True)
+        (KEEP / f"{store.name}.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
 
 
 def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[str, Any]:
@@ -267,10 +277,18 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="also run SPY, AAPL, MSFT, BTC-USD")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the real files")
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="write each run's full `train --json` summary (all candidates and folds) into DIR",
+    )
     parser.add_argument("extra", nargs="*", help="extra `tradeforge train` options, after --")
     args = parser.parse_args()
     if args.paths < 1:
         parser.error(f"--paths: {args.paths} is not a positive number of paths")
+    global KEEP
+    KEEP = args.keep
     load = os.getloadavg()
     print(f"machine load (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     result: dict[str, Any] = {"train_options": args.extra}
