@@ -53,6 +53,9 @@ BEFORE_DQN = DQNConfig(
 BEFORE_ENV = EnvConfig(window=10)
 #: The five features every round up to 4 observed (10 bars of them); round 5 changed both.
 FIVE_FEATURES = ("logret_1", "logret_5", "vol_20", "sma_ratio_10_50", "rsi_14")
+#: The network of rounds 3-5's defaults (round 6 made the Q-function linear), pinned under their
+#: variants so they reproduce after the defaults moved.
+ROUNDS_3_TO_5_HIDDEN = (32,)
 #: Round 4's observation, under each of its variants so they reproduce after the defaults moved.
 ROUND4_OBS: dict[str, Any] = {"window": 10, "features": FIVE_FEATURES}
 
@@ -137,6 +140,14 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "r5_soft": ({}, {"tau": 0.005, "target_update_interval": 1}),
     "r5_lastfold": ({}, {}),
     "r5_refit": ({}, {}),
+    # Round 6: capacity down to the rules' own form (each reference rule is a threshold on one
+    # feature or a linear mix of a few: a linear Q-function holds it and has little to memorise).
+    "r6_linear": ({}, {"hidden": ()}),
+    "r6_h8": ({}, {"hidden": (8,)}),
+    "r6_lin_w1": ({"window": 1}, {"hidden": ()}),
+    "r6_lin_n10": ({}, {"hidden": (), "obs_noise": 1.0}),
+    "r6_lin_n025": ({}, {"hidden": (), "obs_noise": 0.25}),
+    "r6_lin_wd0": ({}, {"hidden": (), "weight_decay": 0.0}),
 }
 
 
@@ -154,6 +165,8 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
         features = FeatureConfig()
         if "features" in env_over:
             features = features.replace(features=env_over.pop("features"))
+        if not name.startswith("r6_"):  # rounds 3-5 ran on one hidden layer of 32 units
+            dqn_over = {"hidden": ROUNDS_3_TO_5_HIDDEN, **dqn_over}
         return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]
     features = FeatureConfig(features=FIVE_FEATURES)

@@ -127,7 +127,8 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
             continue
         section, name = key.split(SEP, 1)
         if _is_sequence(models[section].model_fields[name].annotation):
-            value = split_list([value])
+            # "none" (how --help shows an empty default, e.g. --dqn.hidden) is the empty list
+            value = [] if value.strip().lower() == "none" else split_list([value])
         nested.setdefault(section, {})[name] = value
     data = nested.setdefault("data", {})
     if "tickers" not in data:

@@ -80,3 +80,14 @@ def test_a_failed_training_fails_the_run_and_names_the_candidate(tmp_path: Path)
         assert text in error[0], error[0]
     assert not [p for p in store.rglob("*") if p.is_file() and "staging" in p.parts]
     assert not (store / "models").exists()
+
+
+def test_list_options_parse_commas_and_none_as_the_empty_list() -> None:
+    from cli.train import build_config
+
+    def hidden(value: str) -> tuple[int, ...]:
+        return build_config({"dqn__hidden": value, "data__tickers": "SPY"}).dqn.hidden
+
+    assert hidden("16,8") == (16, 8)
+    assert hidden("none") == ()  # how --help shows an empty default: a linear Q-function
+    assert hidden("None") == () and hidden("") == ()
