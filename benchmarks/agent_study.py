@@ -148,6 +148,7 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "r6_lin_n10": ({}, {"hidden": (), "obs_noise": 1.0}),
     "r6_lin_n025": ({}, {"hidden": (), "obs_noise": 0.25}),
     "r6_lin_wd0": ({}, {"hidden": (), "weight_decay": 0.0}),
+    "r6_lastfold": ({}, {"hidden": ()}),  # the linear Q fitted as the pipeline fits (FITS)
 }
 
 
@@ -220,7 +221,7 @@ def score(agent: Any, prep: Any, env: EnvConfig) -> dict[str, float]:
 #: Variants that fit like the pipeline instead of on train with selection on validation:
 #: ``lastfold`` = the published walk-forward model (train bars less their last 20%, which pick
 #: the checkpoint; the validation stretch unseen), ``refit`` = the same on train + validation.
-FITS: dict[str, str] = {"r5_lastfold": "lastfold", "r5_refit": "refit"}
+FITS: dict[str, str] = {"r5_lastfold": "lastfold", "r5_refit": "refit", "r6_lastfold": "lastfold"}
 
 
 def fitting_bars(name: str, prep: Any, dqn: DQNConfig, select: bool) -> tuple[Any, Any]:

@@ -17,6 +17,7 @@ Usage::
     .venv/bin/python benchmarks/learning_suite.py                 # 3 structured + 20 random walks
     .venv/bin/python benchmarks/learning_suite.py --random-walks 5 --json
     .venv/bin/python benchmarks/learning_suite.py --paths 3 --random-walks 0   # 9 structured paths
+    .venv/bin/python benchmarks/learning_suite.py --paths 0                    # random walks only
     .venv/bin/python benchmarks/learning_suite.py --real --skip-synthetic
     .venv/bin/python benchmarks/learning_suite.py -- --steps 40000   # extra `train` options
 
@@ -272,7 +273,8 @@ def main() -> None:
         "--paths",
         type=int,
         default=1,
-        help="paths (generator seeds) per structured market; one path is one noisy draw",
+        help="paths (generator seeds) per structured market; one path is one noisy draw "
+        "(0: random walks only)",
     )
     parser.add_argument("--real", action="store_true", help="also run SPY, AAPL, MSFT, BTC-USD")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the real files")
@@ -285,8 +287,10 @@ def main() -> None:
     )
     parser.add_argument("extra", nargs="*", help="extra `tradeforge train` options, after --")
     args = parser.parse_args()
-    if args.paths < 1:
-        parser.error(f"--paths: {args.paths} is not a positive number of paths")
+    if args.paths < 0:
+        parser.error(f"--paths: {args.paths} is negative")
+    if args.paths == 0 and args.random_walks == 0 and not args.skip_synthetic:
+        parser.error("--paths 0 --random-walks 0: no synthetic market to run")
     global KEEP
     KEEP = args.keep
     load = os.getloadavg()

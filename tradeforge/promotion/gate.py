@@ -49,7 +49,8 @@ class GateDecision(Record):
     """Candidates tried (this run's, plus ``extra_trials``)."""
     effective_trials: float
     """Independent trials the deflation uses: the run's candidates counted by their
-    correlation (``rho + (1 - rho) * M``), plus ``extra_trials``."""
+    correlation (as many independent trials as have the same expected best,
+    ``significance.effective_trials``), plus ``extra_trials``."""
     trial_correlation: float
     """Mean pairwise correlation of the run's candidates' pooled validation returns."""
     deflation_sharpe: float
