@@ -211,14 +211,14 @@ def _pct(x: float | None) -> str:
 
 
 def print_synthetic(rows: list[dict]) -> dict[str, Any]:
-    print(
-        "\n| market | promoted? (validation Sharpe) | promoted test return | rule test return | "
-        "share of rule | buy-and-hold | cash | rule's validation Sharpe (gate) | target |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        if r["kind"] == "random_walk":
-            continue
+    structured = [r for r in rows if r["kind"] != "random_walk"]
+    if structured:
+        print(
+            "\n| market | promoted? (validation Sharpe) | promoted test return | rule test return | "
+            "share of rule | buy-and-hold | cash | rule's validation Sharpe (gate) | target |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+    for r in structured:
         share = "-" if r["share_of_rule"] is None else f"{r['share_of_rule']:.0%}"
         print(
             f"| {r['market']} ({r['kind']}) | {'yes' if r['promoted'] else 'no'} "
@@ -237,16 +237,21 @@ def print_synthetic(rows: list[dict]) -> dict[str, Any]:
             f"{FALSE_PROMOTION_TARGET:.0%}); challengers' test returns "
             f"{', '.join(_pct(r['challenger_test_return']) for r in walks)}"
         )
-    structured = [r for r in rows if r["kind"] != "random_walk"]
     met = sum(bool(r["target_met"]) for r in structured)
-    print(f"structured markets: target met on {met} of {len(structured)}")
+    if structured:
+        print(f"structured markets: target met on {met} of {len(structured)}")
     return {
         "structured_targets_met": met,
         "structured_markets": len(structured),
         "random_walks": len(walks),
         "random_walks_promoted": promoted,
         "false_promotion_rate": rate,
-        "targets_met": all(r["target_met"] for r in structured) and rate <= FALSE_PROMOTION_TARGET,
+        # both targets, or None when the run had only one kind of market (--paths 0, ...)
+        "targets_met": (
+            all(r["target_met"] for r in structured) and rate <= FALSE_PROMOTION_TARGET
+            if structured and walks
+            else None
+        ),
     }
 
 
