@@ -149,6 +149,9 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "r6_lin_n025": ({}, {"hidden": (), "obs_noise": 0.25}),
     "r6_lin_wd0": ({}, {"hidden": (), "weight_decay": 0.0}),
     "r6_lastfold": ({}, {"hidden": ()}),  # the linear Q fitted as the pipeline fits (FITS)
+    # Is the linear agent's caution on momentum the 0.99 discount's bootstrapped targets?
+    "r6_lin_g9": ({}, {"hidden": (), "gamma": 0.9}),
+    "r6_lin_g5": ({}, {"hidden": (), "gamma": 0.5}),
 }
 
 
