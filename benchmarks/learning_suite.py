@@ -57,13 +57,12 @@ def _write_csv(frame: Any, path: Path) -> None:
     out.to_csv(path, index=False)
 
 
-KEEP: Path | None = None  # --keep: where each run's full `train --json` summary is written
-
-
-def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -> dict[str, Any]:
+def run_train(
+    source: Path, tickers: list[str], store: Path, extra: list[str], keep: Path | None = None
+) -> dict[str, Any]:
     """``tradeforge train`` as a user runs it; returns its JSON summary (fails loudly).
 
-    With ``--keep DIR`` the whole summary (every candidate, fold and baseline) is also written
+    With ``keep`` (``--keep DIR``) the whole summary (every candidate, fold and baseline) is also written
     to ``DIR/<store name>.json``, for checking a row's numbers beyond the printed table."""
     exe = Path(sys.executable).with_name("tradeforge")
     args = [str(exe), "train", "--source", str(source), "--tickers", ",".join(tickers)]
@@ -80,9 +79,9 @@ def run_train(source: Path, tickers: list[str], store: Path, extra: list[str]) -
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"tradeforge train failed (exit {done.returncode})")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    if KEEP is not None:
-        KEEP.mkdir(parents=True, exist_ok=True)
-        (KEEP / f"{store.name}.json").write_text(json.dumps(summary, indent=1, default=str))
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"{store.name}.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
 
 
@@ -125,7 +124,12 @@ def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> di
 
 
 def synthetic_rows(
-    work: Path, random_walks: int, seed: int, extra: list[str], paths: int = 1
+    work: Path,
+    random_walks: int,
+    seed: int,
+    extra: list[str],
+    paths: int = 1,
+    keep: Path | None = None,
 ) -> list[dict]:
     """Train once on every market; one row per market.
 
@@ -151,7 +155,7 @@ def synthetic_rows(
         )
     for ticker, frame in frames.items():
         _write_csv(frame, folder / f"{ticker}.csv")
-    summary = run_train(folder, list(frames), work / "store", extra)
+    summary = run_train(folder, list(frames), work / "store", extra, keep)
     rows = []
     for t in summary["tickers"]:
         ticker, kind = t["ticker"], kinds[t["ticker"]]
@@ -182,7 +186,7 @@ def synthetic_rows(
     return rows
 
 
-def real_rows(work: Path, extra: list[str]) -> list[dict]:
+def real_rows(work: Path, extra: list[str], keep: Path | None = None) -> list[dict]:
     from tradeforge.report import candidate_label
 
     rows = []
@@ -191,7 +195,7 @@ def real_rows(work: Path, extra: list[str]) -> list[dict]:
         if not path.is_file():
             print(f"skipped {ticker}: {path} is missing")
             continue
-        summary = run_train(path, [ticker], work / f"store-{ticker}", extra)
+        summary = run_train(path, [ticker], work / f"store-{ticker}", extra, keep)
         (t,) = summary["tickers"]
         row = {"market": ticker, "promoted": bool(t["promoted"]), "reason": t["reason"]}
         for c in t["candidates"]:
@@ -296,19 +300,19 @@ def main() -> None:
         parser.error(f"--paths: {args.paths} is negative")
     if args.paths == 0 and args.random_walks == 0 and not args.skip_synthetic:
         parser.error("--paths 0 --random-walks 0: no synthetic market to run")
-    global KEEP
-    KEEP = args.keep
     load = os.getloadavg()
     print(f"machine load (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     result: dict[str, Any] = {"train_options": args.extra}
     with tempfile.TemporaryDirectory(prefix="tradeforge-learning-") as tmp:
         work = Path(tmp)
         if not args.skip_synthetic:
-            rows = synthetic_rows(work, args.random_walks, args.seed, args.extra, args.paths)
+            rows = synthetic_rows(
+                work, args.random_walks, args.seed, args.extra, args.paths, args.keep
+            )
             result["synthetic"] = rows
             result |= print_synthetic(rows)
         if args.real:
-            real = real_rows(work, args.extra)
+            real = real_rows(work, args.extra, args.keep)
             result["real"] = real
             print_real(real)
     if args.json:

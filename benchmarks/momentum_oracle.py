@@ -47,13 +47,9 @@ def positions(r: np.ndarray, k_in: float, k_out: float) -> np.ndarray:
 
 
 def long_run(bars: int, seed: int = 5, phi: float = 0.3, vol: float = 0.01, cost: float = 0.001):
-    """Per policy: (log return a year, trades a year, Sharpe) on one long AR(1) path."""
-    rng = np.random.default_rng(seed)
-    e = rng.normal(0.0, vol * np.sqrt(1.0 - phi**2), bars)
-    r = np.empty(bars)
-    r[0] = e[0]
-    for t in range(1, bars):
-        r[t] = phi * r[t - 1] + e[t]
+    """Per policy: (log return a year, trades a year, Sharpe) on one long AR(1) path (the momentum
+    generator's returns; too many bars for its dated frame)."""
+    r = synthetic.ar1_returns(np.random.default_rng(seed), bars, phi=phi, vol=vol)
     years = bars / 252
     rows = []
     for k_in, k_out in THRESHOLDS:

@@ -85,12 +85,19 @@ def momentum(
 ) -> pd.DataFrame:
     """AR(1) returns: ``r_t = drift + phi (r_{t-1} - drift) + e_t``, stationary sd ``vol``."""
     rng = np.random.default_rng([seed, 2])
+    return _frame(ar1_returns(rng, n, phi=phi, vol=vol, drift=drift), rng, f"MOMENTUM{seed}")
+
+
+def ar1_returns(
+    rng: np.random.Generator, n: int, *, phi: float, vol: float, drift: float = 0.0
+) -> np.ndarray:
+    """``n`` AR(1) log returns around ``drift`` with stationary sd ``vol`` (``momentum``'s)."""
     e = rng.normal(0.0, vol * np.sqrt(1.0 - phi**2), n)
     r = np.empty(n)
     r[0] = drift + e[0]
     for t in range(1, n):
         r[t] = drift + phi * (r[t - 1] - drift) + e[t]
-    return _frame(r, rng, f"MOMENTUM{seed}")
+    return r
 
 
 def mean_reversion(
