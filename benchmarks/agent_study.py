@@ -152,6 +152,16 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # Is the linear agent's caution on momentum the 0.99 discount's bootstrapped targets?
     "r6_lin_g9": ({}, {"hidden": (), "gamma": 0.9}),
     "r6_lin_g5": ({}, {"hidden": (), "gamma": 0.5}),
+    # Round 7 (on the linear defaults): observation noise acts as ridge shrinkage on the feature
+    # weights (Bishop 1995) but left the position weight alone, so the cost hysteresis outweighed
+    # the shrunk signal and the agents traded too little. Noise on the position too, scaled to
+    # its spread in the replay (sd 0.5), shrinks both alike.
+    "r7_posnoise": ({}, {"position_noise": 0.25}),
+    "r7_n025_pos": ({}, {"obs_noise": 0.25, "position_noise": 0.125}),
+    # ... and stronger shrinkage of the 24 feature weights, most of which carry only sampling
+    # noise on a given market, with the position shrunk alike so the hysteresis keeps its scale.
+    "r7_n10_pos": ({}, {"obs_noise": 1.0, "position_noise": 0.5}),
+    "r7_n075_pos": ({}, {"obs_noise": 0.75, "position_noise": 0.375}),
 }
 
 
@@ -169,7 +179,7 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
         features = FeatureConfig()
         if "features" in env_over:
             features = features.replace(features=env_over.pop("features"))
-        if not name.startswith("r6_"):  # rounds 3-5 ran on one hidden layer of 32 units
+        if not name.startswith(("r6_", "r7_")):  # rounds 3-5 ran on one hidden layer of 32 units
             dqn_over = {"hidden": ROUNDS_3_TO_5_HIDDEN, **dqn_over}
         return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]
@@ -353,7 +363,8 @@ def summary(path: Path, configs: list[str]) -> str:
                 line += f" {'no edge' if e <= max(bh, 0) else 'beats b&h'} |"
             else:
                 ok = e >= 0.8 * rule and e > bh and e > 0
-                line += f" {'yes' if ok else 'no'} ({e / rule:.0%} of rule) |"
+                share = f"{e / rule:.0%} of rule" if rule > 0 else "rule lost"
+                line += f" {'yes' if ok else 'no'} ({share}) |"
         lines.append(line)
     return "\n".join(lines)
 

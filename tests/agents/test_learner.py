@@ -100,6 +100,18 @@ def test_augmented_learner_refuses_batches_without_the_table() -> None:
         _learner(augment=True).step(BATCH)
 
 
+@pytest.mark.parametrize(("obs_noise", "position_noise"), [(0.5, 0.0), (0.0, 0.25), (0.5, 0.25)])
+def test_observation_noise_reaches_the_features_and_the_position_as_configured(
+    obs_noise: float, position_noise: float
+) -> None:
+    # Both columns of SPEC: the first is a feature, the last the position.
+    learner = _learner(obs_noise=obs_noise, position_noise=position_noise)
+    loss = learner.step(BATCH)["loss"]
+    clean = _learner().step(BATCH)["loss"]
+    assert loss != pytest.approx(clean, abs=1e-6)  # the fit saw noisy inputs
+    np.testing.assert_allclose(learner._noise_mask.numpy(), [obs_noise, position_noise])
+
+
 def test_gradients_are_clipped_by_global_norm() -> None:
     learner = _learner(max_grad_norm=0.1)
     assert learner.step(BATCH)["grad_norm"] > 0.1  # reported before clipping

@@ -47,11 +47,12 @@ class DQNLearner:
         self._updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._tau = tf.constant(config.tau, tf.float32)
         self._reward_scale = tf.constant(config.reward_scale, tf.float32)
-        # Observation noise: the features (not the position, the last column) get N(0, sd).
+        # Observation noise: the features get N(0, obs_noise), the position (last column)
+        # N(0, position_noise).
         self._noise_rng = tf.random.Generator.from_seed(seed * 7919 + 17)
-        noise_mask = np.ones(spec.obs_dim, np.float32)
-        noise_mask[-1] = 0.0
-        self._noise_mask = tf.constant(noise_mask * config.obs_noise)
+        noise_mask = np.full(spec.obs_dim, config.obs_noise, np.float32)
+        noise_mask[-1] = config.position_noise
+        self._noise_mask = tf.constant(noise_mask)
         vec = tf.TensorSpec([None, None], tf.float32)
         obs = tf.TensorSpec([None, None, spec.obs_dim], tf.float32)
         act = tf.TensorSpec([None, None], tf.int32)
@@ -119,7 +120,7 @@ class DQNLearner:
         """One Huber-loss gradient step of Q(obs) (of ``action`` only, if given) towards ``target``."""
         import tensorflow as tf
 
-        if self.config.obs_noise > 0:
+        if self.config.obs_noise > 0 or self.config.position_noise > 0:
             obs = obs + self._noise_rng.normal(tf.shape(obs)) * self._noise_mask
         with tf.GradientTape() as tape:
             q = self.online(obs, training=True)

@@ -84,6 +84,12 @@ class DQNConfig(Section):
         le=10,
         description="Std of Gaussian noise on the scaled features of replayed observations (augmentation against memorising).",
     )
+    position_noise: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="Std of Gaussian noise on the position input (0/1) of replayed observations; obs_noise / 2 matches its spread.",
+    )
     eval_every: int = Field(
         1_000,
         ge=0,
