@@ -162,6 +162,9 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # noise on a given market, with the position shrunk alike so the hysteresis keeps its scale.
     "r7_n10_pos": ({}, {"obs_noise": 1.0, "position_noise": 0.5}),
     "r7_n075_pos": ({}, {"obs_noise": 0.75, "position_noise": 0.375}),
+    # Does the pipeline's fit (FITS) cost momentum? Its checkpoint is picked on the last 20% of
+    # the training bars, which it then never trains on; or: all training bars, the last weights.
+    "r7_lastfold_last": ({}, {"eval_every": 0}),
 }
 
 
@@ -234,7 +237,12 @@ def score(agent: Any, prep: Any, env: EnvConfig) -> dict[str, float]:
 #: Variants that fit like the pipeline instead of on train with selection on validation:
 #: ``lastfold`` = the published walk-forward model (train bars less their last 20%, which pick
 #: the checkpoint; the validation stretch unseen), ``refit`` = the same on train + validation.
-FITS: dict[str, str] = {"r5_lastfold": "lastfold", "r5_refit": "refit", "r6_lastfold": "lastfold"}
+FITS: dict[str, str] = {
+    "r5_lastfold": "lastfold",
+    "r5_refit": "refit",
+    "r6_lastfold": "lastfold",
+    "r7_lastfold_last": "lastfold",
+}
 
 
 def fitting_bars(name: str, prep: Any, dqn: DQNConfig, select: bool) -> tuple[Any, Any]:
