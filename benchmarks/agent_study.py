@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import synthetic  # noqa: E402
+from benchmarks.learning_suite import structured_target_met  # noqa: E402
 from tradeforge.config import DQNConfig, EnvConfig, FeatureConfig, SplitConfig  # noqa: E402
 
 #: The defaults before this study (tradeforge 2026-11, issue 12's measurements), pinned field by
@@ -370,7 +371,7 @@ def summary(path: Path, configs: list[str]) -> str:
             if market == "random_walk":
                 line += f" {'no edge' if e <= max(bh, 0) else 'beats b&h'} |"
             else:
-                ok = e >= 0.8 * rule and e > bh and e > 0
+                ok = structured_target_met(True, e, rule, bh, 0.0)
                 share = f"{e / rule:.0%} of rule" if rule > 0 else "rule lost"
                 line += f" {'yes' if ok else 'no'} ({share}) |"
         lines.append(line)
