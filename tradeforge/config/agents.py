@@ -91,9 +91,12 @@ class DQNConfig(Section):
         description="Std of Gaussian noise on the position input (0/1) of replayed observations; obs_noise / 2 matches its spread.",
     )
     eval_every: int = Field(
-        1_000,
+        0,
         ge=0,
-        description="Env steps between greedy scores on the early-stopping bars; the best weights are kept (0 = keep the last).",
+        description=(
+            "Env steps between greedy scores on the early-stopping bars, the best weights kept; "
+            "0 (default) = train on all the fold's bars and keep the last weights (agents study round 7)."
+        ),
     )
     eval_metric: Literal["total_return", "sharpe"] = Field(
         "total_return", description="Score of the kept checkpoint on the early-stopping bars."
@@ -102,7 +105,7 @@ class DQNConfig(Section):
         0.2,
         ge=0,
         lt=0.5,
-        description="Share of each fold's training bars held out (at their end) to pick the best checkpoint; 0 = no selection.",
+        description="Share of each fold's training bars held out (at their end) to pick the best checkpoint when eval_every > 0; 0 = no selection.",
     )
 
     @model_validator(mode="after")

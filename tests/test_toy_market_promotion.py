@@ -1,0 +1,65 @@
+"""A toy market with a known rule is learned and promoted by the pipeline (issue 12).
+
+``tradeforge train`` runs as a user runs it (a subprocess, ephemeral Prefect, a local store) on
+a seeded mean-reverting market (``benchmarks/synthetic.py``: log price = trend + an AR(1)
+deviation; the rule "long while the close is below its 10-bar SMA" earns after costs). Default
+settings except one agent kind and one seed, so the gate deflates for a single candidate: the
+model must show its edge over cash and buy-and-hold on the pooled walk-forward validation
+returns, be promoted, become the champion, and on the untouched test window beat buy-and-hold
+and cash with at least 80% of the rule's return. ``test_cli`` checks the other side: a 300-step
+agent shows no edge and is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.learning_suite import rule_figures
+from benchmarks.synthetic import make
+
+TRADEFORGE = Path(sys.executable).with_name("tradeforge")
+
+
+def test_a_mean_reverting_market_is_learned_and_promoted(tmp_path: Path) -> None:
+    source, store = tmp_path / "markets", tmp_path / "store"
+    source.mkdir()
+    market = make("mean_reversion", 0)
+    frame = market.drop(columns=["ticker"]).rename(columns={"timestamp": "Date"})
+    frame["Date"] = frame["Date"].dt.strftime("%Y-%m-%d")
+    frame.to_csv(source / "TOY.csv", index=False)
+
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    args = ["train", "--source", str(source), "--tickers", "TOY", "--agents", "dqn"]
+    args += ["--seeds", "0", "--store", str(store), "--json"]
+    done = subprocess.run(
+        [str(TRADEFORGE), *args], capture_output=True, text=True, env=env, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (ticker,) = json.loads(done.stdout.strip().splitlines()[-1])["tickers"]
+
+    assert ticker["promoted"] is True, ticker["reason"]
+    gate = ticker["gate"]
+    assert gate["promote"] is True and gate["trials"] == 1
+    # the edge was measured on the pooled validation returns of every walk-forward fold
+    assert len(ticker["challenger"]["folds"]) == 3
+    assert ticker["challenger"]["validation"]["sharpe"] > 1.0
+    test = ticker["challenger"]["test"]["total_return"]
+    hold = ticker["baselines"]["buy_and_hold"]["test"]["total_return"]
+    assert test > max(hold, 0.0) + 0.05, (test, hold)
+    # ... and earns at least 80% of the known rule's return on the same bars and costs
+    rule = rule_figures(market, "mean_reversion", ticker["boundaries"])["rule_test_return"]
+    assert rule > 0.1 and test >= 0.8 * rule, (test, rule)
+    # the promoted version is the champion, and the history says so
+    from storage import open_store
+    from storage.registry import ModelRegistry
+
+    registry = ModelRegistry(open_store(str(store)))
+    champion = registry.champion("TOY")
+    assert champion is not None and champion.uri == ticker["version_uri"]
+    (entry,) = registry.history("TOY")
+    assert entry["outcome"] == "promoted", entry
