@@ -105,7 +105,7 @@ def training_markdown(ref: Any, boundaries: dict[str, str]) -> str:
 
 
 def gate_lines(gate: dict[str, Any]) -> list[str]:
-    """The gate's checks, one line each: benchmark Sharpe, what was needed, the deflated PSR."""
+    """The gate's checks, one line each: benchmark Sharpe, the bar to beat, the deflated PSR."""
     tried = f"{gate['trials']} candidate(s) tried"
     if "effective_trials" in gate:  # records from before the correlation-aware count lack it
         tried += (
@@ -120,7 +120,7 @@ def gate_lines(gate: dict[str, Any]) -> list[str]:
     for c in gate["checks"]:
         mark = "pass" if c["passed"] else "FAIL"
         lines.append(
-            f"  vs {c['benchmark']}: Sharpe {c['benchmark_sharpe']:.2f}, needed "
+            f"  vs {c['benchmark']}: Sharpe {c['benchmark_sharpe']:.2f}, bar to beat "
             f"{c['required_sharpe']:.2f}, deflated PSR {c['psr']:.3f} [{mark}]"
         )
     return lines

@@ -250,3 +250,23 @@ def test_hourly_boundaries_keep_the_time_of_day() -> None:
     prep = prepare(frame, FeatureConfig(), SplitConfig(val_start="2021-03-12 13:00"), 24)
     assert prep.boundaries["val_start"] == "2021-03-12T13:00:00"
     assert prep.boundaries["end"] == "2021-03-17T20:00:00"
+
+
+def test_early_stopping_bars_come_from_the_training_window_only_when_asked() -> None:
+    """By default (``eval_every=0``) each fold trains on all its training bars; with checkpoint
+    selection on, the last ``early_stopping_fraction`` of them score the checkpoints, and those
+    bars are neither trained on nor part of the fold's validation stretch."""
+    from tradeforge.config import DQNConfig
+    from tradeforge.training import early_stopping_split
+
+    window = 3
+    split = SplitConfig(val_start="2014-01-01", test_start="2016-01-01", folds=2, gap=7)
+    (fold, *_) = prepare(_spy(), FeatureConfig(), split, window).folds
+    train, held = early_stopping_split(fold.train, DQNConfig())
+    assert held is None and train is fold.train
+
+    train, held = early_stopping_split(fold.train, DQNConfig(eval_every=1000))
+    assert held is not None
+    assert train.start == fold.train.start and train.end == held.start
+    assert held.end == fold.train.end < fold.val.start
+    assert held.num_bars == round(fold.train.num_bars * 0.2)

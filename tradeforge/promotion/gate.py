@@ -123,7 +123,7 @@ def decide(
         promote, reason = (
             False,
             f"no edge shown over {', '.join(c.benchmark for c in failed)}: {shown}; against "
-            f"{worst.benchmark} (Sharpe {worst.benchmark_sharpe:.2f}, needed "
+            f"{worst.benchmark} (Sharpe {worst.benchmark_sharpe:.2f}; the bar to beat "
             f"{worst.required_sharpe:.2f} with {_tried(trials, effective)}) the deflated PSR "
             f"is {worst.psr:.3f} < {cfg.confidence}",
         )
@@ -132,7 +132,7 @@ def decide(
         promote, reason = (
             True,
             f"edge over {', '.join(c.benchmark for c in checks)}: {shown}; weakest "
-            f"{weakest.benchmark} (needed {weakest.required_sharpe:.2f}) deflated PSR "
+            f"{weakest.benchmark} (the bar to beat {weakest.required_sharpe:.2f}) deflated PSR "
             f"{weakest.psr:.3f} >= {cfg.confidence} with {_tried(trials, effective)}",
         )
     return GateDecision(
