@@ -67,7 +67,8 @@ def structured_target_met(
     )
 
 
-def _write_csv(frame: Any, path: Path) -> None:
+def write_csv(frame: Any, path: Path) -> None:
+    """A synthetic frame as a Yahoo-style CSV (``Date`` column), the way a user's file looks."""
     out = frame.drop(columns=["ticker"]).rename(columns={"timestamp": "Date"})
     out["Date"] = out["Date"].dt.strftime("%Y-%m-%d")
     out.to_csv(path, index=False)
@@ -170,7 +171,7 @@ def synthetic_rows(
             "random_walk",
         )
     for ticker, frame in frames.items():
-        _write_csv(frame, folder / f"{ticker}.csv")
+        write_csv(frame, folder / f"{ticker}.csv")
     summary = run_train(folder, list(frames), work / "store", extra, keep)
     rows = []
     for t in summary["tickers"]:

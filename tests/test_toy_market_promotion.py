@@ -12,35 +12,19 @@ agent shows no edge and is refused.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from benchmarks.learning_suite import rule_figures
+from benchmarks.learning_suite import rule_figures, run_train, write_csv
 from benchmarks.synthetic import make
-
-TRADEFORGE = Path(sys.executable).with_name("tradeforge")
 
 
 def test_a_mean_reverting_market_is_learned_and_promoted(tmp_path: Path) -> None:
     source, store = tmp_path / "markets", tmp_path / "store"
     source.mkdir()
     market = make("mean_reversion", 0)
-    frame = market.drop(columns=["ticker"]).rename(columns={"timestamp": "Date"})
-    frame["Date"] = frame["Date"].dt.strftime("%Y-%m-%d")
-    frame.to_csv(source / "TOY.csv", index=False)
-
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
-    env.pop("PREFECT_API_URL", None)
-    args = ["train", "--source", str(source), "--tickers", "TOY", "--agents", "dqn"]
-    args += ["--seeds", "0", "--store", str(store), "--json"]
-    done = subprocess.run(
-        [str(TRADEFORGE), *args], capture_output=True, text=True, env=env, timeout=900
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    (ticker,) = json.loads(done.stdout.strip().splitlines()[-1])["tickers"]
+    write_csv(market, source / "TOY.csv")
+    summary = run_train(source, ["TOY"], store, ["--agents", "dqn", "--seeds", "0"])
+    (ticker,) = summary["tickers"]
 
     assert ticker["promoted"] is True, ticker["reason"]
     gate = ticker["gate"]

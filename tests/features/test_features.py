@@ -265,8 +265,9 @@ def test_early_stopping_bars_come_from_the_training_window_only_when_asked() -> 
     train, held = early_stopping_split(fold.train, DQNConfig())
     assert held is None and train is fold.train
 
-    train, held = early_stopping_split(fold.train, DQNConfig(eval_every=1000))
+    selecting = DQNConfig(eval_every=1000)
+    train, held = early_stopping_split(fold.train, selecting)
     assert held is not None
     assert train.start == fold.train.start and train.end == held.start
     assert held.end == fold.train.end < fold.val.start
-    assert held.num_bars == round(fold.train.num_bars * 0.2)
+    assert held.num_bars == round(fold.train.num_bars * selecting.early_stopping_fraction)
