@@ -166,6 +166,18 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # Does the pipeline's fit (FITS) cost momentum? Its checkpoint is picked on the last 20% of
     # the training bars, which it then never trains on; or: all training bars, the last weights.
     "r7_lastfold_last": ({}, {"eval_every": 0}),
+    # Round 8 (on round 7's defaults: all training bars, last weights): noise is ridge
+    # shrinkage, which scales every weight down alike, the signal's too. An L1 penalty (lasso)
+    # on the feature weights zeroes the inputs that carry only sampling noise and leaves the
+    # signal's weight nearer its full size; the position weight (the cost hysteresis) is exempt.
+    "r8_l1_005": ({}, {"eval_every": 0, "l1": 0.005}),
+    "r8_l1_01": ({}, {"eval_every": 0, "l1": 0.01}),
+    "r8_l1_02": ({}, {"eval_every": 0, "l1": 0.02}),
+    "r8_l1_01_n0": ({}, {"eval_every": 0, "l1": 0.01, "obs_noise": 0.0}),
+    # The lasso alone: L1 instead of noise (ridge) and AdamW's decay (which, scaled by Adam to
+    # the gradients' spread, takes a fixed bite of every weight: about 0.05 of 0.3 on momentum).
+    "r8_lasso_01": ({}, {"eval_every": 0, "l1": 0.01, "obs_noise": 0.0, "weight_decay": 0.0}),
+    "r8_lasso_02": ({}, {"eval_every": 0, "l1": 0.02, "obs_noise": 0.0, "weight_decay": 0.0}),
 }
 
 
@@ -183,7 +195,9 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
         features = FeatureConfig()
         if "features" in env_over:
             features = features.replace(features=env_over.pop("features"))
-        if not name.startswith(("r6_", "r7_")):  # rounds 3-5 ran on one hidden layer of 32 units
+        if not name.startswith(
+            ("r6_", "r7_", "r8_")
+        ):  # rounds 3-5 ran on one hidden layer of 32 units
             dqn_over = {"hidden": ROUNDS_3_TO_5_HIDDEN, **dqn_over}
         return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]
@@ -243,6 +257,12 @@ FITS: dict[str, str] = {
     "r5_refit": "refit",
     "r6_lastfold": "lastfold",
     "r7_lastfold_last": "lastfold",
+    "r8_l1_005": "lastfold",
+    "r8_l1_01": "lastfold",
+    "r8_l1_02": "lastfold",
+    "r8_l1_01_n0": "lastfold",
+    "r8_lasso_01": "lastfold",
+    "r8_lasso_02": "lastfold",
 }
 
 

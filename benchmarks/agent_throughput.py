@@ -99,16 +99,17 @@ def tensortrade_dqn_steps_per_s(market, env_cfg, batch_size: int, updates: int) 
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-def ours(kind: str, actors: int, market, env_cfg, dqn, repeats: int) -> dict[str, float]:
+def ours(
+    kind: str, actors: int, market, env_cfg, dqn, repeats: int, deterministic: bool = True
+) -> dict[str, float]:
     """Best-of-``repeats`` training figures of one of our agents."""
     from tradeforge.agents import train_agent
     from tradeforge.config import ParallelConfig
 
     best: dict[str, float] = {}
     for r in range(repeats):
-        result = train_agent(
-            kind, market, env_cfg, dqn, ParallelConfig(num_actors=actors), seed=r, progress=False
-        )
+        parallel = ParallelConfig(num_actors=actors, deterministic=deterministic)
+        result = train_agent(kind, market, env_cfg, dqn, parallel, seed=r, progress=False)
         s = result.stats
         if s["training_steps_per_s"] > best.get("training_steps_per_s", -1):
             best = {k: s[k] for k in ("training_steps_per_s", "steps_per_s", "seconds", "updates")}
@@ -145,6 +146,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             "dqn": ours("dqn", 1, market, env_cfg, cfg, args.repeats),
             "parallel1": ours("parallel_dqn", 1, market, env_cfg, cfg, args.repeats),
             "parallel2": ours("parallel_dqn", 2, market, env_cfg, cfg, args.repeats),
+            # Ape-X's free-running actors (not reproducible): what the default's schedule costs
+            "parallel2_free": ours(
+                "parallel_dqn", 2, market, env_cfg, cfg, args.repeats, deterministic=False
+            ),
         }
     load_after = os.getloadavg()[0]
     rate = {
@@ -160,10 +165,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "dqn_vs_tensortrade": round(t["dqn"] / tt, 1),
         "parallel_vs_dqn": round(t["parallel2"] / t["dqn"], 2),
         "parallel1_vs_dqn": round(t["parallel1"] / t["dqn"], 2),
+        "parallel2_free_steps_per_s": t["parallel2_free"],
+        "parallel2_deterministic_vs_free": round(t["parallel2"] / t["parallel2_free"], 2),
         "default_ratio_dqn_steps_per_s": d["dqn"] if d else None,
         "default_ratio_parallel1_steps_per_s": d["parallel1"] if d else None,
         "default_ratio_parallel2_steps_per_s": d["parallel2"] if d else None,
         "default_ratio_parallel_vs_dqn": round(d["parallel2"] / d["dqn"], 2) if d else None,
+        "default_ratio_parallel2_free_steps_per_s": d["parallel2_free"] if d else None,
+        "default_ratio_deterministic_vs_free": (
+            round(d["parallel2"] / d["parallel2_free"], 2) if d else None
+        ),
         "batch_size": batch,
         "replay_ratio": batch,  # samples per env step at TensorTrade's ratio
         "default_replay_ratio": default_ratio.batch_size / default_ratio.train_freq,
@@ -187,17 +198,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     )
     print(f"replay ratio {batch} samples/env step (batch {batch}, 1 update per env step):")
     print(f"  TensorTrade DQNAgent     {tt:>10,.2f} env steps/s")
-    for name in ("dqn", "parallel1", "parallel2"):
+    for name in ("dqn", "parallel1", "parallel2", "parallel2_free"):
         print(f"  {name:<24} {t[name]:>10,.1f} env steps/s   x{t[name] / tt:,.0f} TensorTrade")
     print(f"  ParallelDQN(2) / DQN     {t['parallel2'] / t['dqn']:>10.2f}")
+    print(f"  deterministic / free     {t['parallel2'] / t['parallel2_free']:>10.2f}")
     if d:
         print(
             f"default ratio {result['default_replay_ratio']:g} samples/env step (batch "
             f"{default_ratio.batch_size}, 1 update per {default_ratio.train_freq} env steps):"
         )
-        for name in ("dqn", "parallel1", "parallel2"):
+        for name in ("dqn", "parallel1", "parallel2", "parallel2_free"):
             print(f"  {name:<24} {d[name]:>10,.1f} env steps/s")
         print(f"  ParallelDQN(2) / DQN     {d['parallel2'] / d['dqn']:>10.2f}")
+        print(f"  deterministic / free     {d['parallel2'] / d['parallel2_free']:>10.2f}")
     if args.json:
         print(json.dumps(result))
     return result

@@ -155,6 +155,21 @@ def test_one_synchronous_actor_reproduces_dqn() -> None:
     assert par.stats["validation_history"] == dqn.stats["validation_history"]
 
 
+def test_parallel_dqn_with_two_actors_is_reproducible() -> None:
+    """Same seed, same model: the actors' chunks are learned in turn, on a fixed weight schedule,
+    however the operating system schedules the processes."""
+    cfg = DQN_CFG.replace(total_steps=1600, learning_starts=200, obs_noise=0.5)
+    assert PARALLEL.deterministic and PARALLEL.num_actors == 2
+    runs = [
+        train_agent("parallel_dqn", TRAIN, ENV, cfg, PARALLEL, seed=4, progress=False)
+        for _ in range(2)
+    ]
+    obs = _probe_obs()
+    np.testing.assert_array_equal(runs[0].agent.q_values(obs), runs[1].agent.q_values(obs))
+    assert runs[0].stats["updates"] == runs[1].stats["updates"]
+    assert runs[0].stats["last_loss"] == runs[1].stats["last_loss"]
+
+
 def _children(pid: int) -> set[int]:
     """Live actor processes (multiprocessing spawn children) of ``pid``, from /proc (Linux).
 

@@ -136,6 +136,46 @@ def test_repeated_updates_fit_the_targets() -> None:
     np.testing.assert_allclose(q[[0, 1], batch.action], batch.reward, atol=0.05)
 
 
+def _fit_linear(l1: float, dueling: bool = False) -> list[np.ndarray]:
+    """A linear Q fitted (discount 0) on 256 bars where the reward is x0 + 0.5 * position plus
+    noise and x1 is noise: returns the input kernels (rows: x0, x1, position)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(256, 2)).astype(np.float32)
+    obs = np.c_[x, rng.integers(0, 2, 256)].astype(np.float32)
+    reward = (obs[:, 0] + 0.5 * obs[:, 2] + 0.5 * rng.normal(size=256)).astype(np.float32)
+    spec = NetworkSpec(obs_dim=3, num_actions=2, hidden=(), dueling=dueling)
+    cfg = DQNConfig(
+        hidden=(), dueling=dueling, learning_rate=1e-2, reward_scale=1.0,
+        weight_decay=0.0, obs_noise=0.0, l1=l1,
+    )  # fmt: skip
+    learner = DQNLearner(spec, cfg, seed=2)
+    batches = Batch(
+        obs=np.repeat(obs[None], 1500, 0),
+        action=np.tile(np.arange(256) % 2, (1500, 1)).astype(np.int32),
+        reward=np.repeat(reward[None], 1500, 0),
+        discount=np.zeros((1500, 256), np.float32),
+        next_obs=np.repeat(obs[None], 1500, 0),
+    )
+    learner.step_many(batches)
+    return [k.numpy() for k in learner._input_kernels()]
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_l1_zeroes_a_feature_without_signal_and_leaves_the_position_alone(dueling: bool) -> None:
+    plain, lasso = _fit_linear(0.0, dueling), _fit_linear(0.05, dueling)
+    if not dueling:  # Q(a) = w_a . obs + b_a for both actions
+        (plain,), (lasso,) = plain, lasso
+        np.testing.assert_allclose(plain[[0, 2]], [[1.0, 1.0], [0.5, 0.5]], atol=0.1)
+        assert np.abs(plain[1]).max() > 0.01  # the noise feature's least-squares weight
+        assert np.abs(lasso[1]).max() < 0.01  # ... which the penalty drives to zero
+        assert np.all(lasso[0] < plain[0] - 0.02)  # the signal is shrunk, not removed
+        assert np.all(lasso[0] > 0.8)
+        np.testing.assert_allclose(lasso[2], plain[2], atol=0.05)  # the position is not penalised
+    else:  # both heads read the observation: both are penalised on the feature rows
+        for kernel in lasso:
+            assert np.abs(kernel[1]).max() < 0.01
+
+
 def test_hard_target_sync_every_interval() -> None:
     learner = _learner(target_update_interval=3)
     before = [w.copy() for w in ordered_weights(learner.target)]

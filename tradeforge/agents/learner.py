@@ -66,6 +66,21 @@ class DQNLearner:
         position[-1] = 1.0
         self._position_col = tf.constant(position)
         self._ordered = ordered_variables(self.online)
+        # L1 on the kernel rows the features enter by (the first hidden layer's, or the head's
+        # when the Q-function is linear); the position row (last) is left alone: its weight is
+        # the cost hysteresis, not a feature to select.
+        self._l1 = tf.constant(config.l1, tf.float32)
+        self._l1_terms = [
+            (kernel, tf.constant(np.r_[np.ones(spec.obs_dim - 1), 0.0][:, None], tf.float32))
+            for kernel in self._input_kernels()
+        ]
+
+    def _input_kernels(self) -> list[Any]:
+        """The kernels that read the observation: ``hidden_0``'s, or the head's when linear."""
+        if self.spec.hidden:
+            return [self.online.get_layer("hidden_0").kernel]
+        heads = ("value", "advantage") if self.spec.dueling else ("q",)
+        return [self.online.get_layer(name).kernel for name in heads]
 
     # ---- maths (traced once) -------------------------------------------------------------
     def _bootstrap(self, next_obs):
@@ -129,7 +144,14 @@ class DQNLearner:
             abs_td = tf.abs(td)
             # Huber loss with delta 1 (Mnih et al. 2015 clip the TD error to [-1, 1]).
             loss = tf.reduce_mean(tf.where(abs_td <= 1.0, 0.5 * tf.square(td), abs_td - 0.5))
-        grad_norm = self._apply(tape, loss)
+            if self.config.l1 > 0:
+                penalty = self._l1 * tf.add_n(
+                    [tf.reduce_sum(tf.abs(k * rows)) for k, rows in self._l1_terms]
+                )
+                total = loss + penalty
+            else:
+                total = loss
+        grad_norm = self._apply(tape, total)
         return {
             "loss": loss,
             "mean_q": tf.reduce_mean(q),

@@ -11,6 +11,13 @@ the env steps received, and the bounded transition queue makes actors wait when 
 behind. With ``synchronous=True`` every actor waits for fresh weights after each vector step;
 with one actor that reproduces DQN exactly for a fixed seed.
 
+Reproducibility (``deterministic=True``, the default): free-running actors make a run depend on
+the operating system's scheduling (which chunk arrives first, which weights an actor happened to
+hold), so two runs of one seed differ. In deterministic mode the feeder takes the actors' chunks
+in turn, whatever order they arrive in, and actor ``i`` collects its chunk ``k + 1`` with the
+weights the learner had just after its chunk ``k - 1``: a fixed schedule, one chunk of lag, so
+the actors still collect while the learner learns. Same seed, same model.
+
 Failure handling: an actor that raises sends its traceback; one that dies silently is noticed
 from its exit code. Either ends the run with :class:`ActorFailed` naming the actor. Actors ignore
 SIGINT so Ctrl-C reaches the learner, whose ``finally`` stops, terminates and joins every actor;
@@ -19,6 +26,7 @@ actors also exit on their own when the learner process disappears.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import multiprocessing as mp
 import queue
@@ -130,6 +138,7 @@ def _act(args: ActorArgs, ch: _Channels) -> None:
     local_steps = 0
     pending: list[Transitions] = []
     pending_steps, returns = 0, []
+    sent = 0  # chunks sent so far
     while not ch.stop.is_set():
         # Each actor sees ~1/N of the env steps: scale so the schedule spans the whole run.
         base = linear_epsilon(args.resumed_at + local_steps * args.num_actors, cfg)
@@ -145,11 +154,16 @@ def _act(args: ActorArgs, ch: _Channels) -> None:
         if not _put(ch.data, message, ch.stop):
             return
         pending, pending_steps, returns = [], 0, []
-        weights = _get(ch.weights[i], ch.stop) if pcfg.synchronous else _latest(ch.weights[i])
-        if weights is not None:
+        sent += 1
+        if pcfg.synchronous or pcfg.deterministic:
+            if pcfg.synchronous or sent > 1:
+                # the weights after this chunk (lock-step) or the one before it (deterministic)
+                weights = _get(ch.weights[i], ch.stop)
+                if weights is None:
+                    return  # stopped while waiting
+                network.set_weights(weights)
+        elif (weights := _latest(ch.weights[i])) is not None:
             network.set_weights(weights)
-        elif pcfg.synchronous:
-            return  # stopped while waiting
 
 
 class ParallelDQN(Trainer):
@@ -226,7 +240,8 @@ class ParallelDQN(Trainer):
         env_steps = run.resumed
         last_broadcast = learner.num_updates
         self.actor_epsilons = [float("nan")] * pcfg.num_actors
-        feeder = _Feeder(ch, procs, buffer, cfg, env_steps, learner.num_updates)
+        in_turn = pcfg.deterministic or pcfg.synchronous
+        feeder = _Feeder(ch, procs, buffer, cfg, env_steps, learner.num_updates, in_turn=in_turn)
         heard_from: set[int] = set()
         feeder.start()
         try:
@@ -237,8 +252,10 @@ class ParallelDQN(Trainer):
                 if metrics is not None:
                     # steady state once every actor runs (process start-up is not training)
                     monitor.learner(metrics, steady=len(heard_from) == pcfg.num_actors)
-                if pcfg.synchronous:
-                    ch.weights[actor_id].put(learner.get_weights())
+                if in_turn:
+                    # this actor's next-but-one chunk (or, lock-step, its next) uses these weights
+                    if not _put(ch.weights[actor_id], learner.get_weights(), ch.stop):
+                        break
                 elif learner.num_updates - last_broadcast >= pcfg.weight_sync_interval:
                     _broadcast(ch, learner.get_weights())
                     last_broadcast = learner.num_updates
@@ -264,20 +281,44 @@ class _Feeder(threading.Thread):
 
     def __init__(
         self, ch: _Channels, procs: list[Any], buffer: Any, cfg: DQNConfig, env_steps: int,
-        updates_done: int,
+        updates_done: int, *, in_turn: bool = False,
     ) -> None:  # fmt: skip
         super().__init__(name="tradeforge-feeder", daemon=True)
         self.ch, self.procs, self.buffer, self.cfg = ch, procs, buffer, cfg
         self.env_steps, self.issued = env_steps, updates_done
+        #: Take the actors' chunks in turn (0, 1, .., N-1, 0, ..), not in arrival order.
+        self.in_turn = in_turn
+        self._held: list[collections.deque] = [collections.deque() for _ in procs]
+        self._turn = 0
         self.lock = threading.Lock()  # guards the buffer against a concurrent checkpoint
         self._out: queue.Queue = queue.Queue(maxsize=2)
         self._halt = threading.Event()
+
+    def _next_message(self, received: int) -> tuple | None:
+        """The next chunk to learn from: the next to arrive, or (in turn) the turn's actor's.
+
+        In turn, chunks that arrive early wait here; an actor is at most two chunks ahead of the
+        learner (it waits for the weights after its chunk before last), so few ever wait.
+        """
+        if not self.in_turn:
+            return _receive(self.ch, self.procs, received, self._halt)
+        while not self._held[self._turn]:
+            message = _receive(self.ch, self.procs, received, self._halt)
+            if message is None:
+                return None
+            self._held[message[1]].append(message)
+        message = self._held[self._turn].popleft()
+        self._turn = (self._turn + 1) % len(self._held)
+        return message
 
     def run(self) -> None:
         received = 0
         try:
             while not self._halt.is_set():
-                _, actor_id, chunk, steps, returns, eps = _receive(self.ch, self.procs, received)
+                message = self._next_message(received)
+                if message is None:  # halted while waiting
+                    return
+                _, actor_id, chunk, steps, returns, eps = message
                 received += 1
                 with self.lock:
                     self.buffer.add(chunk)
@@ -315,14 +356,18 @@ class _Feeder(threading.Thread):
         self.join(timeout=JOIN_SECONDS)
 
 
-def _receive(ch: _Channels, procs: list[Any], received: int) -> tuple:
-    """Next data message; raises :class:`ActorFailed` on an actor's error or death."""
+def _receive(ch: _Channels, procs: list[Any], received: int, halt: Any) -> tuple | None:
+    """Next data message, or None once ``halt`` is set while none comes (actors that wait for
+    weights send nothing more after the last update); raises :class:`ActorFailed` on an
+    actor's error or death."""
     if received % 64 == 0:
         _check_alive(procs, ch)
     while True:
         try:
             message = ch.data.get(timeout=POLL_SECONDS)
         except queue.Empty:
+            if halt.is_set():
+                return None
             _check_alive(procs, ch)
             continue
         if message[0] == "error":

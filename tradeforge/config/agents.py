@@ -75,6 +75,12 @@ class DQNConfig(Section):
         lt=1,
         description="Decoupled L2 weight decay (AdamW, Loshchilov & Hutter 2019); 0 = plain Adam.",
     )
+    l1: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="L1 penalty (lasso, Tibshirani 1996) on the weights the features enter by (not the position's): drives the weights of inputs that carry no signal to zero; 0 = none.",
+    )
     dropout: float = Field(
         0.0, ge=0, lt=1, description="Dropout after each hidden layer while learning."
     )
@@ -134,4 +140,14 @@ class ParallelConfig(Section):
     chunk_size: int = Field(64, ge=1, description="Transitions an actor sends per message.")
     synchronous: bool = Field(
         False, description="Lock-step mode (one actor reproduces DQN for a fixed seed); for tests."
+    )
+    deterministic: bool = Field(
+        True,
+        description=(
+            "Reproducible runs: the learner takes the actors' chunks in turn (0, 1, .., 0, ..) "
+            "and each actor collects its next chunk with the weights the learner had after its "
+            "chunk before last; false = Ape-X's free-running actors (chunks in arrival order, "
+            "weights broadcast every weight_sync_interval updates), a little faster and not "
+            "reproducible."
+        ),
     )
