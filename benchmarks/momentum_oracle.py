@@ -110,19 +110,6 @@ def observations(market, window: int) -> np.ndarray:
     return np.concatenate(lags, axis=1)
 
 
-def band(predicted: np.ndarray, cost: float) -> np.ndarray:
-    """Long above +cost, flat below -cost, else hold: the exact one-step cost band."""
-    out = np.zeros(len(predicted), np.int8)
-    held = 0
-    for t, x in enumerate(predicted):
-        if held == 0 and x > cost:
-            held = 1
-        elif held == 1 and x < -cost:
-            held = 0
-        out[t] = held
-    return out
-
-
 def linear_fits(paths: list[int]) -> tuple[list[str], list[tuple[int, float, list[tuple]]]]:
     """Per generator seed: the rule's test return and each fit's (test return, trades)."""
     from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig
@@ -150,7 +137,10 @@ def linear_fits(paths: list[int]) -> tuple[list[str], list[tuple[int, float, lis
         for model, inputs in fitters.values():
             cols = one if inputs == "logret_1" else slice(None)
             model.fit(x[:, cols], y)
-            actions = band(model.predict(x_test[:, cols]), scale * env.commission)
+            cost = (
+                scale * env.commission
+            )  # the exact one-step cost band: in above +cost, out below -cost
+            actions = positions(model.predict(x_test[:, cols]), cost, -cost)
             m = evaluate(actions, test, env, periods_per_year=252).metrics
             row.append((float(m["total_return"]), int(m["trades"])))
         out.append((seed, float(rule), row))
