@@ -50,6 +50,7 @@ BEFORE_DQN = DQNConfig(
     obs_noise=0.0,
     weight_decay=0.0,
     all_actions=False,
+    ls_fit=False,
 )
 BEFORE_ENV = EnvConfig(window=10)
 #: The five features every round up to 4 observed (10 bars of them); round 5 changed both.
@@ -178,6 +179,13 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # the gradients' spread, takes a fixed bite of every weight: about 0.05 of 0.3 on momentum).
     "r8_lasso_01": ({}, {"eval_every": 0, "l1": 0.01, "obs_noise": 0.0, "weight_decay": 0.0}),
     "r8_lasso_02": ({}, {"eval_every": 0, "l1": 0.02, "obs_noise": 0.0, "weight_decay": 0.0}),
+    # Round 9: SGD fits the linear Q only roughly (Huber, noise, decay, moving targets); the
+    # exact fit on the same inputs reaches further (momentum_oracle --fits). After training,
+    # solve the Q-function by fitted Q iteration on the buffer, with the ridge the noise implies
+    # (0.5 -> 0.25 n) or another.
+    "r9_ls": ({}, {"eval_every": 0, "ls_fit": True}),
+    "r9_ls_n025": ({}, {"eval_every": 0, "ls_fit": True, "obs_noise": 0.25}),
+    "r9_ls_n1": ({}, {"eval_every": 0, "ls_fit": True, "obs_noise": 1.0}),
 }
 
 
@@ -196,9 +204,11 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
         if "features" in env_over:
             features = features.replace(features=env_over.pop("features"))
         if not name.startswith(
-            ("r6_", "r7_", "r8_")
+            ("r6_", "r7_", "r8_", "r9_")
         ):  # rounds 3-5 ran on one hidden layer of 32 units
             dqn_over = {"hidden": ROUNDS_3_TO_5_HIDDEN, **dqn_over}
+        if not name.startswith("r9_"):  # rounds 1-8 ended on the last SGD weights
+            dqn_over = {"ls_fit": False, **dqn_over}
         return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]
     features = FeatureConfig(features=FIVE_FEATURES)

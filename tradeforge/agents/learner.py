@@ -10,13 +10,21 @@ moments never accumulate) and re-randomises the target network via ``clone_model
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from tradeforge.agents.buffer import Batch
-from tradeforge.agents.network import NetworkSpec, build_q_network, ordered_variables
+from tradeforge.agents.network import (
+    NetworkSpec,
+    assign_ordered_weights,
+    build_q_network,
+    ordered_variables,
+)
 from tradeforge.config import DQNConfig
+
+logger = logging.getLogger(__name__)
 
 
 class DQNLearner:
@@ -219,6 +227,38 @@ class DQNLearner:
         next_value = q_next_target[np.arange(len(best)), best]
         scaled = self.config.reward_scale * batch.reward
         return (scaled + batch.discount * next_value).astype(np.float32)
+
+    def fit_head(self, buffer: Any) -> dict[str, Any]:
+        """Solve the last layer exactly on ``buffer`` (see :mod:`tradeforge.agents.lsfit`).
+
+        The online and target networks both get the solution, unless the iteration diverged
+        or did not settle: then the SGD weights stay (and a warning says so). Returns how the
+        iteration went.
+        """
+        from tradeforge.agents.lsfit import fit_head
+
+        noise = np.full(self.spec.obs_dim, self.config.obs_noise, np.float64)
+        noise[-1] = self.config.position_noise
+        fit = fit_head(
+            self.spec,
+            self.get_weights(),
+            buffer,
+            reward_scale=self.config.reward_scale,
+            noise=noise,
+            augment=self.augment,
+        )
+        if fit.converged:
+            for model in (self.online, self.target):
+                assign_ordered_weights(model, fit.weights)
+        else:
+            logger.warning(
+                "ls_fit: fitted Q iteration on %d rows did not converge in %d sweeps; "
+                "the agent keeps its SGD weights",
+                fit.rows,
+                fit.sweeps,
+            )
+        return {"ls_fit_sweeps": fit.sweeps, "ls_fit_converged": fit.converged,
+                "ls_fit_rows": fit.rows}  # fmt: skip
 
     def get_weights(self) -> list[np.ndarray]:
         """Online weights as numpy arrays, for actors (see :class:`NumpyQNetwork`)."""

@@ -147,11 +147,17 @@ class ValidationSelector:
             return sharpe(simple_returns(episode.net_worth), 252)
         return total_return(episode.net_worth)
 
-    def maybe_evaluate(self, learner: Any, env_steps: int, *, final: bool = False) -> None:
-        """Score the learner's weights if an evaluation is due (or ``final``); keep the best."""
+    def maybe_evaluate(
+        self, learner: Any, env_steps: int, *, final: bool = False, changed: bool = False
+    ) -> None:
+        """Score the learner's weights if an evaluation is due (or ``final``); keep the best.
+
+        ``changed``: the weights changed without a step (the exact refit): score them even if
+        this step was scored already.
+        """
         if not final and env_steps < self._next:
             return
-        if self.history and self.history[-1][0] == env_steps:
+        if self.history and self.history[-1][0] == env_steps and not changed:
             return  # already scored at this step
         self._next = (env_steps // self.every + 1) * self.every
         weights = learner.get_weights()
@@ -240,15 +246,23 @@ class Trainer:
     def finish(self, run: Run, env_steps: int, **extra: Any) -> TrainResult:
         """Final checkpoint, training numbers and the trained greedy agent.
 
-        With validation selection the agent carries the best validation checkpoint's weights
-        (the checkpoint file keeps the last state, so a longer run resumes where this one ended).
+        With ``ls_fit`` the last layer is then solved exactly on the buffer. With validation
+        selection the agent carries the best validation checkpoint's weights, the refit being
+        one more checkpoint (the checkpoint file keeps the last SGD state, so a longer run
+        resumes where this one ended).
         """
         run.checkpoints.final(run.learner, run.buffer, env_steps)
         stats = final_stats(run, env_steps) | {"kind": self.kind, "seed": self.seed} | extra
+        if self.cfg.ls_fit and run.selector is None:
+            # after the checkpoint: a longer run resumes SGD where it stopped, then refits
+            stats |= run.learner.fit_head(run.buffer)
         off = self.builder.augmentation_off
         stats["action_augmentation"] = "on" if off is None else f"off ({off})"
         if run.selector is not None:
-            run.selector.maybe_evaluate(run.learner, env_steps, final=True)
+            if self.cfg.ls_fit:  # the last SGD weights compete too
+                run.selector.maybe_evaluate(run.learner, env_steps, final=True)
+                stats |= run.learner.fit_head(run.buffer)
+            run.selector.maybe_evaluate(run.learner, env_steps, final=True, changed=True)
             assign_ordered_weights(run.learner.online, run.selector.best_weights)
             stats |= run.selector.stats()
         return TrainResult(QAgent(run.learner.online), stats)

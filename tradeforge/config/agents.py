@@ -84,6 +84,16 @@ class DQNConfig(Section):
     dropout: float = Field(
         0.0, ge=0, lt=1, description="Dropout after each hidden layer while learning."
     )
+    ls_fit: bool = Field(
+        True,
+        description=(
+            "After training, solve the last layer exactly on the replay buffer: fitted Q "
+            "iteration by ridge regression (LS-DQN's shallow update, Levine et al. 2017) with "
+            "the ridge the observation noise implies; with the linear Q-function that is the "
+            "whole Q (agents study round 9). With eval_every > 0 the refit is one more "
+            "checkpoint to choose from."
+        ),
+    )
     obs_noise: float = Field(
         0.5,
         ge=0,
