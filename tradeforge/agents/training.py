@@ -262,7 +262,7 @@ class Trainer:
             if self.cfg.ls_fit:  # the last SGD weights compete too
                 run.selector.maybe_evaluate(run.learner, env_steps, final=True)
                 stats |= run.learner.fit_head(run.buffer)
-            run.selector.maybe_evaluate(run.learner, env_steps, final=True, changed=True)
+            run.selector.maybe_evaluate(run.learner, env_steps, final=True, changed=self.cfg.ls_fit)
             assign_ordered_weights(run.learner.online, run.selector.best_weights)
             stats |= run.selector.stats()
         return TrainResult(QAgent(run.learner.online), stats)
