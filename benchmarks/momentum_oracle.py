@@ -137,9 +137,8 @@ def linear_fits(paths: list[int]) -> tuple[list[str], list[tuple[int, float, lis
         for model, inputs in fitters.values():
             cols = one if inputs == "logret_1" else slice(None)
             model.fit(x[:, cols], y)
-            cost = (
-                scale * env.commission
-            )  # the exact one-step cost band: in above +cost, out below -cost
+            # the exact one-step cost band: in above +cost, out below -cost
+            cost = scale * env.commission
             actions = positions(model.predict(x_test[:, cols]), cost, -cost)
             m = evaluate(actions, test, env, periods_per_year=252).metrics
             row.append((float(m["total_return"]), int(m["trades"])))

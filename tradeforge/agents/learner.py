@@ -58,9 +58,10 @@ class DQNLearner:
         # Observation noise: the features get N(0, obs_noise), the position (last column)
         # N(0, position_noise).
         self._noise_rng = tf.random.Generator.from_seed(seed * 7919 + 17)
-        noise_mask = np.full(spec.obs_dim, config.obs_noise, np.float32)
-        noise_mask[-1] = config.position_noise
-        self._noise_mask = tf.constant(noise_mask)
+        #: Std of the noise on each input (also the exact refit's ridge, see ``fit_head``).
+        self.noise_std = np.full(spec.obs_dim, config.obs_noise, np.float64)
+        self.noise_std[-1] = config.position_noise
+        self._noise_mask = tf.constant(self.noise_std.astype(np.float32))
         vec = tf.TensorSpec([None, None], tf.float32)
         obs = tf.TensorSpec([None, None, spec.obs_dim], tf.float32)
         act = tf.TensorSpec([None, None], tf.int32)
@@ -237,14 +238,12 @@ class DQNLearner:
         """
         from tradeforge.agents.lsfit import fit_head
 
-        noise = np.full(self.spec.obs_dim, self.config.obs_noise, np.float64)
-        noise[-1] = self.config.position_noise
         fit = fit_head(
             self.spec,
             self.get_weights(),
             buffer,
             reward_scale=self.config.reward_scale,
-            noise=noise,
+            noise=self.noise_std,
             augment=self.augment,
         )
         if fit.converged:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradeforge.agents.buffer import ReplayBuffer, Transitions
-from tradeforge.agents.network import NetworkSpec
+from tradeforge.agents.network import NetworkSpec, NumpyQNetwork
 
 #: A head weight this large means the iteration is diverging (Q-values are scaled returns, ~1-100).
 _DIVERGED = 1e6
@@ -44,14 +44,6 @@ class HeadFit:
     rows: int
     """Rows regressed: the transitions, or with augmentation 2 x transitions (both positions,
     shared by both actions)."""
-
-
-def _features(spec: NetworkSpec, weights: list[np.ndarray], obs: np.ndarray) -> np.ndarray:
-    """The last layer's inputs for ``obs`` (the observation itself when the Q is linear)."""
-    x = np.asarray(obs, np.float64)
-    for i in range(len(spec.hidden)):
-        x = np.maximum(x @ weights[2 * i] + weights[2 * i + 1], 0.0)
-    return x
 
 
 def _head(spec: NetworkSpec, weights: list[np.ndarray]) -> np.ndarray:
@@ -132,10 +124,12 @@ def fit_head(
         next_obs = [obs_fn(tr.next_t, tr.next_position)]
         reward = reward_scale * np.asarray(tr.reward, np.float64)
         discount = np.asarray(tr.discount, np.float64)
-    phi = _features(spec, weights, obs)
+    net = NumpyQNetwork(spec, weights)
+    phi = net.features(np.asarray(obs, np.float64))
     design = np.hstack([phi, np.ones((len(phi), 1))])
     next_design = [
-        np.hstack([(f := _features(spec, weights, o)), np.ones((len(f), 1))]) for o in next_obs
+        np.hstack([(f := net.features(np.asarray(o, np.float64))), np.ones((len(f), 1))])
+        for o in next_obs
     ]
     rows = int(count.sum())
     if spec.hidden:

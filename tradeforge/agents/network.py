@@ -161,16 +161,24 @@ class NumpyQNetwork:
             raise ValueError(
                 f"observations of shape {x.shape}; expected (batch, {self.spec.obs_dim})"
             )
+        x = self.features(x)
         w = self._weights
-        n_hidden = len(self.spec.hidden)
-        for i in range(n_hidden):
-            x = np.maximum(x @ w[2 * i] + w[2 * i + 1], 0.0)
-        k = 2 * n_hidden
+        k = 2 * len(self.spec.hidden)
         if not self.spec.dueling:
             return x @ w[k] + w[k + 1]
         value = x @ w[k] + w[k + 1]
         adv = x @ w[k + 2] + w[k + 3]
         return value + adv - adv.mean(axis=-1, keepdims=True)
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """The head's inputs: ``x`` through the hidden layers (``x`` itself when linear).
+
+        Keeps ``x``'s precision (float64 in, float64 out), for the exact refit.
+        """
+        w = self._weights
+        for i in range(len(self.spec.hidden)):
+            x = np.maximum(x @ w[2 * i] + w[2 * i + 1], 0.0)
+        return x
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions ``(batch,)`` as int64 (ties go to the lowest action, i.e. flat)."""

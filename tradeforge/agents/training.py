@@ -253,15 +253,14 @@ class Trainer:
         """
         run.checkpoints.final(run.learner, run.buffer, env_steps)
         stats = final_stats(run, env_steps) | {"kind": self.kind, "seed": self.seed} | extra
-        if self.cfg.ls_fit and run.selector is None:
-            # after the checkpoint: a longer run resumes SGD where it stopped, then refits
-            stats |= run.learner.fit_head(run.buffer)
         off = self.builder.augmentation_off
         stats["action_augmentation"] = "on" if off is None else f"off ({off})"
-        if run.selector is not None:
-            if self.cfg.ls_fit:  # the last SGD weights compete too
+        if self.cfg.ls_fit:
+            if run.selector is not None:  # the last SGD weights compete with the refit
                 run.selector.maybe_evaluate(run.learner, env_steps, final=True)
-                stats |= run.learner.fit_head(run.buffer)
+            # after the checkpoint: a longer run resumes SGD where it stopped, then refits
+            stats |= run.learner.fit_head(run.buffer)
+        if run.selector is not None:
             run.selector.maybe_evaluate(run.learner, env_steps, final=True, changed=self.cfg.ls_fit)
             assign_ordered_weights(run.learner.online, run.selector.best_weights)
             stats |= run.selector.stats()
