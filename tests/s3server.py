@@ -8,6 +8,7 @@ running after ``stop()`` (the whole process group is killed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -197,7 +198,9 @@ class SeaweedS3:
             return ok
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
-                client.create_bucket(Bucket=self.bucket)
+                # weed mini creates the bucket itself (-bucket) and may win this race
+                with contextlib.suppress(ClientError):
+                    client.create_bucket(Bucket=self.bucket)
             return False
         except (BotoCoreError, urllib.error.URLError, OSError):
             return False
