@@ -27,6 +27,7 @@ from tradeforge.artifact import (
     card_interval,
     card_scaler,
     card_source,
+    card_start,
     card_window,
     load_champion_policy,
     load_policy,
@@ -89,6 +90,7 @@ def champion_info(ticker: str, store: str, *, endpoint_url: str | None = None) -
         **policy.describe(),
         "metrics": policy.card.get("metrics", {}),
         "data_boundaries": policy.card.get("data", {}).get("boundaries"),
+        "data_start": card_start(policy.card),
     }
 
 

@@ -100,3 +100,20 @@ def champion(store: str, ticker: str = "SPY"):
     from tradeforge.inference import champion_policy, open_registry
 
     return champion_policy(ticker, open_registry(store))
+
+
+def file_frame(ticker: str, path: Path) -> pd.DataFrame:
+    """A vendor file's bars as a checked canonical frame."""
+    from tradeforge.inference import check_bars, read_latest_bars
+
+    frame, _ = read_latest_bars(ticker, str(path))
+    return check_bars(frame, ticker)
+
+
+def append_bad_bar(path: Path) -> None:
+    """Append a bar whose high is below its low (the contract refuses it)."""
+    rows = pd.read_csv(path)
+    last = rows.iloc[-1].copy()
+    last["Date"] = (pd.Timestamp(last["Date"]) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    last["High"], last["Low"] = last["Low"] - 1.0, last["High"] + 1.0
+    pd.concat([rows, last.to_frame().T]).to_csv(path, index=False)
