@@ -118,6 +118,15 @@ def _report(done: list[dict[str, Any]], failed: dict[str, str], as_json: bool) -
             + f"; holding {held}, equity {s['equity'] or 1.0:.4f} (champion {s['version_id']})\n"
             f"  ledger {s['ledger']}"
         )
+        verdict = s.get("monitor")
+        if verdict:
+            typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
+            moved = verdict.get("demotion") or {}
+            if moved.get("moved"):
+                typer.secho(
+                    f"  DEMOTED {moved['demoted']}; champion now {moved['champion'] or 'none'}",
+                    fg="red",
+                )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""The paper flow as a story: per ticker, champion -> new bars -> validated -> decided -> ledger.
+"""The paper flow as a story: per ticker, champion -> new bars -> validated -> decided -> ledger
+-> monitored (a warning or a demotion is a Prefect event).
 
 Only chains tasks; the work is in ``tradeforge.paper``. One ticker's failure (no champion, an
 unreachable source, a bar that breaks the data contract, a tampered champion) records nothing
@@ -16,7 +17,7 @@ from prefect.runtime import flow_run
 from flows.hooks import NOTIFY_HOOKS
 from storage import StoreRef
 from tasks.ingest import ingest_task
-from tasks.paper import paper_tickers_task, record_task
+from tasks.paper import monitor_task, paper_tickers_task, record_task
 from tasks.predict import champion_task
 from tasks.validate import validate_task
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
@@ -55,7 +56,11 @@ def paper_pipeline(
             print(f"{ticker}: nothing recorded: {failed[ticker]}")
             continue
         got = done[ticker]
-        print(f"{ticker}: {got['recorded']} new bar(s), equity {got['equity']} ({got['ledger']})")
+        verdict = got["monitor"]
+        print(
+            f"{ticker}: {got['recorded']} new bar(s), equity {got['equity']} ({got['ledger']}); "
+            f"monitor: {verdict['status']} {'; '.join(verdict['reasons'])}"
+        )
     if failed:
         raise PaperRunFailed(
             f"paper: {len(failed)} of {len(failed) + len(done)} ticker(s) failed "
@@ -86,4 +91,5 @@ def paper_ticker(
     ref = StoreRef(store, endpoint_url)
     ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
     frame = validate_task(ticker, ingested, data.interval, ref, run_id)
-    return record_task(frame, champion, store, run_id, endpoint_url)
+    recorded = record_task(frame, champion, store, run_id, endpoint_url)
+    return recorded | {"monitor": monitor_task(ticker, store, endpoint_url)}

@@ -6,9 +6,18 @@ from typing import Any
 
 import pandas as pd
 from prefect import task
+from prefect.events import emit_event
 
 from tasks.predict import _store_was_away
+from tradeforge.inference import open_registry
+from tradeforge.paper.monitor import monitor_champion
 from tradeforge.paper.run import record_bars, tickers_with_champion
+
+#: Event names: a warning (outside the 95% cone), a demotion that moved the pointer, and a
+#: demotion verdict whose pointer had already been moved by another writer.
+WARNING_EVENT = "tradeforge.paper.warning"
+DEMOTED_EVENT = "tradeforge.champion.demoted"
+ALARM_EVENT = "tradeforge.paper.alarm"
 
 
 @task(name="paper-tickers")
@@ -36,3 +45,25 @@ def record_task(
 ) -> dict[str, Any]:
     """Decide and record every validated bar since the ledger's last record."""
     return record_bars(frame, champion, store, run_id=run_id, endpoint_url=endpoint_url)
+
+
+@task(
+    name="paper-monitor",
+    task_run_name="monitor-{ticker}",
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=_store_was_away,
+)
+def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """Judge the champion's live record; demote it if it broke; emit an event for operators."""
+    verdict = monitor_champion(open_registry(store, endpoint_url), ticker)
+    event = {"warning": WARNING_EVENT, "demote": ALARM_EVENT}.get(verdict["status"])
+    if verdict.get("demotion", {}).get("moved"):
+        event = DEMOTED_EVENT
+    if event is not None:
+        emit_event(
+            event=event,
+            resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},
+            payload=verdict,
+        )
+    return verdict

@@ -76,6 +76,12 @@ def champion_policy(
     """The ticker's verified champion policy; ``NoChampionError`` says how to get one."""
     policy = load_champion_policy(registry, ticker, allow_keras=allow_keras)
     if policy is None:
+        demoted = registry.demotion(ticker)
+        if demoted is not None:
+            raise NoChampionError(
+                f"no champion for {ticker} in {registry.store.uri}: {demoted['demoted']} was "
+                f"{demoted['reason']} (at {demoted['demoted_at']}); train and promote a new one"
+            )
         raise NoChampionError(
             f"no champion for {ticker} in {registry.store.uri}: train and promote one first "
             f"(tradeforge train --tickers {ticker} --store {registry.store.uri})"

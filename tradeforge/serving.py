@@ -159,8 +159,12 @@ class ChampionBook:
             error = f"{ticker}: champion refused ({exc}); still serving {keeps}"
             self.slots[ticker] = replace(slot, error=error, refused_etag=etag, checked_at=now)
             return error
-        if policy is None:
-            return None
+        if policy is None:  # demoted to none (a tombstone): stop acting with the old one
+            if slot.policy is None:
+                return None
+            why = (self.registry.demotion(ticker) or {}).get("reason", "no champion")
+            self.slots[ticker] = Slot(ticker, error=f"no champion ({why})", checked_at=now)
+            return f"{ticker}: stopped serving {slot.policy.version_id} ({why})"
         before = slot.policy.version_id if slot.policy else None
         self.slots[ticker] = Slot(ticker, policy=policy, checked_at=now)
         self._warm(ticker)

@@ -60,7 +60,13 @@ def rule_weights(rule: str, n_features: int) -> list[np.ndarray]:
 
 
 def publish_rule(
-    store: str, frame: pd.DataFrame, source: str, rule: str, *, env: dict | None = None
+    store: str,
+    frame: pd.DataFrame,
+    source: str,
+    rule: str,
+    *,
+    env: dict | None = None,
+    validation: list[float] | None = None,
 ) -> VersionRef:
     """Publish and promote a champion following ``rule``; returns its version."""
     from tradeforge.agents.network import NetworkSpec
@@ -83,6 +89,8 @@ def publish_rule(
         "config": {"env": {"window": WINDOW, **(env or {})}},
         "rule": rule,
     }
+    if validation is not None:  # the out-of-sample record the monitor judges live returns by
+        card["walk_forward"] = {"returns": list(validation)}
     registry = ModelRegistry(open_store(store))
     version = registry.publish(ticker, "dqn", files, card)
     before = registry.champion(ticker)

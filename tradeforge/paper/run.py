@@ -126,7 +126,8 @@ def paper_ticker(
     endpoint_url: str | None = None,
     run_id: str = "cli",
 ) -> dict[str, Any]:
-    """One ticker's paper run: the bars since the ledger's last record (``tradeforge paper``).
+    """One ticker's paper run: the bars since the ledger's last record (``tradeforge paper``),
+    then the monitor's verdict on the champion (which may demote it).
 
     With ``replay_from`` every bar from that date to the source's last bar is driven through
     the same loop into a replay ledger (``replay/<date>/<ticker>/``), apart from the live one.
@@ -143,4 +144,9 @@ def paper_ticker(
     else:
         ledger = Ledger.replay(registry.store, ticker, replay_from)
     new = step(frame, policy, ledger, start=replay_from, run_id=run_id)
-    return summary(ticker, ledger, new, policy.version_id, read_from=read_from)
+    extra: dict[str, Any] = {"read_from": read_from}
+    if replay_from is None:  # a replay is history, not live trading: nothing to judge
+        from tradeforge.paper.monitor import monitor_champion
+
+        extra["monitor"] = monitor_champion(registry, ticker)
+    return summary(ticker, ledger, new, policy.version_id, **extra)
