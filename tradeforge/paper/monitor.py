@@ -10,14 +10,18 @@ net returns of the bars the champion decided, since it took over.
   each bar give the cone of cumulative return and the bound of maximum drawdown.
 - **CUSUM** (Page 1954) on the live returns standardised by the validation mean and standard
   deviation: ``S_t = max(0, S_{t-1} - z_t - k)`` grows while returns run below the validation
-  mean by more than ``k`` standard deviations (``k``: half the validation's per-bar Sharpe, at
-  least ``min_k``: the CUSUM is tuned to "the edge is gone"). Its alarm threshold is calibrated
-  on the same bootstrap: the ``1 - cusum_false_alarm`` quantile of the CUSUM's maximum over
-  ``cusum_horizon`` resampled bars, so a record like the validation one alarms that rarely.
+  mean by more than ``k`` standard deviations. With the default ``k`` (``k_share`` 1: the
+  validation's per-bar Sharpe, at least ``min_k``) ``z_t + k = r_t / sd``: S is the run of
+  losses below zero in validation standard deviations, reset by gains. Its alarm threshold is
+  calibrated on the same bootstrap: the ``1 - cusum_false_alarm`` quantile of the CUSUM's
+  maximum over ``cusum_horizon`` resampled bars, so a record like the validation one alarms
+  that rarely.
+- **Hard stop**: a live drawdown past ``drawdown_cap`` times the validation's maximum drawdown
+  demotes even inside the bootstrap band (the issue's bound: demoted before twice it).
 
 Verdict: cumulative return outside the central ``warn_level`` cone, or drawdown past its
-``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` bound or a CUSUM alarm:
-``demote``. Everything is seeded: the same records give the same verdict.
+``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop)
+or a CUSUM alarm: ``demote``. ``benchmarks/paper_monitor.py`` measures the defaults. Everything is seeded: the same records give the same verdict.
 """
 
 from __future__ import annotations
@@ -46,6 +50,20 @@ class MonitorConfig(Section):
     )
     demote_level: float = Field(
         0.99, gt=0.5, lt=1, description="Drawdown bound past which the champion is demoted."
+    )
+    k_share: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="CUSUM reference value k as a share of the validation's per-bar Sharpe "
+        "(1: S_t accumulates losses below 0 in validation sd units; 0.5: tuned to the edge "
+        "vanishing, slower and with more false alarms in benchmarks/paper_monitor.py).",
+    )
+    drawdown_cap: float | None = Field(
+        1.5,
+        gt=1,
+        description="Demote once the live drawdown passes this multiple of the validation's "
+        "maximum drawdown, even inside the bootstrap band (a hard stop); None = the band only.",
     )
     min_k: float = Field(
         0.05, gt=0, description="Least CUSUM reference value k, in standard deviations."
@@ -199,7 +217,7 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
     resampled = stationary_bootstrap(v, len(v), config.samples, block, config.seed + 1)
     m = resampled.mean(axis=1)
     sd = np.maximum(resampled.std(axis=1, ddof=1), 1e-12)
-    k_each = np.maximum(config.min_k, 0.5 * m / sd)
+    k_each = np.maximum(config.min_k, config.k_share * m / sd)
     alarms = cusum((paths[:, :calib] - m[:, None]) / sd[:, None], k_each).max(axis=1)
     threshold = float(np.quantile(alarms, 1.0 - config.cusum_false_alarm))
     dd = drawdown_paths(paths)
@@ -207,20 +225,21 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
     head = paths[:, :horizon]
     cum = np.cumprod(1.0 + head, axis=1) - 1.0
     w, d = config.warn_level, config.demote_level
+    bound = np.sort(dd[:, :horizon], axis=0)[band]
+    validation_mdd = float(drawdown_paths(v[None, :])[0, -1])
+    if config.drawdown_cap is not None:
+        bound = np.minimum(bound, config.drawdown_cap * validation_mdd)
     return Reference(
         mean=mean,
         std=std,
-        k=max(config.min_k, 0.5 * mean / std),
+        k=max(config.min_k, config.k_share * mean / std),
         block=block,
         cusum_threshold=threshold,
-        validation_max_drawdown=float(drawdown_paths(v[None, :])[0, -1]),
+        validation_max_drawdown=validation_mdd,
         cum_quantiles=np.quantile(
             cum, [(1 - d) / 2, (1 - w) / 2, (1 + w) / 2, (1 + d) / 2], axis=0
         ).T,
-        drawdown_quantiles=np.stack(
-            [np.quantile(dd[:, :horizon], w, axis=0), np.sort(dd[:, :horizon], axis=0)[band]],
-            axis=1,
-        ),
+        drawdown_quantiles=np.stack([np.quantile(dd[:, :horizon], w, axis=0), bound], axis=1),
     )
 
 
@@ -254,9 +273,12 @@ def judge(
                 f"the validation mean {ref.mean:+.5f} by more than k = {ref.k:.3f} sd"
             )
         if mdd > dd_bound:
+            cap = config.drawdown_cap
+            stop = cap is not None and dd_bound >= cap * ref.validation_max_drawdown
+            which = f"hard stop {cap} x" if stop else f"{pct} bootstrap band;"
             reasons.append(
-                f"drawdown {mdd:.2%} past the {pct} bootstrap bound {dd_bound:.2%} "
-                f"over {n} bars (validation max {ref.validation_max_drawdown:.2%})"
+                f"drawdown {mdd:.2%} past the bound {dd_bound:.2%} after {n} bars ({which} "
+                f"validation max drawdown {ref.validation_max_drawdown:.2%})"
             )
         if reasons:
             status = "demote"
