@@ -16,8 +16,11 @@ net returns of the bars the champion decided, since it took over.
   calibrated on the same bootstrap: the ``1 - cusum_false_alarm`` quantile of the CUSUM's
   maximum over ``cusum_horizon`` resampled bars, so a record like the validation one alarms
   that rarely.
-- **Hard stop**: a live drawdown past ``drawdown_cap`` times the validation's maximum drawdown
-  demotes even inside the bootstrap band (the issue's bound: demoted before twice it).
+- **Drawdown bound**: the band of bootstrap maximum drawdowns, held over ``cusum_horizon``
+  bars (crossed anywhere by ``1 - demote_level`` of the paths), kept between ``drawdown_floor``
+  and ``drawdown_cap`` times the validation's maximum drawdown: never below what the champion
+  already lived through (a bootstrap of one record is too narrow early on), and a hard stop
+  above (the issue's bound: demoted before twice it).
 
 Verdict: cumulative return outside the central ``warn_level`` cone, or drawdown past its
 ``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop)
@@ -65,11 +68,17 @@ class MonitorConfig(Section):
         description="Demote once the live drawdown passes this multiple of the validation's "
         "maximum drawdown, even inside the bootstrap band (a hard stop); None = the band only.",
     )
+    drawdown_floor: float = Field(
+        1.25,
+        ge=0,
+        description="Never demote on a drawdown within this multiple of the validation's "
+        "maximum drawdown (the champion lived through that in its validation record).",
+    )
     min_k: float = Field(
         0.05, gt=0, description="Least CUSUM reference value k, in standard deviations."
     )
     cusum_false_alarm: float = Field(
-        0.02,
+        0.01,
         gt=0,
         lt=0.5,
         description="Share of bootstrap paths of cusum_horizon bars the CUSUM may alarm on.",
@@ -227,6 +236,9 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
     w, d = config.warn_level, config.demote_level
     bound = np.sort(dd[:, :horizon], axis=0)[band]
     validation_mdd = float(drawdown_paths(v[None, :])[0, -1])
+    # A bootstrap of one record cannot lose more in one bar than its worst bar: early on the
+    # band is too narrow, and a drawdown the champion already had in validation is no evidence.
+    bound = np.maximum(bound, config.drawdown_floor * validation_mdd)
     if config.drawdown_cap is not None:
         bound = np.minimum(bound, config.drawdown_cap * validation_mdd)
     return Reference(
