@@ -1,4 +1,4 @@
-"""The ``tradeforge`` command: train, validate, ingest, predict, paper, serve, models.
+"""The ``tradeforge`` command: train, validate, ingest, predict, paper, ledger, serve, models.
 
 Each command's module is imported only when that command runs (``LazyGroup``): ``tradeforge
 --help`` lists the commands from the short descriptions below without importing pandas,
@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "paper": (
         "cli.paper",
         "Record the champions' decisions on every bar since each ledger's last record.",
+    ),
+    "ledger": (
+        "cli.ledger",
+        "Show recent paper decisions, live versus expected return, drawdown and alarms.",
     ),
     "serve": ("cli.serve", "Serve the champions over HTTP: /health, /models, /predict."),
     "models": ("cli.models", "Inspect the model registry: versions, champions, history."),

@@ -157,6 +157,7 @@ def test_a_broken_live_record_demotes_and_everything_follows(frame, tmp_path) ->
             break
     last = verdicts[-1]
     assert last["status"] == "demote" and last["demotion"]["moved"], last
+    assert last["cum_return"] < last["expected_return"] and last["bars"] == len(verdicts)
     assert last["demotion"]["champion"] is None and len(verdicts) < 60
     assert {v["status"] for v in verdicts[:-1]} <= {"too_early", "ok", "warning"}
     assert registry.history("SPY")[-1]["outcome"] == "demoted"

@@ -83,6 +83,17 @@ def test_cli_records_goes_on_past_a_failed_ticker_and_replays(two_champions) -> 
     done = runner.invoke(app, ["paper", "--tickers", "SPY", "--store", store])
     assert done.exit_code == 0, done.output
     assert "SPY: 2 new bar(s)" in done.output and _count(store, "SPY") == 3
+    shown = runner.invoke(app, ["ledger", "--ticker", "SPY", "--store", store, "--json"])
+    assert shown.exit_code == 0, shown.output
+    got = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert [r["bar"][:10] for r in got["records"]] == [
+        str(t.date()) for t in data["frames"]["SPY"]["timestamp"].iloc[1499:1502]
+    ]
+    assert got["monitor"]["status"] == "unmonitored"  # its card has no validation returns
+    shown = runner.invoke(app, ["ledger", "--ticker", "SPY", "--store", store])
+    assert "SPY: 3 bars on paper" in shown.output and "monitor: unmonitored" in shown.output
+    missing = runner.invoke(app, ["ledger", "--ticker", "TSLA", "--store", store])
+    assert missing.exit_code == 1 and "no paper record for TSLA" in missing.output
     # A replay drives every bar from --from to the source's last bar into its own ledger.
     frame = data["frames"]["SPY"]
     start = frame["timestamp"].iloc[1490].strftime("%Y-%m-%d")

@@ -361,14 +361,14 @@ def validation_returns(card: dict[str, Any]) -> np.ndarray | None:
 
 
 def monitor_champion(
-    registry: Any, ticker: str, config: MonitorConfig | None = None
+    registry: Any, ticker: str, config: MonitorConfig | None = None, *, demote: bool = True
 ) -> dict[str, Any]:
     """Judge the ticker's champion on its live ledger record; demote it when the verdict says so.
 
     Returns plain JSON: ``status`` (``ok`` | ``warning`` | ``demote`` | ``too_early`` |
     ``unmonitored`` | ``no_champion``), the verdict's figures and reasons, and for a demotion
     what the registry did (``demotion``: the pointer moved back to the previous champion or to
-    none, or did not move because another writer moved it first).
+    none, or did not move because another writer moved it first). ``demote=False`` only reads.
     """
     from tradeforge.paper.ledger import Ledger
 
@@ -385,8 +385,8 @@ def monitor_champion(
         return base | {"status": "unmonitored", "reasons": [reason]}
     live = live_returns(Ledger(registry.store, ticker).frame(), champ.version_id)
     verdict = judge(validation, live, config)
-    out = base | verdict.json_dict()
-    if verdict.status == "demote":
+    out = base | verdict.json_dict() | {"expected_return": float(validation.mean()) * len(live)}
+    if demote and verdict.status == "demote":
         done = registry.demote(
             ticker, champ.version_id, "; ".join(verdict.reasons), champ.etag, verdict.json_dict()
         )
