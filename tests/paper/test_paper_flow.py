@@ -4,7 +4,8 @@ validated, decided and recorded; one ticker's failure stops only that ticker.
 Checked to fail without its behaviour: with the ``try``/``except`` in ``paper_pipeline``
 removed, TSLA's bad bar (run first) ends the run with its DataValidationError before SPY is
 recorded; with the CLI's per-ticker ``except`` removed, AAPL's missing champion aborts the
-command before SPY (the CLI test wants SPY recorded and exit 1).
+command before SPY (the CLI test wants SPY recorded and exit 1); with ``monitor_task``'s
+``emit_event`` skipped the demotion test captures no event.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -69,6 +71,48 @@ def test_flow_records_the_good_ticker_and_fails_naming_the_bad(prefect_harness, 
     write_source(data["frames"]["TSLA"], data["sources"]["TSLA"], 1502)
     again = paper_pipeline(tickers=["SPY", "TSLA"], store=store)
     assert again["SPY"]["recorded"] == 0 and again["TSLA"]["recorded"] == 2
+
+
+@pytest.fixture
+def captured_events(monkeypatch):
+    """Events emitted in this test, captured in memory (Prefect's own asserting client)."""
+    from prefect.events.clients import AssertingEventsClient
+    from prefect.events.worker import EventsWorker
+
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
+    yield worker
+    worker.drain()
+
+
+@pytest.mark.e2e
+def test_flow_demotes_a_broken_champion_and_emits_the_event(
+    prefect_harness, captured_events, tmp_path
+) -> None:
+    """A champion whose validation record promised 0.3% a bar with little noise: after ten live
+    SPY bars the flow's monitor demotes it to none and emits ``tradeforge.champion.demoted``."""
+    from flows.paper import paper_pipeline
+    from storage.registry import ModelRegistry
+    from tasks.paper import DEMOTED_EVENT
+
+    store = str(tmp_path / "store")
+    frame = spy_frame()
+    source = tmp_path / "SPY.csv"
+    write_source(frame, source, 1500)
+    promise = np.random.default_rng(3).normal(0.003, 0.002, 300).tolist()
+    version = publish_rule(store, frame, str(source), "always_long", validation=promise)
+    first = paper_pipeline(tickers=["SPY"], store=store)
+    assert first["SPY"]["monitor"]["status"] == "too_early"
+    write_source(frame, source, 1510)
+    second = paper_pipeline(tickers=["SPY"], store=store)
+    verdict = second["SPY"]["monitor"]
+    assert verdict["status"] == "demote" and verdict["demotion"]["moved"], verdict
+    assert ModelRegistry(open_store(store)).champion("SPY") is None
+    captured_events.drain()
+    events = [e for e in captured_events._client.events if e.event == DEMOTED_EVENT]
+    assert len(events) == 1
+    assert events[0].resource.id == "tradeforge.ticker.SPY"
+    assert events[0].payload["version_id"] == version.version_id
 
 
 def test_cli_records_goes_on_past_a_failed_ticker_and_replays(two_champions) -> None:
