@@ -24,6 +24,8 @@ def ledger(
     as_json: JsonOpt = False,
 ) -> None:
     """Show recent paper decisions, live versus expected return, drawdown and alarms."""
+    import pandas as pd
+
     from storage.errors import StoreError
     from storage.registry import check_ticker
     from tradeforge.inference import open_registry
@@ -51,7 +53,7 @@ def ledger(
             "action": "long" if r.action else "flat",
             "position_before": r.position_before,
             "position_after": r.position_after,
-            "net_return": None if r.net_return != r.net_return else r.net_return,
+            "net_return": None if pd.isna(r.net_return) else float(r.net_return),
             "equity": r.equity,
         }
         for r in recent.itertuples()

@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 from flows.hooks import NOTIFY_HOOKS
 from storage import StoreRef
 from tasks.ingest import ingest_task
-from tasks.paper import monitor_task, paper_tickers_task, record_task
+from tasks.paper import monitor_task, paper_tickers_task, record_task, report_task
 from tasks.predict import champion_task
 from tasks.validate import validate_task
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
@@ -92,4 +92,6 @@ def paper_ticker(
     ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
     frame = validate_task(ticker, ingested, data.interval, ref, run_id)
     recorded = record_task(frame, champion, store, run_id, endpoint_url)
-    return recorded | {"monitor": monitor_task(ticker, store, endpoint_url)}
+    verdict = monitor_task(ticker, store, endpoint_url)
+    report_task(ticker, champion, store, endpoint_url)
+    return recorded | {"monitor": verdict}

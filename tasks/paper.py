@@ -6,12 +6,15 @@ from typing import Any
 
 import pandas as pd
 from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from tasks.predict import _store_was_away
 from tradeforge.inference import open_registry
 from tradeforge.paper.monitor import monitor_champion
+from tradeforge.paper.plots import paper_report
 from tradeforge.paper.run import record_bars, tickers_with_champion
+from tradeforge.report import artifact_key, images_markdown
 
 #: Event names: a warning (outside the 95% cone), a demotion that moved the pointer, and a
 #: demotion verdict whose pointer had already been moved by another writer.
@@ -67,3 +70,24 @@ def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> di
             payload=verdict,
         )
     return verdict
+
+
+@task(name="paper-report", task_run_name="paper-report-{ticker}")
+def report_task(
+    ticker: str, champion: dict[str, Any], store: str, endpoint_url: str | None = None
+) -> None:
+    """Artifacts: the last decisions, and the live equity inside the validation cone."""
+    report = paper_report(
+        open_registry(store, endpoint_url), ticker, champion["agent"], champion["version_id"]
+    )
+    create_table_artifact(
+        key=artifact_key("paper", ticker),
+        table=report["rows"],
+        description=f"{ticker}: the last paper decisions (ledger in {store})",
+    )
+    if report["png"] is not None:
+        create_markdown_artifact(
+            key=artifact_key("paper-cone", ticker),
+            markdown=images_markdown({"live equity in the validation cone": report["png"]}),
+            description=f"{ticker}: champion {champion['version_id']} on paper",
+        )

@@ -113,6 +113,20 @@ def test_flow_demotes_a_broken_champion_and_emits_the_event(
     assert len(events) == 1
     assert events[0].resource.id == "tradeforge.ticker.SPY"
     assert events[0].payload["version_id"] == version.version_id
+    # Each run publishes the last decisions and the live equity drawn inside the cone.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["paper-spy", "paper-cone-spy"])
+            )
+        )
+    kinds = {(a.key, a.type) for a in found}
+    assert kinds == {("paper-spy", "table"), ("paper-cone-spy", "markdown")}
+    cone = next(a for a in found if a.key == "paper-cone-spy")
+    assert "data:image/png;base64," in cone.data
 
 
 def test_cli_records_goes_on_past_a_failed_ticker_and_replays(two_champions) -> None:
