@@ -2,11 +2,15 @@
 
 Playwright only drives the browser (``executable_path=/usr/bin/chromium``): it never downloads
 one. The UI is a single-page app whose tabs ignore the URL on first load, so the Artifacts tab
-is opened by a click, as a person would.
+is opened by a click, as a person would. The stack's UI asks for the Prefect auth string:
+``capture_login`` goes through its login page; the other captures take ``auth`` and start logged
+in (the UI keeps the string, base64-encoded, in the browser's local storage).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +44,75 @@ class PageCapture:
     metrics_text: str
 
 
+def _logged_in(page, auth: str | None) -> None:
+    """Make ``page`` start logged in with ``auth`` (where the UI's login form keeps it)."""
+    if auth is not None:
+        encoded = json.dumps(base64.b64encode(auth.encode()).decode())
+        page.add_init_script(f"window.localStorage.setItem('prefect-password', {encoded})")
+
+
+#: What the UI's login page says to a wrong auth string.
+LOGIN_REFUSED = ("Invalid credentials", "Authentication failed")
+
+
+@dataclass(frozen=True)
+class LoginCapture:
+    """The UI's login page, then a wrong auth string refused, then the right one let in."""
+
+    before_png: Path
+    before_text: str
+    before_html: str
+    wrong_text: str
+    after_png: Path
+    after_text: str
+
+
+def capture_login(ui_url: str, auth: str, out_dir: Path, *, timeout_s: float = 60) -> LoginCapture:
+    """Open the UI as a new visitor: screenshot its login page, try a wrong auth string, then
+    log in with ``auth`` and screenshot what opens."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        raise RuntimeError("chromium is not installed (run ops/ci-deps.sh)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timeout_ms = timeout_s * 1000
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
+        page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        page.set_default_timeout(timeout_ms)
+        try:
+            page.goto(ui_url)
+            field = page.get_by_placeholder("admin:pass")
+            field.wait_for()
+            before_png = out_dir / "login.png"
+            page.screenshot(path=before_png)
+            before_text, before_html = page.inner_text("body"), page.content()
+            field.fill("tradeforge:wrong")
+            page.get_by_role("button", name="Login").click()
+            # The v2 UI (Prefect's default) says the first, v1 the second.
+            page.wait_for_function(
+                "ts => ts.some(t => document.body.innerText.includes(t))",
+                arg=list(LOGIN_REFUSED),
+                timeout=timeout_ms,
+            )
+            wrong_text = page.inner_text("body")
+            field.fill(auth)
+            page.get_by_role("button", name="Login").click()
+            field.wait_for(state="detached")
+            page.wait_for_load_state("networkidle")
+            after_png = out_dir / "logged-in.png"
+            page.screenshot(path=after_png)
+            after_text = page.inner_text("body")
+        except Exception:
+            page.screenshot(path=out_dir / "failure.png", full_page=True)
+            (out_dir / "failure.txt").write_text(page.inner_text("body"))
+            raise
+        finally:
+            browser.close()
+    return LoginCapture(before_png, before_text, before_html, wrong_text, after_png, after_text)
+
+
 def capture_flow_run(
     ui_url: str,
     flow_run_id: str,
@@ -47,6 +120,7 @@ def capture_flow_run(
     out_dir: Path,
     *,
     metrics_key: str,
+    auth: str | None = None,
     timeout_s: float = 60,
 ) -> PageCapture:
     """Screenshot the flow run's page, its Artifacts tab and the ``metrics_key`` artifact
@@ -61,6 +135,7 @@ def capture_flow_run(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
         page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        _logged_in(page, auth)
         page.set_default_timeout(timeout_ms)
         try:
             page.goto(f"{ui_url}/runs/flow-run/{flow_run_id}")
@@ -103,7 +178,12 @@ def _wait_for_texts(page, texts: list[str], timeout_ms: float) -> None:
 
 
 def capture_run_form(
-    ui_url: str, deployment_id: str, out_dir: Path, *, timeout_s: float = 60
+    ui_url: str,
+    deployment_id: str,
+    out_dir: Path,
+    *,
+    auth: str | None = None,
+    timeout_s: float = 60,
 ) -> str:
     """Screenshot a deployment's "custom run" form; return its visible text."""
     from playwright.sync_api import sync_playwright
@@ -115,6 +195,7 @@ def capture_run_form(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
         page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        _logged_in(page, auth)
         try:
             page.goto(f"{ui_url}/deployments/deployment/{deployment_id}/run")
             _wait_for_texts(page, ["Parameters", "Run"], timeout_s * 1000)
@@ -126,7 +207,13 @@ def capture_run_form(
 
 
 def capture_artifact(
-    ui_url: str, artifact_id: str, name: str, out_dir: Path, *, timeout_s: float = 60
+    ui_url: str,
+    artifact_id: str,
+    name: str,
+    out_dir: Path,
+    *,
+    auth: str | None = None,
+    timeout_s: float = 60,
 ) -> tuple[str, int]:
     """Screenshot one artifact's page as ``<name>.png``; return its text and how many of its
     images the browser decoded (an embedded PNG that fails to decode counts 0)."""
@@ -139,6 +226,7 @@ def capture_artifact(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
         page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        _logged_in(page, auth)
         try:
             page.goto(f"{ui_url}/artifacts/artifact/{artifact_id}")
             _wait_for_texts(page, ["Artifact"], timeout_s * 1000)
