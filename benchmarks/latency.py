@@ -233,9 +233,9 @@ def main() -> None:
         "serve_p50_ms": (f"serve /predict p50 ({args.requests})", "ms"),
         "serve_p99_ms": (f"serve /predict p99 ({args.requests})", "ms"),
         "serve_rps": ("serve requests per second", "/s"),
-        "serve_auth_p50_ms": (f"serve, token + rate limit, p50 ({args.requests})", "ms"),
-        "serve_auth_p99_ms": (f"serve, token + rate limit, p99 ({args.requests})", "ms"),
-        "serve_auth_rps": ("serve, token + rate limit, req/s", "/s"),
+        "serve_auth_p50_ms": (f"serve auth /predict p50 ({args.requests})", "ms"),
+        "serve_auth_p99_ms": (f"serve auth /predict p99 ({args.requests})", "ms"),
+        "serve_auth_rps": ("serve auth requests per second", "/s"),
         "demo_s": ("make demo (train --seeds 0)", "s"),
     }
     for key, (label, unit) in labels.items():

@@ -28,6 +28,7 @@ from tradeforge.serving_security import (
     describe,
     is_loopback,
     make_guard,
+    token_file_warning,
 )
 
 PREDICT = json.dumps({"ticker": "SPY"}).encode()
@@ -167,6 +168,18 @@ def test_guard_settings() -> None:
     assert guarded.token == "a" * 20 and guarded.source == TOKEN_ENV
     assert "a" * 20 not in repr(guarded) + describe(guarded, "0.0.0.0")
     assert "5/s per client, burst 10" in describe(guarded, "0.0.0.0")
+
+
+def test_token_files(tmp_path: Path) -> None:
+    token = secrets.token_urlsafe(24)
+    path = _token_file(tmp_path, token)
+    guard = make_guard("0.0.0.0", path, environ={TOKEN_ENV: "b" * 20})  # the file wins
+    assert guard.token == token and guard.source == f"--token-file {path}"
+    assert token_file_warning(path) is None
+    path.chmod(0o644)
+    assert "readable by others (mode 644); chmod 600 it" in (token_file_warning(path) or "")
+    with pytest.raises(GuardError, match=r"--token-file .*missing: cannot read it \(No such file"):
+        make_guard("127.0.0.1", tmp_path / "missing", environ={})
 
 
 def test_a_route_added_later_is_protected_by_default(champion_store: str) -> None:
