@@ -2,7 +2,9 @@
 
 ``ServeGuard`` is a plain ASGI middleware around the whole app, so protection is the default for
 every route, including any added later (``/ledger/...``), the API docs and unknown paths; only
-``OPEN_PATHS`` (``/health``, for load balancers and probes) answer without the token. Per request:
+``OPEN_PATHS`` (``/health``, for load balancers and probes) answer without the token, and then
+with their status code and JSON ``status`` field only (not which tickers are served, the store's
+address or refusal reasons). Per request:
 
 1. rate limit, keyed by the client's address (before authentication, so token guessing is
    throttled too): over the limit -> 429 with ``Retry-After``;
@@ -228,12 +230,13 @@ class ServeGuard:
                 retry = str(max(1, math.ceil(wait)))
                 detail = f"rate limit exceeded: retry after {retry} s"
                 return await _reject(send, 429, detail, [(b"retry-after", retry.encode())])
+        refusal = None if self._digest is None else self._refusal(scope)
+        if refusal is None:
+            return await self.app(scope, receive, send)
         path = scope["path"].removeprefix(scope.get("root_path", ""))
-        if self._digest is not None and path not in self.open_paths:
-            refusal = self._refusal(scope)
-            if refusal is not None:
-                return await _reject(send, *refusal)
-        await self.app(scope, receive, send)
+        if path not in self.open_paths:
+            return await _reject(send, *refusal)
+        await self.app(scope, receive, _status_only(send))
 
     def _refusal(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
@@ -251,6 +254,33 @@ class ServeGuard:
 
 
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="tradeforge"')]
+
+
+def _status_only(send: Send) -> Send:
+    """A ``send`` that passes on the response's status code and only the ``status`` field of its
+    JSON body: what an open path tells a caller without the token."""
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            return await send(message)
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        try:
+            status = json.loads(b"".join(chunks)).get("status")
+        except (ValueError, AttributeError):
+            status = None
+        body = json.dumps({"status": status}).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
 
 
 def _digest(token: bytes) -> bytes:

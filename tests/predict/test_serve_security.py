@@ -98,7 +98,12 @@ def test_every_protected_endpoint_refuses_a_missing_or_wrong_token(
 ) -> None:
     token = secrets.token_urlsafe(32)
     with serving(champion_store, "--token-file", str(_token_file(tmp_path, token))) as url:
-        status, _, body = request(url, "GET", "/health")  # the one open path
+        # The one open path: its status for anyone, the details for token holders only.
+        status, headers, body = request(url, "GET", "/health")
+        assert status == 200 and json.loads(body) == {"status": "ok"}
+        assert headers["content-length"] == str(len(body))
+        assert request(url, "GET", "/health", token="x" * 20)[2] == body
+        status, _, body = request(url, "GET", "/health", token=token)
         assert status == 200 and json.loads(body)["serving"] == ["SPY"]
         for method, path, payload, ok in PROTECTED:
             status, headers, body = request(url, method, path, payload)
