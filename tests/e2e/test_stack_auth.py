@@ -203,3 +203,27 @@ def test_the_ui_asks_for_the_auth_string(server: StackConfig) -> None:
     assert any(text in login.wrong_text for text in LOGIN_REFUSED)
     assert "Dashboard" in login.after_text and "Login" not in login.after_text
     assert os.path.getsize(login.after_png) > 10_000
+
+
+def test_a_server_that_needs_no_auth_string_is_noticed(tmp_path: Path) -> None:
+    """``make up`` warns when the running server (one an older ``make up`` started) answers
+    anonymous requests: here a plain HTTP server answering 200 stands in for it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Open(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'"3.9.1"')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Open) as httpd:
+        Thread(target=httpd.serve_forever, daemon=True).start()
+        cfg = StackConfig(state_dir=tmp_path, prefect_port=httpd.server_address[1])
+        try:
+            assert not api_refuses_anonymous(cfg)
+        finally:
+            httpd.shutdown()
