@@ -2,14 +2,14 @@
 
 Reads only: the ledger (``<store>/ledger/<TICKER>/``, one Parquet object per bar) and the
 champion's card; the monitor's verdict is computed but never acted on here (``tradeforge paper``
-and the ``paper/daily`` flow demote).
+and the ``paper/daily`` flow demote). ``GET /ledger/{ticker}`` on ``serve`` answers the same.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,44 +24,32 @@ def ledger(
     as_json: JsonOpt = False,
 ) -> None:
     """Show recent paper decisions, live versus expected return, drawdown and alarms."""
-    import pandas as pd
-
     from storage.errors import StoreError
     from storage.registry import check_ticker
     from tradeforge.inference import open_registry
-    from tradeforge.paper.ledger import Ledger, LedgerError
-    from tradeforge.paper.monitor import monitor_champion
+    from tradeforge.paper.ledger import LedgerError
+    from tradeforge.paper.run import ledger_view
 
     try:
         check_ticker(ticker)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--ticker") from None
     try:
-        registry = open_registry(store, s3_endpoint_url)
-        frame = Ledger(registry.store, ticker).frame()
-        verdict = monitor_champion(registry, ticker, demote=False)
+        view = ledger_view(open_registry(store, s3_endpoint_url), ticker, last)
+    except LookupError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
     except (StoreError, LedgerError, ValueError) as exc:
         raise fail(exc) from exc
-    if frame.empty:
-        typer.secho(f"error: no paper record for {ticker} in {store}", fg="red", err=True)
-        raise typer.Exit(1)
-    recent = frame.tail(last)
-    rows = [
-        {
-            "bar": str(r.bar_time),
-            "version_id": r.version_id,
-            "action": "long" if r.action else "flat",
-            "position_before": r.position_before,
-            "position_after": r.position_after,
-            "net_return": None if pd.isna(r.net_return) else float(r.net_return),
-            "equity": r.equity,
-        }
-        for r in recent.itertuples()
-    ]
     if as_json:
-        sys.stdout.write(json.dumps({"ticker": ticker, "records": rows, "monitor": verdict}) + "\n")
+        sys.stdout.write(json.dumps(view) + "\n")
         return
-    typer.echo(f"{ticker}: {len(frame)} bars on paper, equity {frame['equity'].iloc[-1]:.4f}")
+    _print(view)
+
+
+def _print(view: dict[str, Any]) -> None:
+    rows, verdict = view["records"], view["monitor"]
+    typer.echo(f"{view['ticker']}: {view['bars']} bars on paper, equity {rows[-1]['equity']:.4f}")
     typer.echo(f"{'bar':<26} {'action':<6} {'held':<5} {'net':>9} {'equity':>8}  version")
     for r in rows:
         net = "-" if r["net_return"] is None else f"{r['net_return']:+.4%}"
@@ -70,8 +58,7 @@ def ledger(
             f"{r['bar']:<26} {r['action']:<6} {held:<5} {net:>9} {r['equity']:>8.4f}  "
             f"{r['version_id']}"
         )
-    status = verdict["status"]
-    line = f"monitor: {status}"
+    line = f"monitor: {verdict['status']}"
     if "cum_return" in verdict:
         line += (
             f"; live {verdict['cum_return']:+.2%} over {verdict['bars']} bars (expected "

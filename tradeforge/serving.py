@@ -344,6 +344,17 @@ def create_app(book: ChampionBook, *, poll_s: float = 2.0, guard: Guard | None =
         result["bars_from"] = bars_from
         return result
 
+    @app.get("/ledger/{ticker}")
+    async def ledger(ticker: str, last: int = 20) -> dict[str, Any]:
+        from tradeforge.paper.run import ledger_view
+
+        try:  # read only: the paper run and its monitor write
+            return await run_in_threadpool(ledger_view, book.registry, ticker, max(1, last))
+        except LookupError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+
     if guard is not None:  # added last, so it is the outermost layer: checked before all else
         from tradeforge.serving_security import ServeGuard
 

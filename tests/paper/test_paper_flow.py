@@ -176,3 +176,25 @@ def test_cli_bad_usage_exits_2_before_anything(tmp_path, args, message) -> None:
     done = CliRunner().invoke(app, ["paper", "--store", str(tmp_path / "s"), *args])
     assert done.exit_code == 2 and message in done.output
     assert not (tmp_path / "s").exists()
+
+
+def test_serve_answers_the_ledger(two_champions) -> None:
+    """``GET /ledger/{ticker}`` on a real ``tradeforge serve``: the CLI's view, read only."""
+    from tests.predict.test_serve import call, serving
+
+    store, _ = two_champions
+    assert CliRunner().invoke(app, ["paper", "--tickers", "SPY", "--store", store]).exit_code == 0
+    with serving(store) as url:
+        status, got = call(url, "/ledger/SPY?last=5")
+        assert status == 200, got
+        assert got["bars"] == 1 and len(got["records"]) == 1
+        assert got["monitor"]["status"] == "unmonitored"
+        cli = json.loads(
+            CliRunner()
+            .invoke(app, ["ledger", "--ticker", "SPY", "--store", store, "--json"])
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        assert got == cli
+        assert call(url, "/ledger/TSLA")[0] == 404  # a champion, but nothing on paper yet
+        assert call(url, "/ledger/..x")[0] == 422

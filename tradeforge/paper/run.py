@@ -150,3 +150,34 @@ def paper_ticker(
 
         extra["monitor"] = monitor_champion(registry, ticker)
     return summary(ticker, ledger, new, policy.version_id, **extra)
+
+
+def ledger_view(registry: Any, ticker: str, last: int = 10) -> dict[str, Any]:
+    """The ticker's last ``last`` paper records and the monitor's verdict, read only (for
+    ``tradeforge ledger`` and ``GET /ledger/{ticker}``); ``LookupError`` when none is recorded."""
+    import pandas as pd
+
+    from storage.registry import check_ticker
+    from tradeforge.paper.monitor import monitor_champion
+
+    frame = Ledger(registry.store, check_ticker(ticker)).frame()
+    if frame.empty:
+        raise LookupError(f"no paper record for {ticker} in {registry.store.uri}")
+    rows = [
+        {
+            "bar": str(r.bar_time),
+            "version_id": r.version_id,
+            "action": "long" if r.action else "flat",
+            "position_before": float(r.position_before),
+            "position_after": float(r.position_after),
+            "net_return": None if pd.isna(r.net_return) else float(r.net_return),
+            "equity": float(r.equity),
+        }
+        for r in frame.tail(last).itertuples()
+    ]
+    return {
+        "ticker": ticker,
+        "bars": len(frame),
+        "records": rows,
+        "monitor": monitor_champion(registry, ticker, demote=False),
+    }
