@@ -74,6 +74,9 @@ class SeaweedS3:
     bucket: str = "tradeforge-test"
     access_key: str = field(default_factory=lambda: "AK" + secrets.token_hex(8).upper())
     secret_key: str = field(default_factory=lambda: secrets.token_hex(20))
+    reader_key: str = field(default_factory=lambda: "RO" + secrets.token_hex(8).upper())
+    """A second identity that may only read and list (a store that refuses writes)."""
+    reader_secret: str = field(default_factory=lambda: secrets.token_hex(20))
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
@@ -98,7 +101,14 @@ class SeaweedS3:
                     "name": "tradeforge",
                     "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
+                },
+                {
+                    "name": "reader",
+                    "credentials": [
+                        {"accessKey": self.reader_key, "secretKey": self.reader_secret}
+                    ],
+                    "actions": ["Read", "List"],
+                },
             ]
         }
         path = self.workdir / "s3.json"

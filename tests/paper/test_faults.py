@@ -1,11 +1,13 @@
-"""Faults: a run SIGKILLed mid-record, a tampered champion, a pointer moved during a run.
+"""Faults: a run SIGKILLed mid-record, a tampered champion, a pointer moved during a run, a store
+that refuses writes.
 
 How they were checked: the killed-run test shows the ledger readable after a SIGKILL and the
 resumed run ending equal to an uninterrupted one; no mutation of ours makes it fail
 deterministically (whole objects come from the store: temp file + rename, one S3 PUT; and a
 resume that started again from the beginning would still pass, every record being idempotent).
 With ``record_bars`` loading the store's current champion instead of the version the run read,
-the moved-pointer test records B on the first run and fails. The tampered-champion test
+the moved-pointer test records B on the first run and fails. The refused-writes test fails
+when the reader identity in tests/s3server.py is given "Write" (the paper run then succeeds). The tampered-champion test
 relies on the registry's existing checksum check (tested in tests/storage and tests/predict).
 """
 
@@ -105,3 +107,18 @@ def test_a_pointer_moved_during_a_run_does_not_change_who_decided(frame, tmp_pat
     assert later["version_id"] == second.version_id
     versions = Ledger(open_store(store), "SPY").frame()["version_id"].tolist()
     assert versions == [first.version_id, second.version_id, second.version_id]
+
+
+def test_a_store_that_refuses_writes_records_nothing(frame, s3_uri, s3_env, tmp_path, monkeypatch):
+    """A read-only S3 identity: the champion loads, the first ledger write is refused; the
+    command exits 1 naming the store and the refusal, and nothing is in the ledger."""
+    source = write_source(frame, tmp_path / "SPY.csv", 1500)
+    publish_rule(s3_uri, frame, source, "momentum")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_env.reader_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env.reader_secret)
+    done = CliRunner().invoke(app, ["paper", "--tickers", "SPY", "--store", s3_uri])
+    assert done.exit_code == 1
+    assert "SPY: AccessDenied" in done.output and "ledger/SPY/" in done.output
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_env.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env.secret_key)
+    assert Ledger(open_store(s3_uri), "SPY").keys() == []
