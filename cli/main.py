@@ -1,4 +1,4 @@
-"""The ``tradeforge`` command: train, validate, ingest, predict, serve, models.
+"""The ``tradeforge`` command: train, validate, ingest, predict, paper, ledger, serve, models.
 
 Each command's module is imported only when that command runs (``LazyGroup``): ``tradeforge
 --help`` lists the commands from the short descriptions below without importing pandas,
@@ -22,6 +22,14 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("cli.data", "Ingest and validate only: print each rule's outcome."),
     "ingest": ("cli.data", "Fetch bars from Yahoo and keep each raw response as a snapshot."),
     "predict": ("cli.predict", "The champion's action for the latest bar (about a second)."),
+    "paper": (
+        "cli.paper",
+        "Record the champions' decisions on every bar since each ledger's last record.",
+    ),
+    "ledger": (
+        "cli.ledger",
+        "Show recent paper decisions, live versus expected return, drawdown and alarms.",
+    ),
     "serve": ("cli.serve", "Serve the champions over HTTP: /health, /models, /predict."),
     "models": ("cli.models", "Inspect the model registry: versions, champions, history."),
 }

@@ -114,8 +114,14 @@ def show(
         champ = registry.champion(ticker)
         if version is None:
             if champ is None:
+                demoted = registry.demotion(ticker)
+                why = (
+                    f" ({demoted['demoted']} was {demoted['reason']}, at {demoted['demoted_at']})"
+                    if demoted
+                    else ""
+                )
                 raise ValueError(
-                    f"no champion for {ticker} in {registry.store.uri}; pass --version"
+                    f"no champion for {ticker} in {registry.store.uri}{why}; pass --version"
                 )
             version, agent = champ.version_id, champ.agent
         if agent is None:

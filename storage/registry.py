@@ -13,6 +13,11 @@ written. The card records the sha256 of every file; reading a version verifies t
 pointer records the card's own sha256. The pointer is created with If-None-Match and then only
 moved with If-Match on the ETag the caller read, so of two racing promotions exactly one wins.
 Only JSON and raw bytes are stored: nothing is ever unpickled.
+
+A champion whose live record breaks from its validation record is demoted (``demote``): the
+pointer moves, by the same If-Match, back to the previous champion or to a *tombstone* (a
+pointer naming no version, with the demotion's reason), and the history records why. A
+tombstone reads as "no champion"; the next promotion replaces it with If-Match.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ CARD = "model_card.json"
 MODEL = "model.keras"
 CHAMPION = "champion.json"
 HISTORY = "history"
+#: What a history entry records.
+OUTCOMES = ("promoted", "rejected", "lost_race", "demoted")
 
 _TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-_=^]{0,31}$")
 _AGENT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -145,6 +152,20 @@ class Champion:
     def version(self) -> VersionRef:
         """The champion's ``VersionRef``."""
         return VersionRef(self.ticker, self.agent, self.version_id, self.uri)
+
+
+@dataclass(frozen=True)
+class Demotion:
+    """What ``ModelRegistry.demote`` did."""
+
+    moved: bool
+    """False when the pointer had moved since it was read (nothing changed, nothing recorded)."""
+    ticker: str
+    demoted: str
+    """The version taken off the pointer (or that was to be)."""
+    champion: str | None
+    """The champion now: the restored previous one, or None."""
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -330,14 +351,28 @@ class ModelRegistry:
             )
         return champ, loaded
 
-    def champion(self, ticker: str) -> Champion | None:
-        """The ticker's champion, or None before the first promotion."""
+    def _pointer(self, ticker: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The pointer's JSON and ETag; ``(None, None)`` when there is none."""
         key = self._champion_key(ticker)
         try:
             raw, etag = self.store.get_with_etag(key)
         except ObjectNotFound:
+            return None, None
+        return _parse_json(raw, self.store.uri_for(key)), etag
+
+    def demotion(self, ticker: str) -> dict[str, Any] | None:
+        """When the last champion was demoted to none: the tombstone (``demoted``, ``reason``,
+        ``demoted_at``); None while a champion holds (or before any)."""
+        data, _ = self._pointer(ticker)
+        return data if data is not None and data.get("version_id") is None else None
+
+    def champion(self, ticker: str) -> Champion | None:
+        """The ticker's champion, or None before the first promotion (or after a demotion to
+        none: see ``demotion``)."""
+        key = self._champion_key(ticker)
+        data, etag = self._pointer(ticker)
+        if data is None or data.get("version_id") is None:
             return None
-        data = _parse_json(raw, self.store.uri_for(key))
         try:
             return Champion(
                 ticker=data["ticker"],
@@ -433,6 +468,11 @@ class ModelRegistry:
             "reason": str(decision.get("reason", "")),
         }
         key = self._champion_key(ticker)
+        if expected_etag is None:
+            # "No champion" is no pointer or a demotion's tombstone: replace only that one.
+            tomb, tomb_etag = self._pointer(ticker)
+            if tomb is not None and tomb.get("version_id") is None:
+                expected_etag = tomb_etag
         try:
             # The store evaluates the condition atomically: this is the only arbiter of races.
             if expected_etag is None:
@@ -460,6 +500,71 @@ class ModelRegistry:
             ) from exc
         return True
 
+    def demote(
+        self, ticker: str, version_id: str, reason: str, expected_etag: str, evidence: Any = None
+    ) -> Demotion:
+        """Take the champion ``version_id`` off the pointer, if the pointer is still what the
+        caller read (``expected_etag``): back to the previous champion when it is complete,
+        verifies and was never demoted itself, else to none (a tombstone naming the demotion).
+
+        The history records the demotion with ``reason`` and ``evidence`` (plain JSON). A pointer
+        that moved since it was read (a promotion, another demotion) is left alone:
+        ``Demotion.moved`` is False and nothing is recorded.
+        """
+        current = self.champion(ticker)
+        if current is None or current.version_id != version_id or current.etag != expected_etag:
+            return Demotion(False, ticker, version_id, None, reason)
+        entry = {"reason": reason, "evidence": evidence}
+        to_json(entry)  # fails before the pointer moves if it cannot be recorded
+        restored = self._fallback(ticker, current.previous)
+        at = _now().isoformat()
+        if restored is None:
+            pointer: dict[str, Any] = {"ticker": ticker, "version_id": None}
+        else:
+            ref, card_sha = restored
+            pointer = {
+                "ticker": ticker,
+                "agent": ref.agent,
+                "version_id": ref.version_id,
+                "uri": ref.uri,
+                "card_sha256": card_sha,
+                "metrics": self.card(ticker, ref.agent, ref.version_id).get("metrics", {}),
+                "promoted_at": at,
+                "previous": None,  # a restored champion demoted again goes to none
+            }
+        pointer |= {"demoted": version_id, "demoted_at": at, "reason": f"demoted: {reason}"}
+        try:
+            self.store.put_bytes(
+                self._champion_key(ticker), to_json(pointer), if_match=expected_etag
+            )
+        except PreconditionFailed:
+            return Demotion(False, ticker, version_id, None, reason)
+        now = pointer["version_id"]
+        self.record_decision(
+            ticker,
+            current.version,
+            {**entry, "restored": now, "promote": False},
+            outcome="demoted",
+            champion_before=version_id,
+        )
+        return Demotion(True, ticker, version_id, now, reason)
+
+    def _fallback(self, ticker: str, previous: str | None) -> tuple[VersionRef, str] | None:
+        """The previous champion to restore: complete, every file verified, never demoted."""
+        if previous is None:
+            return None
+        demoted = {h["version_id"] for h in self.history(ticker) if h["outcome"] == "demoted"}
+        if previous in demoted:
+            return None
+        for ref in self.versions(ticker):
+            if ref.version_id == previous:
+                try:
+                    _, raw = self._verify(ref)
+                except StoreError:  # incomplete or tampered with: not a champion to go back to
+                    return None
+                return ref, sha256_hex(raw)
+        return None
+
     def record_decision(
         self,
         ticker: str,
@@ -469,12 +574,12 @@ class ModelRegistry:
         outcome: str,
         champion_before: str | None = None,
     ) -> str:
-        """Append one decision (``promoted`` | ``rejected`` | ``lost_race``) to the history;
+        """Append one decision (``promoted`` | ``rejected`` | ``lost_race`` | ``demoted``) to the history;
         returns its key. Entries are created with If-None-Match and never rewritten.
 
         ``champion_before`` is the champion the challenger was compared with (or that beat it
         to the pointer, for a lost race)."""
-        if outcome not in ("promoted", "rejected", "lost_race"):
+        if outcome not in OUTCOMES:
             raise ValueError(f"record_decision: outcome {outcome!r} unknown")
         at = _now()
         entry = {

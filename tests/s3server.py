@@ -8,6 +8,7 @@ running after ``stop()`` (the whole process group is killed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -73,6 +74,9 @@ class SeaweedS3:
     bucket: str = "tradeforge-test"
     access_key: str = field(default_factory=lambda: "AK" + secrets.token_hex(8).upper())
     secret_key: str = field(default_factory=lambda: secrets.token_hex(20))
+    reader_key: str = field(default_factory=lambda: "RO" + secrets.token_hex(8).upper())
+    """A second identity that may only read and list (a store that refuses writes)."""
+    reader_secret: str = field(default_factory=lambda: secrets.token_hex(20))
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
@@ -97,7 +101,14 @@ class SeaweedS3:
                     "name": "tradeforge",
                     "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
+                },
+                {
+                    "name": "reader",
+                    "credentials": [
+                        {"accessKey": self.reader_key, "secretKey": self.reader_secret}
+                    ],
+                    "actions": ["Read", "List"],
+                },
             ]
         }
         path = self.workdir / "s3.json"
@@ -197,7 +208,9 @@ class SeaweedS3:
             return ok
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
-                client.create_bucket(Bucket=self.bucket)
+                # weed mini creates the bucket itself (-bucket) and may win this race
+                with contextlib.suppress(ClientError):
+                    client.create_bucket(Bucket=self.bucket)
             return False
         except (BotoCoreError, urllib.error.URLError, OSError):
             return False

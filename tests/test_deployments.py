@@ -35,3 +35,18 @@ def test_predict_is_not_held_back_by_training() -> None:
     (predict,) = [d for d in _deployments() if d.entrypoint == "flows/predict.py:predict"]
     assert predict.work_pool.work_queue_name != TRAINING_QUEUE
     assert predict.concurrency_limit is None
+
+
+def test_paper_trades_after_the_close_and_before_the_nightly_retraining() -> None:
+    by_entry = {d.entrypoint: d for d in _deployments()}
+    paper = by_entry["flows/paper.py:paper_pipeline"]
+    nightly = next(d for d in _deployments() if d.name == "nightly")
+    assert paper.name == "daily" and paper.work_pool.work_queue_name != TRAINING_QUEUE
+
+    def minutes(d) -> int:
+        (schedule,) = d.schedules
+        minute, hour = schedule.cron.split()[:2]
+        assert schedule.timezone == "America/New_York"
+        return int(hour) * 60 + int(minute)
+
+    assert 16 * 60 < minutes(paper) < minutes(nightly)

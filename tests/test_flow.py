@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -81,6 +82,10 @@ def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: P
     assert (version_dir / "model.keras").is_file()
     assert card["data"]["sha256"] and card["features"] and card["scaler"]
     assert card["gate"]["promote"] is False and len(card["walk_forward"]["folds"]) == 2
+    # The pooled validation returns paper trading is monitored against (issue 25): one per
+    # validation step, chaining to the pooled total return.
+    pooled = np.prod(1.0 + np.asarray(card["walk_forward"]["returns"])) - 1.0
+    assert pooled == pytest.approx(card["walk_forward"]["pooled"]["total_return"], abs=1e-9)
     # Staged candidates are cleared once the run has published its version.
     assert not (store / "staging").exists()  # no files, and no empty folders either
     for png in ("equity-validation.png", "equity-test.png", "cost-sweep.png"):

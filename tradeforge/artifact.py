@@ -85,6 +85,15 @@ def card_interval(card: dict[str, Any]) -> str:
     return str(card.get("config", {}).get("data", {}).get("interval") or "1d")
 
 
+def card_start(card: dict[str, Any]) -> str | None:
+    """The first date the model's training read (``config.data.start``); None = all history.
+
+    Acting reads from the same date: EWM features (RSI, MACD) depend on where the history
+    starts, so the same start gives the same features the model was evaluated on."""
+    start = card.get("config", {}).get("data", {}).get("start")
+    return str(start) if start else None
+
+
 def has_numpy_policy(card: dict[str, Any]) -> bool:
     """True when the version carries the TensorFlow-free policy files."""
     files = card.get("files", {})

@@ -27,6 +27,7 @@ from tradeforge.artifact import (
     card_interval,
     card_scaler,
     card_source,
+    card_start,
     card_window,
     load_champion_policy,
     load_policy,
@@ -75,6 +76,12 @@ def champion_policy(
     """The ticker's verified champion policy; ``NoChampionError`` says how to get one."""
     policy = load_champion_policy(registry, ticker, allow_keras=allow_keras)
     if policy is None:
+        demoted = registry.demotion(ticker)
+        if demoted is not None:
+            raise NoChampionError(
+                f"no champion for {ticker} in {registry.store.uri}: {demoted['demoted']} was "
+                f"{demoted['reason']} (at {demoted['demoted_at']}); train and promote a new one"
+            )
         raise NoChampionError(
             f"no champion for {ticker} in {registry.store.uri}: train and promote one first "
             f"(tradeforge train --tickers {ticker} --store {registry.store.uri})"
@@ -89,6 +96,7 @@ def champion_info(ticker: str, store: str, *, endpoint_url: str | None = None) -
         **policy.describe(),
         "metrics": policy.card.get("metrics", {}),
         "data_boundaries": policy.card.get("data", {}).get("boundaries"),
+        "data_start": card_start(policy.card),
     }
 
 

@@ -160,8 +160,12 @@ class ChampionBook:
             error = f"{ticker}: champion refused ({exc}); still serving {keeps}"
             self.slots[ticker] = replace(slot, error=error, refused_etag=etag, checked_at=now)
             return error
-        if policy is None:
-            return None
+        if policy is None:  # demoted to none (a tombstone): stop acting with the old one
+            if slot.policy is None:
+                return None
+            why = (self.registry.demotion(ticker) or {}).get("reason", "no champion")
+            self.slots[ticker] = Slot(ticker, error=f"no champion ({why})", checked_at=now)
+            return f"{ticker}: stopped serving {slot.policy.version_id} ({why})"
         before = slot.policy.version_id if slot.policy else None
         self.slots[ticker] = Slot(ticker, policy=policy, checked_at=now)
         self._warm(ticker)
@@ -339,6 +343,17 @@ def create_app(book: ChampionBook, *, poll_s: float = 2.0, guard: Guard | None =
         result["position_assumed"] = request.position is None
         result["bars_from"] = bars_from
         return result
+
+    @app.get("/ledger/{ticker}")
+    async def ledger(ticker: str, last: int = 20) -> dict[str, Any]:
+        from tradeforge.paper.run import ledger_view
+
+        try:  # read only: the paper run and its monitor write
+            return await run_in_threadpool(ledger_view, book.registry, ticker, max(1, last))
+        except LookupError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
 
     if guard is not None:  # added last, so it is the outermost layer: checked before all else
         from tradeforge.serving_security import ServeGuard

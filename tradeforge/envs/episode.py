@@ -88,11 +88,22 @@ def greedy_actions(
     position, held = 0, min_hold
     for i in range(steps):
         wanted = when_long[i] if position else when_flat[i]
-        if held >= min_hold and wanted != position:
-            position, held = wanted, 0
-        held += 1
+        position, held = hold_rule(int(wanted), position, held, min_hold)
         actions[i] = position
     return actions
+
+
+def hold_rule(wanted: int, position: int, held: int, min_hold: int) -> tuple[int, int]:
+    """The position after wanting ``wanted`` while holding ``position`` for ``held`` steps.
+
+    A position changed fewer than ``min_hold`` steps ago is kept (the env's rule); returns the
+    new position and the new count of steps it has been held (1 right after a change). A fresh
+    account starts with ``held = min_hold`` (free to trade at once). Shared by ``greedy_actions``
+    and paper trading (``tradeforge.paper``), so both follow one rule.
+    """
+    if held >= min_hold and wanted != position:
+        position, held = wanted, 0
+    return position, held + 1
 
 
 def run_episode(

@@ -80,6 +80,10 @@ class Accounts:
         self.units = np.where(long, 1.0 / self._close[t], 0.0)
         self.net_worth = np.ones(self.num_envs)
 
+    def fill_price(self, t: np.ndarray | int) -> np.ndarray:
+        """The price a decision taken on bar ``t`` fills at (next open or this close)."""
+        return self._fill[t]
+
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Apply one action per env (0 flat, 1 long) and move to the next bar.
 

@@ -205,7 +205,12 @@ def promote_ticker(
         "window": cfg.env.window,
         "scaler": prepared.last.scaler,
         "metrics": {"validation": challenger.validation, "test": challenger.test},
-        "walk_forward": {"folds": challenger.folds, "pooled": challenger.validation},
+        # The pooled validation returns: the out-of-sample record paper trading is judged by.
+        "walk_forward": {
+            "folds": challenger.folds,
+            "pooled": challenger.validation,
+            "returns": challenger.val_returns,
+        },
         "gate": gate.json_dict(),
         "training": last.candidate.stats,
         "cost_sweep_test": sweep,

@@ -1,0 +1,77 @@
+"""``tradeforge ledger``: a ticker's paper-trading record and the monitor's view of it.
+
+Reads only: the ledger (``<store>/ledger/<TICKER>/``, one Parquet object per bar) and the
+champion's card; the monitor's verdict is computed but never acted on here (``tradeforge paper``
+and the ``paper/daily`` flow demote). ``GET /ledger/{ticker}`` on ``serve`` answers the same.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, StoreOpt, fail
+
+
+def ledger(
+    ticker: Annotated[str, typer.Option(help="Ticker whose ledger to show, e.g. SPY.")],
+    store: StoreOpt = DEFAULT_STORE,
+    last: Annotated[int, typer.Option(min=1, help="Recent decisions to list.")] = 10,
+    s3_endpoint_url: EndpointOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show recent paper decisions, live versus expected return, drawdown and alarms."""
+    from storage.errors import StoreError
+    from storage.registry import check_ticker
+    from tradeforge.inference import open_registry
+    from tradeforge.paper.ledger import LedgerError
+    from tradeforge.paper.run import ledger_view
+
+    try:
+        check_ticker(ticker)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ticker") from None
+    try:
+        view = ledger_view(open_registry(store, s3_endpoint_url), ticker, last)
+    except LookupError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except (StoreError, LedgerError, ValueError) as exc:
+        raise fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(view) + "\n")
+        return
+    _print(view)
+
+
+def _print(view: dict[str, Any]) -> None:
+    rows, verdict = view["records"], view["monitor"]
+    typer.echo(f"{view['ticker']}: {view['bars']} bars on paper, equity {rows[-1]['equity']:.4f}")
+    typer.echo(f"{'bar':<26} {'action':<6} {'held':<5} {'net':>9} {'equity':>8}  version")
+    for r in rows:
+        net = "-" if r["net_return"] is None else f"{r['net_return']:+.4%}"
+        held = "long" if r["position_before"] else "flat"
+        typer.echo(
+            f"{r['bar']:<26} {r['action']:<6} {held:<5} {net:>9} {r['equity']:>8.4f}  "
+            f"{r['version_id']}"
+        )
+    line = f"monitor: {verdict['status']}"
+    if "cum_return" in verdict:
+        line += (
+            f"; live {verdict['cum_return']:+.2%} over {verdict['bars']} bars (expected "
+            f"{verdict['expected_return']:+.2%}, 95% cone [{verdict['cone_low']:+.2%}, "
+            f"{verdict['cone_high']:+.2%}]); drawdown {verdict['max_drawdown']:.2%} (bound "
+            f"{verdict['drawdown_bound']:.2%}); CUSUM {verdict['cusum']:.2f} / "
+            f"{verdict['cusum_threshold']:.2f}"
+        )
+    typer.echo(line)
+    for reason in verdict["reasons"]:
+        typer.echo(f"  {reason}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ledger`` command to the CLI."""
+    app.command("ledger")(ledger)

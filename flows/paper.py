@@ -1,0 +1,97 @@
+"""The paper flow as a story: per ticker, champion -> new bars -> validated -> decided -> ledger
+-> monitored (a warning or a demotion is a Prefect event).
+
+Only chains tasks; the work is in ``tradeforge.paper``. One ticker's failure (no champion, an
+unreachable source, a bar that breaks the data contract, a tampered champion) records nothing
+for it and does not stop the others; the run then ends Failed naming each failed ticker and its
+reason, after the others are recorded. ``tradeforge paper`` runs the same loop without Prefect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from flows.hooks import NOTIFY_HOOKS
+from storage import StoreRef
+from tasks.ingest import ingest_task
+from tasks.paper import monitor_task, paper_tickers_task, record_task, report_task
+from tasks.predict import champion_task
+from tasks.validate import validate_task
+from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
+
+
+class PaperRunFailed(RuntimeError):
+    """Some tickers could not be recorded; the message names each one and why."""
+
+
+@flow(name="paper", log_prints=True, **NOTIFY_HOOKS)
+def paper_pipeline(
+    tickers: list[str] | None = None,
+    store: str = DEFAULT_STORE,
+    source: str | None = None,
+    offline: bool = False,
+    s3_endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Record each champion's decisions on the bars since its ledger's last record.
+
+    Args:
+        tickers: instruments to trade on paper, e.g. ["SPY"]; None = every ticker of the store
+            with a champion.
+        store: store with the champions and the ledger, a local directory or s3://bucket/prefix.
+        source: where the bars come from; None = the source in each champion's model card.
+        offline: serve Yahoo data from stored snapshots only.
+        s3_endpoint_url: endpoint of an S3-compatible server (SeaweedFS, MinIO, ...).
+    """
+    run_id = flow_run.get_id() or "local"
+    done: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for ticker in paper_tickers_task(tickers, store, s3_endpoint_url):
+        try:
+            done[ticker] = paper_ticker(ticker, store, source, offline, s3_endpoint_url, run_id)
+        except Exception as exc:  # recorded and reported below; the other tickers go on
+            failed[ticker] = f"{type(exc).__name__}: {exc}"
+            print(f"{ticker}: nothing recorded: {failed[ticker]}")
+            continue
+        got = done[ticker]
+        verdict = got["monitor"]
+        print(
+            f"{ticker}: {got['recorded']} new bar(s), equity {got['equity']} ({got['ledger']}); "
+            f"monitor: {verdict['status']} {'; '.join(verdict['reasons'])}"
+        )
+    if failed:
+        raise PaperRunFailed(
+            f"paper: {len(failed)} of {len(failed) + len(done)} ticker(s) failed "
+            f"(the others are recorded): " + "; ".join(f"{t}: {r}" for t, r in failed.items())
+        )
+    return done
+
+
+def paper_ticker(
+    ticker: str,
+    store: str,
+    source: str | None,
+    offline: bool,
+    endpoint_url: str | None,
+    run_id: str,
+) -> dict[str, Any]:
+    """One ticker: the verified champion, its source's bars since its training start, the
+    great-expectations contract (a bad bar stops this ticker here), then the ledger."""
+    champion = champion_task(ticker, store, endpoint_url)
+    data = DataConfig(
+        tickers=(ticker,),
+        source=source or champion["source"] or DEMO_SOURCE,
+        start=champion["data_start"],
+        interval=champion["interval"],
+        offline=offline,
+        s3_endpoint_url=endpoint_url,
+    )
+    ref = StoreRef(store, endpoint_url)
+    ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
+    frame = validate_task(ticker, ingested, data.interval, ref, run_id)
+    recorded = record_task(frame, champion, store, run_id, endpoint_url)
+    verdict = monitor_task(ticker, store, endpoint_url)
+    report_task(ticker, champion, store, endpoint_url)
+    return recorded | {"monitor": verdict}

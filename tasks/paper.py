@@ -1,0 +1,93 @@
+"""Paper tasks: which tickers trade, and one ticker's new bars recorded in the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+
+from tasks.predict import _store_was_away
+from tradeforge.inference import open_registry
+from tradeforge.paper.monitor import monitor_champion
+from tradeforge.paper.plots import paper_report
+from tradeforge.paper.run import record_bars, tickers_with_champion
+from tradeforge.report import artifact_key, images_markdown
+
+#: Event names: a warning (outside the 95% cone), a demotion that moved the pointer, and a
+#: demotion verdict whose pointer had already been moved by another writer.
+WARNING_EVENT = "tradeforge.paper.warning"
+DEMOTED_EVENT = "tradeforge.champion.demoted"
+ALARM_EVENT = "tradeforge.paper.alarm"
+
+
+@task(name="paper-tickers")
+def paper_tickers_task(
+    tickers: list[str] | None, store: str, endpoint_url: str | None = None
+) -> list[str]:
+    """The tickers given, or every ticker of the store with a champion."""
+    return list(tickers) if tickers else tickers_with_champion(store, endpoint_url)
+
+
+@task(
+    name="paper-record",
+    task_run_name="paper-{champion[ticker]}",
+    # A retry is safe: a bar already recorded with the same decision is not written again.
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=_store_was_away,
+)
+def record_task(
+    frame: pd.DataFrame,
+    champion: dict[str, Any],
+    store: str,
+    run_id: str,
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Decide and record every validated bar since the ledger's last record."""
+    return record_bars(frame, champion, store, run_id=run_id, endpoint_url=endpoint_url)
+
+
+@task(
+    name="paper-monitor",
+    task_run_name="monitor-{ticker}",
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=_store_was_away,
+)
+def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """Judge the champion's live record; demote it if it broke; emit an event for operators."""
+    verdict = monitor_champion(open_registry(store, endpoint_url), ticker)
+    event = {"warning": WARNING_EVENT, "demote": ALARM_EVENT}.get(verdict["status"])
+    if verdict.get("demotion", {}).get("moved"):
+        event = DEMOTED_EVENT
+    if event is not None:
+        emit_event(
+            event=event,
+            resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},
+            payload=verdict,
+        )
+    return verdict
+
+
+@task(name="paper-report", task_run_name="paper-report-{ticker}")
+def report_task(
+    ticker: str, champion: dict[str, Any], store: str, endpoint_url: str | None = None
+) -> None:
+    """Artifacts: the last decisions, and the live equity inside the validation cone."""
+    report = paper_report(
+        open_registry(store, endpoint_url), ticker, champion["agent"], champion["version_id"]
+    )
+    create_table_artifact(
+        key=artifact_key("paper", ticker),
+        table=report["rows"],
+        description=f"{ticker}: the last paper decisions (ledger in {store})",
+    )
+    if report["png"] is not None:
+        create_markdown_artifact(
+            key=artifact_key("paper-cone", ticker),
+            markdown=images_markdown({"live equity in the validation cone": report["png"]}),
+            description=f"{ticker}: champion {champion['version_id']} on paper",
+        )

@@ -1,0 +1,394 @@
+"""Is the champion still doing what its validation record promised? Cones and a CUSUM.
+
+The reference is the champion's own out-of-sample record at promotion: its pooled walk-forward
+validation returns (``walk_forward.returns`` in the model card). Live returns are the ledger's
+net returns of the bars the champion decided, since it took over.
+
+- **Cone** (stationary bootstrap, Politis & Romano 1994): ``samples`` paths as long as the live
+  record are resampled from the validation returns in blocks of geometric length (mean
+  ``block``, default ``n ** (1/3)``), keeping their short-range dependence. Their quantiles at
+  each bar give the cone of cumulative return and the bound of maximum drawdown.
+- **CUSUM** (Page 1954) on the live returns standardised by the validation mean and standard
+  deviation: ``S_t = max(0, S_{t-1} - z_t - k)`` grows while returns run below the validation
+  mean by more than ``k`` standard deviations. With the default ``k`` (``k_share`` 1: the
+  validation's per-bar Sharpe, at least ``min_k``) ``z_t + k = r_t / sd``: S is the run of
+  losses below zero in validation standard deviations, reset by gains. Its alarm threshold is
+  calibrated on the same bootstrap: the ``1 - cusum_false_alarm`` quantile of the CUSUM's
+  maximum over ``cusum_horizon`` resampled bars, so a record like the validation one alarms
+  that rarely.
+- **Drawdown bound**: the band of bootstrap maximum drawdowns, held over ``cusum_horizon``
+  bars (crossed anywhere by ``1 - demote_level`` of the paths), kept between ``drawdown_floor``
+  and ``drawdown_cap`` times the validation's maximum drawdown: never below what the champion
+  already lived through (a bootstrap of one record is too narrow early on), and a hard stop
+  above (the issue's bound: demoted before twice it).
+
+Verdict: cumulative return outside the central ``warn_level`` cone, or drawdown past its
+``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop)
+or a CUSUM alarm: ``demote``. ``benchmarks/paper_monitor.py`` measures the defaults. Everything is seeded: the same records give the same verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from tradeforge.config._base import Section
+
+
+class MonitorConfig(Section):
+    """How live returns are judged against the validation record."""
+
+    samples: int = Field(2000, ge=100, description="Bootstrap paths of the cone and the CUSUM.")
+    block: float | None = Field(
+        None, gt=1, description="Mean block length of the stationary bootstrap; None = n^(1/3)."
+    )
+    warn_level: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="Central cone of cumulative return (and drawdown bound) past which a warning is raised.",
+    )
+    demote_level: float = Field(
+        0.99, gt=0.5, lt=1, description="Drawdown bound past which the champion is demoted."
+    )
+    k_share: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="CUSUM reference value k as a share of the validation's per-bar Sharpe "
+        "(1: S_t accumulates losses below 0 in validation sd units; 0.5: tuned to the edge "
+        "vanishing, slower and with more false alarms in benchmarks/paper_monitor.py).",
+    )
+    drawdown_cap: float | None = Field(
+        1.5,
+        gt=1,
+        description="Demote once the live drawdown passes this multiple of the validation's "
+        "maximum drawdown, even inside the bootstrap band (a hard stop); None = the band only.",
+    )
+    drawdown_floor: float = Field(
+        1.25,
+        ge=0,
+        description="Never demote on a drawdown within this multiple of the validation's "
+        "maximum drawdown (the champion lived through that in its validation record).",
+    )
+    min_k: float = Field(
+        0.05, gt=0, description="Least CUSUM reference value k, in standard deviations."
+    )
+    cusum_false_alarm: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description="Share of bootstrap paths of cusum_horizon bars the CUSUM may alarm on.",
+    )
+    cusum_horizon: int = Field(
+        252, ge=20, description="Bars over which the false-alarm share holds."
+    )
+    min_bars: int = Field(5, ge=1, description="Live bars before any verdict.")
+    seed: int = Field(0, description="Seed of the bootstrap (verdicts are reproducible).")
+
+
+Status = Literal["ok", "warning", "demote", "too_early"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The monitor's judgement of one live record."""
+
+    status: Status
+    reasons: list[str]
+    bars: int
+    cum_return: float
+    cone_low: float
+    """Lower edge of the central ``warn_level`` cone of cumulative return at ``bars``."""
+    cone_high: float
+    max_drawdown: float
+    drawdown_warn: float
+    """``warn_level`` quantile of the bootstrap's maximum drawdown at ``bars``."""
+    drawdown_bound: float
+    """``demote_level`` quantile of it."""
+    cusum: float
+    cusum_threshold: float
+    cusum_k: float
+    validation_max_drawdown: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def json_dict(self) -> dict[str, Any]:
+        """Plain JSON types (for the history's evidence and events)."""
+        return asdict(self)
+
+
+#: Bootstrap paths are drawn in chunks of this many bars, each from its own seeded generator,
+#: so a shorter horizon's paths are exactly the first bars of a longer one's.
+CHUNK = 64
+
+
+def stationary_bootstrap(
+    returns: np.ndarray, horizon: int, samples: int, block: float, seed: int
+) -> np.ndarray:
+    """``(samples, horizon)`` returns resampled in blocks of geometric length (mean ``block``),
+    wrapping around the end (Politis & Romano 1994). A path of ``horizon`` bars is the start of
+    the same seed's path of any longer horizon."""
+    r = np.asarray(returns, dtype=np.float64)
+    n = len(r)
+    index = np.empty((samples, horizon), dtype=np.int64)
+    for c0 in range(0, horizon, CHUNK):
+        width = min(CHUNK, horizon - c0)
+        rng = np.random.default_rng([seed, c0 // CHUNK])
+        restart = rng.random((samples, CHUNK))[:, :width] < 1.0 / block
+        fresh = rng.integers(0, n, (samples, CHUNK))[:, :width]
+        for j in range(width):
+            if c0 + j == 0:
+                index[:, 0] = fresh[:, 0]
+            else:
+                follow = (index[:, c0 + j - 1] + 1) % n
+                index[:, c0 + j] = np.where(restart[:, j], fresh[:, j], follow)
+    return r[index]
+
+
+def drawdown_paths(returns: np.ndarray) -> np.ndarray:
+    """Running maximum drawdown of each row's equity curve (starting at 1), same shape."""
+    equity = np.cumprod(1.0 + returns, axis=-1)
+    start = np.ones((*returns.shape[:-1], 1))
+    peak = np.maximum.accumulate(np.concatenate([start, equity], axis=-1), axis=-1)[..., 1:]
+    return np.maximum.accumulate(1.0 - equity / peak, axis=-1)
+
+
+def cusum(z: np.ndarray, k: float | np.ndarray) -> np.ndarray:
+    """Lower one-sided CUSUM of standardised returns along the last axis (``S_0 = 0``);
+    ``k`` is one value or one per row."""
+    z = np.asarray(z, dtype=np.float64)
+    s = np.zeros(z.shape[:-1])
+    out = np.empty_like(z)
+    for j in range(z.shape[-1]):
+        s = np.maximum(0.0, s - z[..., j] - k)
+        out[..., j] = s
+    return out
+
+
+def simultaneous_index(dd: np.ndarray, allowed: float, skip: int) -> int:
+    """The order statistic (row of ``dd`` sorted per bar) whose curve the paths cross at any bar
+    after ``skip`` in at most ``allowed`` of them: a band that holds over the whole horizon,
+    not bar by bar (a pointwise 99% bound is crossed by far more than 1% of paths somewhere)."""
+    ordered = np.sort(dd, axis=0)
+    samples = len(dd)
+    lo, hi = int(np.floor((1 - allowed) * (samples - 1))), samples - 1
+    while lo < hi:  # smallest index whose band is crossed by <= allowed of the paths
+        mid = (lo + hi) // 2
+        crossed = (dd[:, skip:] > ordered[mid, skip:]).any(axis=1).mean()
+        lo, hi = (mid + 1, hi) if crossed > allowed else (lo, mid)
+    return lo
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the validation record implies, computed once per champion and horizon."""
+
+    mean: float
+    std: float
+    k: float
+    block: float
+    cusum_threshold: float
+    validation_max_drawdown: float
+    cum_quantiles: np.ndarray
+    """``(horizon, 4)``: cumulative-return quantiles at each bar, levels
+    ``[(1-demote)/2, (1-warn)/2, (1+warn)/2, (1+demote)/2]``."""
+    drawdown_quantiles: np.ndarray
+    """``(horizon, 2)``: at each bar, the ``warn`` quantile of maximum drawdown (pointwise) and
+    the ``demote`` bound (a band held over the whole horizon, see ``simultaneous_index``)."""
+
+
+def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Reference:
+    """The cones over ``horizon`` bars and the alarms' calibration, from validation returns.
+
+    Both alarms are calibrated on bootstrap paths of ``cusum_horizon`` bars: the CUSUM
+    threshold is the ``1 - cusum_false_alarm`` quantile of its maximum, each path standardised
+    by the mean and deviation of its own resample of the validation record (the live CUSUM's
+    reference is estimated from that record too, and its error would otherwise make false
+    alarms several times likelier); the drawdown bound is a band the paths cross anywhere in
+    the horizon in at most ``1 - demote_level`` of them.
+    """
+    v = np.asarray(validation, dtype=np.float64)
+    if len(v) < 20 or not np.isfinite(v).all():
+        raise ValueError(
+            f"monitor: the validation record has {len(v)} returns (finite ones needed, >= 20)"
+        )
+    mean, std = float(v.mean()), float(v.std(ddof=1))
+    if std <= 1e-12:
+        raise ValueError(
+            "monitor: the validation returns do not vary (a policy that never trades?)"
+        )
+    block = config.block or max(1.0, len(v) ** (1.0 / 3.0))
+    calib = config.cusum_horizon
+    paths = stationary_bootstrap(v, max(horizon, calib), config.samples, block, config.seed)
+    resampled = stationary_bootstrap(v, len(v), config.samples, block, config.seed + 1)
+    m = resampled.mean(axis=1)
+    sd = np.maximum(resampled.std(axis=1, ddof=1), 1e-12)
+    k_each = np.maximum(config.min_k, config.k_share * m / sd)
+    alarms = cusum((paths[:, :calib] - m[:, None]) / sd[:, None], k_each).max(axis=1)
+    threshold = float(np.quantile(alarms, 1.0 - config.cusum_false_alarm))
+    dd = drawdown_paths(paths)
+    band = simultaneous_index(dd[:, :calib], 1.0 - config.demote_level, config.min_bars - 1)
+    head = paths[:, :horizon]
+    cum = np.cumprod(1.0 + head, axis=1) - 1.0
+    w, d = config.warn_level, config.demote_level
+    bound = np.sort(dd[:, :horizon], axis=0)[band]
+    validation_mdd = float(drawdown_paths(v[None, :])[0, -1])
+    # A bootstrap of one record cannot lose more in one bar than its worst bar: early on the
+    # band is too narrow, and a drawdown the champion already had in validation is no evidence.
+    bound = np.maximum(bound, config.drawdown_floor * validation_mdd)
+    if config.drawdown_cap is not None:
+        bound = np.minimum(bound, config.drawdown_cap * validation_mdd)
+    return Reference(
+        mean=mean,
+        std=std,
+        k=max(config.min_k, config.k_share * mean / std),
+        block=block,
+        cusum_threshold=threshold,
+        validation_max_drawdown=validation_mdd,
+        cum_quantiles=np.quantile(
+            cum, [(1 - d) / 2, (1 - w) / 2, (1 + w) / 2, (1 + d) / 2], axis=0
+        ).T,
+        drawdown_quantiles=np.stack([np.quantile(dd[:, :horizon], w, axis=0), bound], axis=1),
+    )
+
+
+def judge(
+    validation: np.ndarray,
+    live: np.ndarray,
+    config: MonitorConfig | None = None,
+    ref: Reference | None = None,
+) -> Verdict:
+    """The verdict on ``live`` returns (oldest first) against the ``validation`` record."""
+    config = config or MonitorConfig()
+    x = np.asarray(live, dtype=np.float64)
+    n = len(x)
+    ref = ref or reference(validation, max(n, 1), config)
+    equity = np.cumprod(1.0 + x)
+    cum = float(equity[-1] - 1.0) if n else 0.0
+    mdd = float(drawdown_paths(x[None, :])[0, -1]) if n else 0.0
+    s = float(cusum((x - ref.mean) / ref.std, ref.k)[-1]) if n else 0.0
+    i = max(n, 1) - 1
+    q = ref.cum_quantiles[i]
+    dd_warn, dd_bound = (float(v) for v in ref.drawdown_quantiles[i])
+    reasons: list[str] = []
+    status: Status = "ok"
+    if n < config.min_bars:
+        status = "too_early"
+    else:
+        pct = f"{config.demote_level:.0%}"
+        if s > ref.cusum_threshold:
+            reasons.append(
+                f"CUSUM {s:.2f} > {ref.cusum_threshold:.2f} after {n} bars: returns run below "
+                f"the validation mean {ref.mean:+.5f} by more than k = {ref.k:.3f} sd"
+            )
+        if mdd > dd_bound:
+            cap = config.drawdown_cap
+            stop = cap is not None and dd_bound >= cap * ref.validation_max_drawdown
+            which = f"hard stop {cap} x" if stop else f"{pct} bootstrap band;"
+            reasons.append(
+                f"drawdown {mdd:.2%} past the bound {dd_bound:.2%} after {n} bars ({which} "
+                f"validation max drawdown {ref.validation_max_drawdown:.2%})"
+            )
+        if reasons:
+            status = "demote"
+        else:
+            warn = f"{config.warn_level:.0%}"
+            if not q[1] <= cum <= q[2]:
+                reasons.append(
+                    f"cumulative return {cum:+.2%} outside the {warn} cone "
+                    f"[{q[1]:+.2%}, {q[2]:+.2%}] after {n} bars"
+                )
+            if mdd > dd_warn:
+                reasons.append(f"drawdown {mdd:.2%} past the {warn} bound {dd_warn:.2%}")
+            status = "warning" if reasons else "ok"
+    return Verdict(
+        status=status,
+        reasons=reasons,
+        bars=n,
+        cum_return=cum,
+        cone_low=float(q[1]),
+        cone_high=float(q[2]),
+        max_drawdown=mdd,
+        drawdown_warn=dd_warn,
+        drawdown_bound=dd_bound,
+        cusum=s,
+        cusum_threshold=ref.cusum_threshold,
+        cusum_k=ref.k,
+        validation_max_drawdown=ref.validation_max_drawdown,
+    )
+
+
+def first_alarm(
+    validation: np.ndarray, live: np.ndarray, config: MonitorConfig | None = None
+) -> int | None:
+    """The first bar (1-based count of live returns) at which ``judge`` says demote, or None.
+
+    Equals calling ``judge`` after every bar (one reference over the whole horizon: the cone's
+    quantile at bar n does not depend on the horizon's length)."""
+    config = config or MonitorConfig()
+    x = np.asarray(live, dtype=np.float64)
+    ref = reference(validation, max(len(x), 1), config)
+    if len(x) == 0:
+        return None
+    s = cusum((x - ref.mean) / ref.std, ref.k)
+    mdd = drawdown_paths(x[None, :])[0]
+    bad = (s > ref.cusum_threshold) | (mdd > ref.drawdown_quantiles[: len(x), 1])
+    bad[: config.min_bars - 1] = False
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def live_returns(frame: Any, version_id: str) -> np.ndarray:
+    """The ledger's net returns earned by ``version_id``'s decisions since it last took over
+    (``frame``: ``Ledger.frame()``, one row per bar in bar order)."""
+    versions = frame["version_id"].tolist()
+    if not versions or versions[-1] != version_id:
+        return np.empty(0)
+    start = len(versions) - 1
+    while start > 0 and versions[start - 1] == version_id:
+        start -= 1
+    # Row i's net return settles row i-1's decision: the rows after the first one it decided.
+    return frame["net_return"].to_numpy(dtype=np.float64)[start + 1 :]
+
+
+def validation_returns(card: dict[str, Any]) -> np.ndarray | None:
+    """The pooled validation returns recorded at publish (None for cards without them)."""
+    got = card.get("walk_forward", {}).get("returns")
+    return None if got is None else np.asarray(got, dtype=np.float64)
+
+
+def monitor_champion(
+    registry: Any, ticker: str, config: MonitorConfig | None = None, *, demote: bool = True
+) -> dict[str, Any]:
+    """Judge the ticker's champion on its live ledger record; demote it when the verdict says so.
+
+    Returns plain JSON: ``status`` (``ok`` | ``warning`` | ``demote`` | ``too_early`` |
+    ``unmonitored`` | ``no_champion``), the verdict's figures and reasons, and for a demotion
+    what the registry did (``demotion``: the pointer moved back to the previous champion or to
+    none, or did not move because another writer moved it first). ``demote=False`` only reads.
+    """
+    from tradeforge.paper.ledger import Ledger
+
+    champ = registry.champion(ticker)
+    if champ is None:
+        return {"ticker": ticker, "status": "no_champion", "reasons": []}
+    card = registry.read_verified(
+        ticker, champ.agent, champ.version_id, (), expected_card_sha256=champ.card_sha256
+    ).card
+    base = {"ticker": ticker, "version_id": champ.version_id}
+    validation = validation_returns(card)
+    if validation is None:
+        reason = "its model card records no validation returns (published before issue 25)"
+        return base | {"status": "unmonitored", "reasons": [reason]}
+    live = live_returns(Ledger(registry.store, ticker).frame(), champ.version_id)
+    verdict = judge(validation, live, config)
+    out = base | verdict.json_dict() | {"expected_return": float(validation.mean()) * len(live)}
+    if demote and verdict.status == "demote":
+        done = registry.demote(
+            ticker, champ.version_id, "; ".join(verdict.reasons), champ.etag, verdict.json_dict()
+        )
+        out["demotion"] = asdict(done)
+    return out

@@ -1,0 +1,183 @@
+"""One ticker's paper run, end to end: champion -> its source's bars -> checked -> ``step``.
+
+``paper_ticker`` is what ``tradeforge paper`` runs (no Prefect: the bars get the contract's
+error rules in pandas, as ``tradeforge predict`` does). The Prefect flow ``flows/paper.py``
+ingests and validates with the full great-expectations suite itself and then calls
+``record_bars`` on the validated frame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tradeforge.paper.ledger import Ledger, LedgerRecord
+from tradeforge.paper.trader import step
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tradeforge.artifact import LoadedPolicy
+
+#: Records shown in a run's summary (the rest are in the ledger).
+SUMMARY_RECORDS = 5
+
+
+def tickers_with_champion(store: str, endpoint_url: str | None = None) -> list[str]:
+    """Every ticker of the store that has a champion, sorted."""
+    from tradeforge.inference import open_registry
+
+    registry = open_registry(store, endpoint_url)
+    return [t for t in registry.tickers() if registry.champion(t) is not None]
+
+
+def summary(
+    ticker: str, ledger: Ledger, new: list[LedgerRecord], version_id: str, **extra: Any
+) -> dict[str, Any]:
+    """What a run did for one ticker, as plain JSON types."""
+    last = new[-1] if new else ledger.last()
+    return {
+        "ticker": ticker,
+        "version_id": version_id,
+        "ledger": ledger.uri,
+        "recorded": len(new),
+        "first_bar": str(new[0].bar_time) if new else None,
+        "last_bar": None if last is None else str(last.bar_time),
+        "position": None if last is None else last.position_after,
+        "equity": None if last is None else last.equity,
+        "records": [_brief(r) for r in new[-SUMMARY_RECORDS:]],
+        **extra,
+    }
+
+
+def _brief(r: LedgerRecord) -> dict[str, Any]:
+    return {
+        "bar": str(r.bar_time),
+        "action": "long" if r.action else "flat",
+        "position_before": r.position_before,
+        "position_after": r.position_after,
+        "net_return": r.net_return,
+        "equity": r.equity,
+        "version_id": r.version_id,
+    }
+
+
+def record_bars(
+    frame: pd.DataFrame,
+    champion: dict[str, Any],
+    store: str,
+    *,
+    run_id: str,
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Record the bars of a validated ``frame`` since the ledger's last record.
+
+    ``champion`` is ``inference.champion_info``'s result; the version it names is loaded again
+    and checked against the card sha256 it recorded, so a pointer moved (or a file tampered
+    with) since it was read cannot slip another model in.
+    """
+    from tradeforge.artifact import load_policy
+    from tradeforge.inference import open_registry
+
+    registry = open_registry(store, endpoint_url)
+    policy = load_policy(
+        registry,
+        champion["ticker"],
+        champion["agent"],
+        champion["version_id"],
+        expected_card_sha256=champion["card_sha256"],
+    )
+    ledger = Ledger(registry.store, policy.ticker)
+    new = step(frame, policy, ledger, run_id=run_id)
+    return summary(policy.ticker, ledger, new, policy.version_id)
+
+
+def champion_bars(
+    policy: LoadedPolicy,
+    source: str | None = None,
+    *,
+    offline: bool = False,
+    endpoint_url: str | None = None,
+    snapshot_store: str | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The ticker's checked bars from ``source`` (default: the card's), from the date its
+    training started, at its interval; and where they were read."""
+    from tradeforge.artifact import card_interval, card_start
+    from tradeforge.inference import check_bars, read_latest_bars, resolve_source
+
+    frame, read_from = read_latest_bars(
+        policy.ticker,
+        resolve_source(policy, source),
+        start=card_start(policy.card),
+        interval=card_interval(policy.card),
+        offline=offline,
+        endpoint_url=endpoint_url,
+        snapshot_store=snapshot_store,
+    )
+    return check_bars(frame, policy.ticker), read_from
+
+
+def paper_ticker(
+    ticker: str,
+    store: str,
+    *,
+    source: str | None = None,
+    replay_from: str | None = None,
+    offline: bool = False,
+    endpoint_url: str | None = None,
+    run_id: str = "cli",
+) -> dict[str, Any]:
+    """One ticker's paper run: the bars since the ledger's last record (``tradeforge paper``),
+    then the monitor's verdict on the champion (which may demote it).
+
+    With ``replay_from`` every bar from that date to the source's last bar is driven through
+    the same loop into a replay ledger (``replay/<date>/<ticker>/``), apart from the live one.
+    """
+    from tradeforge.inference import champion_policy, open_registry
+
+    registry = open_registry(store, endpoint_url)
+    policy = champion_policy(ticker, registry)
+    frame, read_from = champion_bars(
+        policy, source, offline=offline, endpoint_url=endpoint_url, snapshot_store=store
+    )
+    if replay_from is None:
+        ledger = Ledger(registry.store, ticker)
+    else:
+        ledger = Ledger.replay(registry.store, ticker, replay_from)
+    new = step(frame, policy, ledger, start=replay_from, run_id=run_id)
+    extra: dict[str, Any] = {"read_from": read_from}
+    if replay_from is None:  # a replay is history, not live trading: nothing to judge
+        from tradeforge.paper.monitor import monitor_champion
+
+        extra["monitor"] = monitor_champion(registry, ticker)
+    return summary(ticker, ledger, new, policy.version_id, **extra)
+
+
+def ledger_view(registry: Any, ticker: str, last: int = 10) -> dict[str, Any]:
+    """The ticker's last ``last`` paper records and the monitor's verdict, read only (for
+    ``tradeforge ledger`` and ``GET /ledger/{ticker}``); ``LookupError`` when none is recorded."""
+    import pandas as pd
+
+    from storage.registry import check_ticker
+    from tradeforge.paper.monitor import monitor_champion
+
+    frame = Ledger(registry.store, check_ticker(ticker)).frame()
+    if frame.empty:
+        raise LookupError(f"no paper record for {ticker} in {registry.store.uri}")
+    rows = [
+        {
+            "bar": str(r.bar_time),
+            "version_id": r.version_id,
+            "action": "long" if r.action else "flat",
+            "position_before": float(r.position_before),
+            "position_after": float(r.position_after),
+            "net_return": None if pd.isna(r.net_return) else float(r.net_return),
+            "equity": float(r.equity),
+        }
+        for r in frame.tail(last).itertuples()
+    ]
+    return {
+        "ticker": ticker,
+        "bars": len(frame),
+        "records": rows,
+        "monitor": monitor_champion(registry, ticker, demote=False),
+    }
