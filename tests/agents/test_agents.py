@@ -201,11 +201,10 @@ def _children(pid: int) -> set[int]:
 def test_a_dying_actor_ends_the_run_with_a_clear_error(factory, message) -> None:
     cfg = DQN_CFG.replace(total_steps=100_000)
     run = ParallelDQN(TRAIN, ENV, cfg, PARALLEL, 0, progress=False, env_factory=factory)
-    started = time.monotonic()
+    # The timeout above is the hang guard; benchmarks/failure_times.py measures the seconds.
     with pytest.raises(ActorFailed, match=r"actor [01] of ParallelDQN") as err:
         run.train()
     assert message in str(err.value)
-    assert time.monotonic() - started < 60
     assert _children(os.getpid()) == set(), "actor processes left behind"
 
 
@@ -270,11 +269,11 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path) -> None:
         )
 
 
-@pytest.mark.timeout(180)
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.timeout(180)
 def test_ctrl_c_stops_parallel_training_with_no_orphans(tmp_path) -> None:
     ckpt = tmp_path / "ckpt"
     proc = subprocess.Popen(

@@ -35,7 +35,7 @@ from ops.stack import (
     stop_service,
     worker_service,
 )
-from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, chromium_path
+from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, require_chromium
 from tests.s3server import SeaweedS3
 from tests.tiny import tiny
 
@@ -191,8 +191,7 @@ def test_manual_deployment_runs_on_the_stack(
     assert version in promotion["data"]
 
     # what a person sees: the run's page and its artifacts in the Prefect UI
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed: run ops/ci-deps.sh (Debian package chromium)")
+    require_chromium()  # fails in CI, skips (saying why) elsewhere
     shot = capture_flow_run(
         stack.ui_url, flow_run_id, run["name"], OUTPUT, metrics_key="metrics-googl"
     )
