@@ -10,6 +10,7 @@ stopped at the end, pass or fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -26,7 +27,6 @@ from ops.stack import (
     deploy_all,
     ensure_pool,
     ensure_result_storage,
-    free_port,
     list_deployments,
     log_tail,
     prefect,
@@ -36,6 +36,7 @@ from ops.stack import (
     worker_service,
 )
 from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, require_chromium
+from tests.ports import start_on_free_ports
 from tests.s3server import SeaweedS3
 from tests.tiny import tiny
 
@@ -65,22 +66,33 @@ def s3(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, s3):
     """Prefect server (PREFECT_HOME in a temp dir), the pool, the deployments and a worker."""
-    cfg = StackConfig(
-        state_dir=tmp_path_factory.mktemp("stack"),
-        prefect_port=free_port(),
-        s3_port=s3.ports["s3.port"],
-        bucket=s3.bucket,
-        s3_keys=(s3.access_key, s3.secret_key),
-        worker_health_port=free_port(),
-    )
-    assert cfg.s3_url == s3.endpoint_url
-    shutil.rmtree(OUTPUT, ignore_errors=True)  # no screenshot of an earlier run is left to mislead
-    try:
+    state_dir = tmp_path_factory.mktemp("stack")
+
+    def start_server(ports: list[int]) -> StackConfig:
+        cfg = StackConfig(
+            state_dir=state_dir,
+            prefect_port=ports[0],
+            s3_port=s3.ports["s3.port"],
+            bucket=s3.bucket,
+            s3_keys=(s3.access_key, s3.secret_key),
+        )
         start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+        return cfg
+
+    def start_worker(ports: list[int]) -> StackConfig:
+        with_worker = dataclasses.replace(cfg, worker_health_port=ports[0])
+        start_service(worker_service(with_worker), cfg.logs, cfg.pids)
+        return with_worker
+
+    shutil.rmtree(OUTPUT, ignore_errors=True)  # no screenshot of an earlier run is left to mislead
+    cfg = StackConfig(state_dir=state_dir)  # only its folders, for the finally below
+    try:
+        cfg = start_on_free_ports(start_server)
+        assert cfg.s3_url == s3.endpoint_url
         ensure_pool(cfg)
         ensure_result_storage(cfg)
         deploy_all(cfg)
-        start_service(worker_service(cfg), cfg.logs, cfg.pids)
+        cfg = start_on_free_ports(start_worker)
         yield cfg
     finally:
         for name in ("worker", "prefect-server"):

@@ -23,8 +23,8 @@ import pytest
 
 from storage import open_store
 from storage.registry import ModelRegistry, sha256_hex, to_json
+from tests.ports import start_on_free_ports
 from tests.predict.champions import SPY, publish
-from tests.s3server import free_port
 from tradeforge.artifact import load_champion_policy
 from tradeforge.config import DataConfig
 from tradeforge.inference import act_on_latest, bars_frame, check_bars, predict
@@ -33,10 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TRADEFORGE = ROOT / ".venv" / "bin" / "tradeforge"
 
 
-@contextmanager
-def serving(store: str, *extra: str) -> Iterator[str]:
-    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL."""
-    port = free_port()
+class ServeExited(RuntimeError):
+    """``tradeforge serve`` exited while starting; the message carries its log."""
+
+
+def _start_serve(store: str, extra: tuple[str, ...], port: int) -> tuple[subprocess.Popen, str]:
+    """``tradeforge serve`` on ``port``, answering ``/models``; returns the process and log."""
     log = Path(store).parent / f"serve-{port}.log" if "://" not in store else None
     out = log.open("w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -46,23 +48,35 @@ def serving(store: str, *extra: str) -> Iterator[str]:
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         start_new_session=True,
     )
+    if log:
+        out.close()  # the child has its own copy
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            raise ServeExited(
+                f"serve exited with {proc.returncode}: {log.read_text() if log else ''}"
+            )
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2).close()
+            return proc, url
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+                raise AssertionError("serve did not answer within 120 s") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def serving(store: str, *extra: str) -> Iterator[str]:
+    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL."""
+    proc, url = start_on_free_ports(lambda ports: _start_serve(store, extra, ports[0]))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"serve exited: {log.read_text() if log else ''}"
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "serve did not answer within 120 s"
-                time.sleep(0.2)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-        if log:
-            out.close()
 
 
 def call(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -221,17 +235,21 @@ def test_the_stack_starts_serve_beside_its_s3(
     the first champion a training promotes, without a restart."""
     from ops.stack import StackConfig, serve_service, start_service, stop_service
 
-    cfg = StackConfig(
-        state_dir=tmp_path / "stack",
-        s3_port=s3_server.ports["s3.port"],
-        bucket=s3_server.bucket,
-        s3_keys=(s3_server.access_key, s3_server.secret_key),
-        serve_port=free_port(),
-    )
-    service = serve_service(cfg)
-    assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
-    try:
+    def start(ports: list[int]) -> StackConfig:
+        cfg = StackConfig(
+            state_dir=tmp_path / "stack",
+            s3_port=s3_server.ports["s3.port"],
+            bucket=s3_server.bucket,
+            s3_keys=(s3_server.access_key, s3_server.secret_key),
+            serve_port=ports[0],
+        )
+        service = serve_service(cfg)
+        assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
         start_service(service, cfg.logs, cfg.pids)
+        return cfg
+
+    cfg = start_on_free_ports(start)
+    try:
         status, health = call(cfg.serve_url, "/health")
         assert status == 503 and health["status"] == "no champion loaded"
         for name, value in s3_server.env().items():
