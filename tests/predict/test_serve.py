@@ -167,6 +167,49 @@ def test_requests_and_their_errors(spy_frame, tmp_path: Path) -> None:
         assert status == 422 and body["detail"][0]["type"] == "extra_forbidden"
 
 
+def test_bars_are_read_again_when_the_file_changes_or_after_the_ttl(
+    spy_frame, tmp_path: Path
+) -> None:
+    """The champion's source is a local file: a new bar appended shows at once (size and
+    modification time changed); an edit that keeps both shows only after ``--data-ttl``."""
+    lines = SPY.read_text().splitlines(keepends=True)  # newest bar first (Yahoo's layout)
+    header, newest, rest = lines[0], lines[1], lines[2:]
+    source = tmp_path / "SPY.csv"
+    source.write_text(header + "".join(rest))  # the day before the newest bar
+    store = str(tmp_path / "store")
+    publish(store, spy_frame, str(source), workdir=tmp_path)
+    ttl = 3.0
+    with serving(store, "--data-ttl", str(ttl)) as url:
+        _, before = call(url, "/predict", {"ticker": "SPY"})
+        assert before["timestamp"] == "2017-03-28" and before["bars_from"] == str(source)
+
+        source.write_text(header + newest + "".join(rest))  # the newest bar arrives
+        _, after = call(url, "/predict", {"ticker": "SPY"})
+        assert after["timestamp"] == "2017-03-29"  # re-read at once: the file changed
+        assert after["close"] == pytest.approx(235.539993)
+
+        # A correction of the newest close and adjusted close (within the bar's high and low),
+        # same size, same modification time: the cached bar is served until the TTL has
+        # passed, then the file is read again.
+        stat = source.stat()
+        fixed = ",235.439993,53156500,235.439993"
+        source.write_text(source.read_text().replace(",235.539993,53156500,235.539993", fixed))
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert source.stat().st_size == stat.st_size
+        edited = time.monotonic()
+        _, cached = call(url, "/predict", {"ticker": "SPY"})
+        if time.monotonic() - edited < ttl - 0.5:  # answered well within the TTL
+            assert cached["close"] == pytest.approx(235.539993)
+        wait_for(
+            lambda: (
+                call(url, "/predict", {"ticker": "SPY"})[1]["close"] == pytest.approx(235.439993)
+            ),
+            "the TTL to expire",
+            timeout=ttl + 30,
+        )
+        assert time.monotonic() - edited >= ttl - 0.5  # not before the TTL
+
+
 def test_new_champion_is_picked_up_and_a_tampered_one_refused(spy_frame, tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     first = publish(store, spy_frame, str(SPY), seed=3, workdir=tmp_path)
