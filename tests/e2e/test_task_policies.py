@@ -259,3 +259,45 @@ def test_training_timeout_stops_a_long_training(prefect_harness, tmp_path: Path)
     assert "exceeded its limit of 20 s" in message, message
     # Nothing was staged for the timed-out training.
     assert not (tmp_path / "store" / "staging").exists()
+
+
+TASK_MODULE = """
+from prefect import task
+
+from tasks.policies import PURE_CACHE
+
+
+@task(cache_policy=PURE_CACHE)
+def scale(values: list[float]) -> list[float]:
+    return [v * {factor} for v in values]
+"""
+
+
+def test_a_code_change_invalidates_the_cache(
+    prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PURE_CACHE (validate's and features' policy): same inputs and same code are served from
+    cache; the same inputs after an edit of the task's code run again, with the new code."""
+    import importlib
+    import sys
+
+    from prefect import flow
+
+    module = tmp_path / "edited_task.py"
+    module.write_text(TASK_MODULE.format(factor=2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # reload reads the edited source
+    monkeypatch.delitem(sys.modules, "edited_task", raising=False)
+    edited = importlib.import_module("edited_task")
+
+    @flow
+    def run() -> tuple[str, list[float]]:
+        state = edited.scale([1.0, 2.0], return_state=True)
+        return state.name, state.result()
+
+    assert run() == ("Completed", [2.0, 4.0])
+    assert run() == ("Cached", [2.0, 4.0])
+    module.write_text(TASK_MODULE.format(factor=10))  # the task's code changes
+    edited = importlib.reload(edited)
+    assert run() == ("Completed", [10.0, 20.0])
+    assert run() == ("Cached", [10.0, 20.0])
