@@ -239,3 +239,23 @@ def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> 
     # prefect-dask reports the cluster it made on the flow run's output, which the worker logs
     worker_log = (stack.logs / "worker.log").read_text(errors="replace")
     assert "Creating a new Dask cluster with `distributed" in worker_log
+
+
+def test_a_second_training_waits_for_the_first(stack: StackConfig, s3) -> None:
+    """Two trainings of two deployments submitted together: the training queue's limit (1)
+    makes the second start only after the first has finished, though the worker is free."""
+    runs = []
+    for i, deployment in enumerate(("train_pipeline/manual", "train_pipeline/dask")):
+        params = tiny(
+            run={"store": f"s3://{s3.bucket}/models-limit-{i}", "agents": ["dqn"]},
+            split={"folds": 1},
+        )
+        runs.append(_run_deployment(stack, params, deployment))
+    finished = [_wait_final(stack, flow_run_id) for flow_run_id in runs]
+    for run in finished:
+        _assert_completed(stack, run)
+    first, second = sorted(finished, key=lambda r: r["start_time"])
+    assert second["start_time"] >= first["end_time"], (
+        f"{first['name']} ran {first['start_time']}..{first['end_time']}, "
+        f"{second['name']} started {second['start_time']}"
+    )
