@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from storage.registry import ModelRegistry
+    from tradeforge.serving_security import Guard
 
 log = logging.getLogger("tradeforge.serve")
 #: Seconds between listings of the store for new tickers (when no ``tickers`` were given): a
@@ -265,8 +266,11 @@ class Watcher:
                 log.exception("champion refresh failed")
 
 
-def create_app(book: ChampionBook, *, poll_s: float = 2.0) -> FastAPI:
-    """The FastAPI app over ``book`` (already refreshed once); polls champions while it runs."""
+def create_app(book: ChampionBook, *, poll_s: float = 2.0, guard: Guard | None = None) -> FastAPI:
+    """The FastAPI app over ``book`` (already refreshed once); polls champions while it runs.
+
+    ``guard``: token and rate limit for every route but ``/health`` (``serving_security``).
+    """
     from fastapi import FastAPI, HTTPException
     from fastapi.concurrency import run_in_threadpool
 
@@ -336,6 +340,10 @@ def create_app(book: ChampionBook, *, poll_s: float = 2.0) -> FastAPI:
         result["bars_from"] = bars_from
         return result
 
+    if guard is not None:  # added last, so it is the outermost layer: checked before all else
+        from tradeforge.serving_security import ServeGuard
+
+        app.add_middleware(ServeGuard, guard=guard)
     return app
 
 

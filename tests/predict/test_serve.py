@@ -37,15 +37,17 @@ class ServeExited(RuntimeError):
     """``tradeforge serve`` exited while starting; the message carries its log."""
 
 
-def _start_serve(store: str, extra: tuple[str, ...], port: int) -> tuple[subprocess.Popen, str]:
-    """``tradeforge serve`` on ``port``, answering ``/models``; returns the process and log."""
+def _start_serve(
+    store: str, extra: tuple[str, ...], port: int, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``tradeforge serve`` on ``port``, answering ``/models``; returns the process and URL."""
     log = Path(store).parent / f"serve-{port}.log" if "://" not in store else None
     out = log.open("w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(TRADEFORGE), "serve", "--store", store, "--port", str(port), *extra],
         stdout=out,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
         start_new_session=True,
     )
     if log:
@@ -60,6 +62,8 @@ def _start_serve(store: str, extra: tuple[str, ...], port: int) -> tuple[subproc
         try:
             urllib.request.urlopen(f"{url}/models", timeout=2).close()
             return proc, url
+        except urllib.error.HTTPError:  # it answers: a 401 when a token is required
+            return proc, url
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -69,9 +73,12 @@ def _start_serve(store: str, extra: tuple[str, ...], port: int) -> tuple[subproc
 
 
 @contextmanager
-def serving(store: str, *extra: str) -> Iterator[str]:
-    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL."""
-    proc, url = start_on_free_ports(lambda ports: _start_serve(store, extra, ports[0]))
+def serving(store: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL.
+
+    ``env``: variables added to the server's environment (``TRADEFORGE_SERVE_TOKEN``).
+    """
+    proc, url = start_on_free_ports(lambda ports: _start_serve(store, extra, ports[0], env))
     try:
         yield url
     finally:
