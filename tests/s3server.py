@@ -8,6 +8,7 @@ running after ``stop()`` (the whole process group is killed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -192,7 +193,10 @@ class SeaweedS3:
             return ok
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
-                client.create_bucket(Bucket=self.bucket)
+                # weed mini's -bucket may create it between our HEAD and this call: then it
+                # answers BucketAlreadyOwnedByYou, and the next look finds the bucket.
+                with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+                    client.create_bucket(Bucket=self.bucket)
             return False
         except (BotoCoreError, urllib.error.URLError, OSError):
             return False
