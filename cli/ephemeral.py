@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
-#: Commands of ``tradeforge`` that run flows and so need a Prefect API.
-FLOW_COMMANDS = ("train", "predict")
 #: Seconds between the watchdog's looks at the parent.
 WATCH_INTERVAL_S = 0.5
 PR_SET_PDEATHSIG = 1
@@ -203,14 +201,6 @@ def _prefect_settings(api_url: str) -> Iterator[None]:
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         yield
-
-
-def server_for(argv: list[str]) -> contextlib.AbstractContextManager[EphemeralServer | None]:
-    """:func:`ephemeral_server` when ``argv`` runs a flow command, else a no-op context."""
-    command = next((a for a in argv if not a.startswith("-")), None)
-    if command in FLOW_COMMANDS and not {"--help", "-h"} & set(argv):
-        return ephemeral_server()
-    return contextlib.nullcontext()
 
 
 # -- in the server process ----------------------------------------------------------------------

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond the Python venv: Debian's chromium, for the
 # end-to-end test's screenshot of the flow run page in the Prefect UI. Idempotent; called by
-# .ci/run before `make test`. Fails loudly if it cannot install (the e2e test then skips with
-# the reason, it never passes silently).
+# .ci/run before `make test`. Fails loudly if it cannot install: in CI (CI set) .ci/run then
+# stops and the e2e UI test fails; only with CI unset does that test skip, saying why.
 set -euo pipefail
 
 if command -v chromium >/dev/null 2>&1; then

@@ -678,8 +678,9 @@ def list_deployments(cfg: StackConfig) -> list[str]:
 
 def config_from_env() -> StackConfig:
     """Ports can be moved with TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT /
-    TRADEFORGE_SERVE_PORT."""
+    TRADEFORGE_SERVE_PORT, the state folder with TRADEFORGE_STACK_DIR."""
     return StackConfig(
+        state_dir=Path(os.environ.get("TRADEFORGE_STACK_DIR", StackConfig.state_dir)),
         prefect_port=int(os.environ.get("TRADEFORGE_PREFECT_PORT", "4200")),
         s3_port=int(os.environ.get("TRADEFORGE_S3_PORT", "8333")),
         serve_port=int(os.environ.get("TRADEFORGE_SERVE_PORT", "8000")),

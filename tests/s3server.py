@@ -13,13 +13,14 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.ports import start_on_free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 WEED = ROOT / ".venv" / "bin" / "weed"
@@ -53,13 +54,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass  # not Linux: stop() still ends the server on every normal exit
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 class ServerExited(RuntimeError):
@@ -127,14 +121,15 @@ class SeaweedS3:
         if self.ports:
             self._launch()
             return
-        for attempt in range(3):
-            self.ports = {flag: free_port() for flag in PORT_FLAGS}
-            try:
-                self._launch()
-                return
-            except ServerExited:
-                if attempt == 2:
-                    raise
+
+        def launch(ports: list[int]) -> None:
+            self.ports = dict(zip(PORT_FLAGS, ports, strict=True))
+            self._launch()
+
+        # weed exits when any of its 13 listeners cannot bind: every exit counts as a lost port.
+        start_on_free_ports(
+            launch, len(PORT_FLAGS), retry_if=lambda exc, _: isinstance(exc, ServerExited)
+        )
 
     def _launch(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -208,8 +203,9 @@ class SeaweedS3:
             return ok
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
-                # weed mini creates the bucket itself (-bucket) and may win this race
-                with contextlib.suppress(ClientError):
+                # weed mini's -bucket may create it between our HEAD and this call: then it
+                # answers BucketAlreadyOwnedByYou, and the next look finds the bucket.
+                with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
                     client.create_bucket(Bucket=self.bucket)
             return False
         except (BotoCoreError, urllib.error.URLError, OSError):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.tiny import tiny_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +93,20 @@ def test_list_options_parse_commas_and_none_as_the_empty_list() -> None:
     assert hidden("16,8") == (16, 8)
     assert hidden("none") == ()  # how --help shows an empty default: a linear Q-function
     assert hidden("None") == () and hidden("") == ()
+
+
+def test_dask_flag_and_extra_trials_reach_the_run(tmp_path: Path) -> None:
+    """``--dask`` fans the run out on a temporary Dask LocalCluster; ``--promotion.extra_trials``
+    reaches the gate's deflation (trials counted and in the reason)."""
+    store = tmp_path / "store"
+    options = tiny_options(run={"agents": ["dqn"]}, split={"folds": 1})
+    args = ["train", "--store", str(store), "--json", "--dask", "--promotion.extra_trials", "7"]
+    done = _run([*args, *options], tmp_path, TRADEFORGE_DASK_WORKERS="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    # prefect-dask's own words when the flow's task runner starts a LocalCluster
+    assert "Creating a new Dask cluster with `distributed" in done.stderr, done.stderr[-3000:]
+    (ticker,) = json.loads(done.stdout.strip().splitlines()[-1])["tickers"]
+    gate = ticker["gate"]
+    assert gate["trials"] == 1 + 7  # one candidate trained, seven searched by hand before
+    assert gate["effective_trials"] == pytest.approx(1 + 7)
+    assert gate["deflation_sharpe"] > 0  # one candidate alone is not deflated at all

@@ -9,9 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from cli.ephemeral import FLOW_COMMANDS, _healthy, server_for
+from cli.ephemeral import _healthy, ephemeral_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,15 +110,12 @@ def test_watchdog_alone_ends_the_child_when_the_parent_dies() -> None:
             os.kill(child, signal.SIGKILL)
 
 
-def test_server_only_for_flow_commands_and_not_with_an_api(monkeypatch) -> None:
-    import contextlib
-
-    assert FLOW_COMMANDS == ("train", "predict")
-    for argv in (["validate", "x.csv"], ["train", "--help"], ["models", "list"], []):
-        assert isinstance(server_for(argv), contextlib.nullcontext), argv
+def test_no_server_when_an_api_is_configured(monkeypatch) -> None:
+    """The local stack or a Prefect Cloud workspace: ``tradeforge train`` starts nothing."""
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
-    with server_for(["train"]) as server:
-        assert server is None  # an API is configured: nothing started
+    with ephemeral_server() as server:
+        assert server is None
+    assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"  # left as it was
 
 
 def test_start_server_refuses_other_threads() -> None:
@@ -140,11 +135,3 @@ def test_start_server_refuses_other_threads() -> None:
     thread.start()
     thread.join()
     assert errors and "main thread" in str(errors[0])
-
-
-@pytest.mark.parametrize("argv", [["train"], ["--json", "predict", "--ticker", "SPY"]])
-def test_flow_commands_get_a_server_context(argv: list[str], monkeypatch) -> None:
-    import contextlib
-
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    assert not isinstance(server_for(argv), contextlib.nullcontext)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -114,17 +115,104 @@ def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: P
         "equity-googl",
     } <= keys
 
-    # Make the first version champion by hand; a second run is judged against it on the
-    # same pooled validation bars, and its figures are in the summary.
+    # Make the first version champion by hand; a second run re-scores it on the same pooled
+    # validation bars (same features and window: same warm-up), and the gate compares it there.
     first = registry.versions("GOOGL")[0]
     assert registry.promote("GOOGL", first, decision={"promote": True}, expected_etag=None)
     again = train_pipeline(**tiny(run={"store": str(store), "seeds": [1], "agents": ["dqn"]}))
     (ticker2,) = again["tickers"]
     assert ticker2["champion_before"] == first.version_id
-    assert ticker2["champion_validation"] is not None
-    assert "champion" in {c["benchmark"] for c in ticker2["gate"]["checks"]}
+    _assert_gated_against_the_champion(ticker2, bars=gate["bars"])
     assert ticker2["version"] != ticker["version"]
     assert registry.champion("GOOGL").version_id == first.version_id  # not earned: unchanged
+
+
+def _assert_gated_against_the_champion(ticker: dict, bars: int) -> None:
+    """The champion was re-scored on ``bars`` common bars and is one of the gate's benchmarks."""
+    rescored = ticker["champion_validation"]
+    assert set(rescored) == set(ticker["challenger"]["validation"])  # the same metrics
+    assert rescored != ticker["challenger"]["validation"]  # of another policy
+    assert ticker["gate"]["bars"] == bars
+    checks = {c["benchmark"]: c for c in ticker["gate"]["checks"]}
+    assert set(checks) == {"cash", "buy_and_hold", "champion"}
+    # The gate's champion benchmark is the re-scored champion on the common bars.
+    assert checks["champion"]["benchmark_sharpe"] == pytest.approx(rescored["sharpe"], rel=1e-6)
+
+
+def _pooled_buy_and_hold(frame: pd.DataFrame, split) -> list[float]:
+    """Buy-and-hold's validation returns over the tiny run's folds (default features, window 5)."""
+    from tradeforge.config import EnvConfig, EvalConfig, FeatureConfig
+    from tradeforge.evaluation import periods_per_year
+    from tradeforge.evaluation.stage import baseline_results
+    from tradeforge.features import prepare
+
+    prepared = prepare(frame, FeatureConfig(), split, 5)
+    results = baseline_results(prepared, EnvConfig(window=5), EvalConfig(), periods_per_year("1d"))
+    return list(results["buy_and_hold"].val_returns)
+
+
+def _annual_sharpe(returns: list[float]) -> float:
+    from tradeforge.evaluation import periods_per_year
+    from tradeforge.evaluation.significance import moments
+
+    return moments(returns).sharpe * math.sqrt(periods_per_year("1d"))
+
+
+def test_a_champion_with_a_longer_warm_up_is_compared_on_the_common_bars(
+    prefect_harness, tmp_path: Path
+) -> None:
+    """Two champions of the same challenger: one with its warm-up, one that needs 200 bars of
+    history (sma_ratio_20_200, window 1) and so starts trading ~13 bars into the first
+    validation fold. Against the second, every series is cut to the bars the champion has."""
+    from flows.train import train_pipeline
+    from tests.predict.champions import publish
+    from tradeforge.config import DataConfig, FeatureConfig, SplitConfig
+    from tradeforge.data import ingest
+    from tradeforge.features import market_for_inference
+
+    store = str(tmp_path / "store")
+    split = SplitConfig(**tiny()["split"])
+    history = ingest("GOOGL", DataConfig(source="demo", **tiny()["data"])).frame
+    run = tiny(run={"store": store, "agents": ["dqn"]}, data={"start": "2014-10-01"})
+
+    publish(store, history, "demo", workdir=tmp_path, split=split)  # default features, window 5
+    same = train_pipeline(**run)["tickers"][0]
+    bars = same["gate"]["bars"]
+    _assert_gated_against_the_champion(same, bars)
+    assert same["gate"]["challenger_sharpe"] == pytest.approx(
+        same["challenger"]["validation"]["sharpe"], rel=1e-9
+    )  # nothing cut
+
+    slow = FeatureConfig(features=("logret_1", "sma_ratio_20_200"))
+    champion = publish(
+        store, history, "demo", workdir=tmp_path, features=slow, window=1, split=split
+    )
+    longer = train_pipeline(**run)["tickers"][0]
+    assert longer["champion_before"] == champion.version.version_id
+    # The bars of the challenger's data before the champion's first defined feature row.
+    frame = ingest("GOOGL", DataConfig(source="demo", **run["data"])).frame
+    first = market_for_inference(frame, slow, champion.prepared.scaler, 1).timestamps[0]
+    val_start = pd.Timestamp(same["boundaries"]["folds"][0]["val_start"])
+    stamps = frame["timestamp"].dt.tz_localize(None)
+    missing = int(((stamps >= val_start) & (stamps < pd.Timestamp(first))).sum())
+    assert 5 <= missing <= 30, (val_start, first)
+    _assert_gated_against_the_champion(longer, bars - missing)
+    # Buy-and-hold on the challenger's folds: the gate's benchmark is it without those first bars.
+    hold = _pooled_buy_and_hold(frame, split)
+    hold_sharpe = {
+        name: next(c for c in r["gate"]["checks"] if c["benchmark"] == "buy_and_hold")[
+            "benchmark_sharpe"
+        ]
+        for name, r in (("same", same), ("longer", longer))
+    }
+    assert hold_sharpe["same"] == pytest.approx(_annual_sharpe(hold), rel=1e-9)
+    assert hold_sharpe["longer"] == pytest.approx(_annual_sharpe(hold[missing:]), rel=1e-9)
+    # The same challenger (same seed, same bars) as against the first champion ...
+    assert longer["challenger"]["validation"] == pytest.approx(same["challenger"]["validation"])
+    # ... but the gate judged it on the champion's bars only.
+    assert longer["gate"]["challenger_sharpe"] != pytest.approx(
+        longer["challenger"]["validation"]["sharpe"], rel=1e-6
+    )
 
 
 def test_bad_file_stops_before_training(prefect_harness, tmp_path: Path) -> None:

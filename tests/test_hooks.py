@@ -11,11 +11,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect import flow
 
-from flows.hooks import NOTIFY_BLOCK_ENV, NOTIFY_HOOKS, notify_on_failure
+from flows.hooks import NOTIFY_BLOCK_ENV, NOTIFY_HOOKS, notify_on_crashed, notify_on_failure
 
 
 class Receiver:
@@ -138,4 +140,32 @@ def test_unreachable_webhook_does_not_mask_the_run_error(
     state = failing_flow("SPY", return_state=True)
     assert state.is_failed() and "high 10.2 < low 11.0" in state.message
     assert f"Notification block 'custom-webhook/{webhook_block}' failed" in caplog.text
-    assert notify_on_failure  # the hook stays importable for the lead's @flow wiring
+
+
+def _real_flows() -> dict[str, Any]:
+    from flows.predict import predict
+    from flows.runners import train_pipeline_dask
+    from flows.train import train_pipeline
+
+    return {"train": train_pipeline, "train-dask": train_pipeline_dask, "predict": predict}
+
+
+@pytest.mark.parametrize("name", ["train", "train-dask", "predict"])
+def test_the_real_flows_carry_both_hooks(name: str) -> None:
+    """What deployments and the CLI run: a failure or crash of any of them notifies."""
+    real = _real_flows()[name]
+    assert notify_on_failure in real.on_failure_hooks
+    assert notify_on_crashed in real.on_crashed_hooks
+
+
+def test_a_failed_predict_run_notifies(
+    webhook_block: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    """The real ``predict`` flow on a store with no champion: it fails, and the hook says so."""
+    from flows.predict import predict
+
+    state = predict(ticker="SPY", store=str(tmp_path / "empty-store"), return_state=True)
+    assert state.is_failed()
+    (message,) = receiver.received
+    assert message["subject"].endswith("of predict Failed")
+    assert "SPY" in message["text"]

@@ -15,8 +15,18 @@ def market_file(name: str) -> Path:
 
 
 def vendor_files() -> list[Path]:
-    """Every vendor CSV in ../shared/data/market."""
-    return sorted(MARKET.glob("*.csv"))
+    """Every vendor CSV in ../shared/data/market; none is an error, not an empty parameter set.
+
+    Tests parametrised with it would otherwise be skipped ("got empty parameter set") and the
+    run go green without checking a single real file.
+    """
+    files = sorted(MARKET.glob("*.csv"))
+    if not files:
+        raise FileNotFoundError(
+            f"no vendor CSV files in {MARKET}: the tests need the shared market data "
+            "(../shared/data/market beside the repository)"
+        )
+    return files
 
 
 def interval_of(path: Path) -> str:

@@ -26,6 +26,20 @@ def _executed(cluster) -> dict[str, int]:
     return {name: w.state.executed_count for name, w in cluster.workers.items()}
 
 
+SUBMITTED = ("baselines-", "train-", "evaluate-", "ensemble-")
+"""Task-run name prefixes of the tasks train_pipeline submits to its task runner."""
+
+
+def _submitted(flow_run_id) -> list[str]:
+    """Names of the flow run's task runs that the flow submitted (not called inline)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [flow_run_id]}))
+    return [r.name for r in runs if r.name.startswith(SUBMITTED)]
+
+
 def test_train_pipeline_fans_out_on_dask(prefect_harness, local_cluster, tmp_path: Path) -> None:
     from flows.runners import with_task_runner
     from flows.train import train_pipeline
@@ -35,11 +49,17 @@ def test_train_pipeline_fans_out_on_dask(prefect_harness, local_cluster, tmp_pat
     assert pipeline is not train_pipeline
     store = tmp_path / "store"
     run = {"store": str(store), "agents": ["dqn"], "seeds": [0, 1]}
-    summary = pipeline(**tiny(run=run, split={"folds": 1}))
+    state = pipeline(**tiny(run=run, split={"folds": 1}), return_state=True)
+    summary = state.result()
 
-    # baselines + 2 trainings + 2 evaluations were submitted, and all ran on the Dask workers
+    # What the flow submits (the rest it calls inline): baselines, 2 trainings, 2 evaluations
+    # and the seeds' ensemble. Every one of them ran as a task on the Dask workers.
+    submitted = _submitted(state.state_details.flow_run_id)
+    assert sorted(name.split("-")[0] for name in submitted) == [
+        "baselines", "ensemble", "evaluate", "evaluate", "train", "train",
+    ]  # fmt: skip
     ran = sum(_executed(local_cluster).values()) - before
-    assert ran >= 5, _executed(local_cluster)
+    assert ran == len(submitted), (_executed(local_cluster), submitted)
     (ticker,) = summary["tickers"]
     # the two seeds, and their ensemble (mean of Q-values) as a candidate of its own
     assert sorted(c["seed"] for c in ticker["candidates"]) == [-1, 0, 1]

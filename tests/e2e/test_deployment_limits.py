@@ -15,25 +15,30 @@ from ops.stack import (
     api,
     deploy_all,
     ensure_pool,
-    free_port,
     prefect_server_service,
     start_service,
     stop_service,
 )
+from tests.ports import start_on_free_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    cfg = StackConfig(
-        state_dir=tmp_path_factory.mktemp("stack"),
-        prefect_port=free_port(),
-        s3_port=free_port(),
-        s3_keys=("unused", "unused"),
-    )
-    try:
+    state_dir = tmp_path_factory.mktemp("stack")
+
+    def start_server(ports: list[int]) -> StackConfig:
+        # the S3 port is only named in the deployments' environment: nothing binds it
+        cfg = StackConfig(
+            state_dir=state_dir, prefect_port=ports[0], s3_port=ports[1], s3_keys=("unused",) * 2
+        )
         start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+        return cfg
+
+    cfg = StackConfig(state_dir=state_dir)  # only its folders, for the finally below
+    try:
+        cfg = start_on_free_ports(start_server, 2)
         ensure_pool(cfg)
         ensure_pool(cfg)  # idempotent: a second `make up` keeps the queue and its limit
         deploy_all(cfg)

@@ -10,6 +10,7 @@ stopped at the end, pass or fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -26,7 +27,6 @@ from ops.stack import (
     deploy_all,
     ensure_pool,
     ensure_result_storage,
-    free_port,
     list_deployments,
     log_tail,
     prefect,
@@ -36,7 +36,8 @@ from ops.stack import (
     stop_service,
     worker_service,
 )
-from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, chromium_path
+from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, require_chromium
+from tests.ports import start_on_free_ports
 from tests.s3server import SeaweedS3
 from tests.tiny import tiny
 
@@ -66,22 +67,33 @@ def s3(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, s3):
     """Prefect server (PREFECT_HOME in a temp dir), the pool, the deployments and a worker."""
-    cfg = StackConfig(
-        state_dir=tmp_path_factory.mktemp("stack"),
-        prefect_port=free_port(),
-        s3_port=s3.ports["s3.port"],
-        bucket=s3.bucket,
-        s3_keys=(s3.access_key, s3.secret_key),
-        worker_health_port=free_port(),
-    )
-    assert cfg.s3_url == s3.endpoint_url
-    shutil.rmtree(OUTPUT, ignore_errors=True)  # no screenshot of an earlier run is left to mislead
-    try:
+    state_dir = tmp_path_factory.mktemp("stack")
+
+    def start_server(ports: list[int]) -> StackConfig:
+        cfg = StackConfig(
+            state_dir=state_dir,
+            prefect_port=ports[0],
+            s3_port=s3.ports["s3.port"],
+            bucket=s3.bucket,
+            s3_keys=(s3.access_key, s3.secret_key),
+        )
         start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+        return cfg
+
+    def start_worker(ports: list[int]) -> StackConfig:
+        with_worker = dataclasses.replace(cfg, worker_health_port=ports[0])
+        start_service(worker_service(with_worker), cfg.logs, cfg.pids)
+        return with_worker
+
+    shutil.rmtree(OUTPUT, ignore_errors=True)  # no screenshot of an earlier run is left to mislead
+    cfg = StackConfig(state_dir=state_dir)  # only its folders, for the finally below
+    try:
+        cfg = start_on_free_ports(start_server)
+        assert cfg.s3_url == s3.endpoint_url
         ensure_pool(cfg)
         ensure_result_storage(cfg)
         deploy_all(cfg)
-        start_service(worker_service(cfg), cfg.logs, cfg.pids)
+        cfg = start_on_free_ports(start_worker)
         yield cfg
     finally:
         for name in ("worker", "prefect-server"):
@@ -198,8 +210,7 @@ def test_manual_deployment_runs_on_the_stack(
     assert auth.split(":", 1)[1] not in json.dumps(records)
 
     # what a person sees: the run's page and its artifacts in the Prefect UI
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed: run ops/ci-deps.sh (Debian package chromium)")
+    require_chromium()  # fails in CI, skips (saying why) elsewhere
     shot = capture_flow_run(
         stack.ui_url, flow_run_id, run["name"], OUTPUT, metrics_key="metrics-googl", auth=auth
     )
@@ -235,3 +246,23 @@ def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> 
     # prefect-dask reports the cluster it made on the flow run's output, which the worker logs
     worker_log = (stack.logs / "worker.log").read_text(errors="replace")
     assert "Creating a new Dask cluster with `distributed" in worker_log
+
+
+def test_a_second_training_waits_for_the_first(stack: StackConfig, s3) -> None:
+    """Two trainings of two deployments submitted together: the training queue's limit (1)
+    makes the second start only after the first has finished, though the worker is free."""
+    runs = []
+    for i, deployment in enumerate(("train_pipeline/manual", "train_pipeline/dask")):
+        params = tiny(
+            run={"store": f"s3://{s3.bucket}/models-limit-{i}", "agents": ["dqn"]},
+            split={"folds": 1},
+        )
+        runs.append(_run_deployment(stack, params, deployment))
+    finished = [_wait_final(stack, flow_run_id) for flow_run_id in runs]
+    for run in finished:
+        _assert_completed(stack, run)
+    first, second = sorted(finished, key=lambda r: r["start_time"])
+    assert second["start_time"] >= first["end_time"], (
+        f"{first['name']} ran {first['start_time']}..{first['end_time']}, "
+        f"{second['name']} started {second['start_time']}"
+    )

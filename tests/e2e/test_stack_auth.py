@@ -28,7 +28,6 @@ from ops.stack import (
     api,
     api_refuses_anonymous,
     base_env,
-    free_port,
     prefect,
     prefect_auth_string,
     prefect_server_service,
@@ -37,7 +36,8 @@ from ops.stack import (
     stop_service,
     write_env_file,
 )
-from tests.e2e.ui import LOGIN_REFUSED, capture_login, chromium_path
+from tests.e2e.ui import LOGIN_REFUSED, capture_login, require_chromium
+from tests.ports import start_on_free_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -68,13 +68,16 @@ assert probe() == 42
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The stack's Prefect server with its generated auth string; stopped at the end."""
-    cfg = StackConfig(
-        state_dir=tmp_path_factory.mktemp("stack-auth"),
-        prefect_port=free_port(),
-        s3_keys=("key", "secret"),
-    )
-    try:
+    state_dir = tmp_path_factory.mktemp("stack-auth")
+
+    def start(ports: list[int]) -> StackConfig:
+        cfg = StackConfig(state_dir=state_dir, prefect_port=ports[0], s3_keys=("key", "secret"))
         start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+        return cfg
+
+    cfg = StackConfig(state_dir=state_dir)  # only its folders, for the finally below
+    try:
+        cfg = start_on_free_ports(start)
         yield cfg
     finally:
         stop_service("prefect-server", cfg.pids)
@@ -195,8 +198,8 @@ def test_the_auth_string_appears_in_no_log_line_or_prefect_record(server: StackC
             assert form not in text, f"the auth string is in the {name}"
 
 
-@pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (ops/ci-deps.sh)")
 def test_the_ui_asks_for_the_auth_string(server: StackConfig) -> None:
+    require_chromium()  # fails in CI, skips (saying why) elsewhere
     shutil.rmtree(OUTPUT, ignore_errors=True)  # no screenshot of an earlier run is left
     login = capture_login(server.ui_url, prefect_auth_string(server), OUTPUT)
     assert "Login" in login.before_text and "admin:pass" in login.before_html

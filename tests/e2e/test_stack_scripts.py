@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from ops.stack import (
+    ORDER,
     Service,
     StackConfig,
     StackError,
@@ -20,6 +22,8 @@ from ops.stack import (
     stop_service,
     up,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A parent that ignores SIGTERM and a child of its own: stop_service must still end both.
 STUBBORN = (
@@ -91,3 +95,33 @@ def test_env_sh_puts_the_venv_bin_on_path_once(tmp_path: Path) -> None:
     assert out[0] == str(VENV_BIN / "prefect") and out[1] == str(VENV_BIN / "tradeforge")
     assert out[2].split(":").count(str(VENV_BIN)) == 1  # sourced twice, added once
     assert out[3] == cfg.api_url
+
+
+def _make_status(state_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TRADEFORGE_STACK_DIR": str(state_dir)}
+    return subprocess.run(
+        ["make", "-s", "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_make_status_exits_1_when_the_stack_is_down(tmp_path: Path) -> None:
+    down = _make_status(tmp_path / "stack")
+    assert down.returncode != 0, down.stdout
+    for name in ORDER:
+        assert f"{name:15s}not running" in down.stdout
+    # Every part recorded as running (a live process each): exit 0, then 1 when one part stops.
+    pids = tmp_path / "stack" / "pids"
+    pids.mkdir(parents=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        for name in ORDER:
+            (pids / f"{name}.pid").write_text(f"{alive.pid}\n")
+        up_ = _make_status(tmp_path / "stack")
+        assert up_.returncode == 0, up_.stdout + up_.stderr
+        assert "Prefect UI: http://127.0.0.1:" in up_.stdout
+        (pids / "worker.pid").unlink()
+        partly = _make_status(tmp_path / "stack")
+        assert partly.returncode != 0 and f"{'worker':15s}not running" in partly.stdout
+    finally:
+        alive.kill()
+        alive.wait()

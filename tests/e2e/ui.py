@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 # Flags for a closed network: without the background-networking ones chromium keeps dialling out.
 CHROMIUM_FLAGS = (
@@ -33,6 +36,21 @@ CHROMIUM_FLAGS = (
 def chromium_path() -> str | None:
     """Debian's chromium if installed (``ops/ci-deps.sh`` installs it)."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def require_chromium() -> str:
+    """chromium's path; without it the calling test fails in CI (``CI`` set) and skips elsewhere.
+
+    CI promises the UI checks: a missing browser there is a broken CI machine, not a reason to
+    go green without them. On a developer's machine the skip says what to install.
+    """
+    path = chromium_path()
+    if path is not None:
+        return path
+    reason = "chromium is not installed: run ops/ci-deps.sh (Debian package chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI={os.environ['CI']} requires the UI checks")
+    pytest.skip(reason)
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,23 @@ def test_copies_of_one_candidate_are_not_deflated_as_many() -> None:
     assert alone.checks[0].psr < cash.psr
     with pytest.raises(ValueError, match="2 return series for 10 candidates"):
         decide(edge, {"cash": np.zeros(n)}, [annual] * 10, 0.1, CFG, PPY, trial_returns=copies[:2])
+
+
+def test_extra_trials_deflate_as_more_candidates_tried() -> None:
+    """Settings searched by hand before this run (``--promotion.extra_trials``) count as trials:
+    the bar rises with them, and a clear edge for one candidate is not clear after 500."""
+    n = 750
+    edge = _series(0.0012, 0.01, n, 21)
+    annual = moments(edge).sharpe * math.sqrt(PPY)
+
+    def gate(extra: int):
+        cfg = CFG.model_copy(update={"extra_trials": extra})
+        return decide(edge, {"cash": np.zeros(n)}, [annual, annual / 2], 0.1, cfg, PPY)
+
+    alone, searched, many = gate(0), gate(20), gate(500)
+    assert (alone.trials, searched.trials, many.trials) == (2, 22, 502)
+    assert searched.effective_trials == pytest.approx(alone.effective_trials + 20)
+    assert alone.deflation_sharpe < searched.deflation_sharpe < many.deflation_sharpe
+    assert alone.checks[0].psr > searched.checks[0].psr > many.checks[0].psr
+    assert alone.promote and not many.promote, (alone.reason, many.reason)
+    assert "502 candidate(s) tried" in many.reason

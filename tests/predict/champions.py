@@ -39,6 +39,9 @@ def publish(
     numpy_policy: bool = True,
     promote: bool = True,
     workdir: Path,
+    features: FeatureConfig = FeatureConfig(),  # noqa: B008 - frozen
+    window: int = WINDOW,
+    split: SplitConfig = SplitConfig(),  # noqa: B008 - frozen
 ) -> Published:
     """Build a seeded network for ``frame``'s features, publish it and (by default) promote it."""
     from tradeforge.agents import QAgent
@@ -47,17 +50,17 @@ def publish(
     from tradeforge.features import prepare
 
     ticker = str(frame["ticker"].iloc[0])
-    prepared = prepare(frame, FeatureConfig(), SplitConfig(), WINDOW)
+    prepared = prepare(frame, features, split, window)
     n_features = len(prepared.feature_names)
-    spec = NetworkSpec(WINDOW * n_features + 1, 2, hidden, dueling)
+    spec = NetworkSpec(window * n_features + 1, 2, hidden, dueling)
     agent = QAgent(build_q_network(spec, seed=seed))
-    model = agent.save(workdir / f"model-{seed}-{dueling}.keras")
+    model = agent.save(workdir / f"model-{seed}-{dueling}-{window}.keras")
     files: dict[str, Any] = {"model.keras": model}
     if numpy_policy:
         files.update(policy_files(agent))
     card = {
         "features": list(prepared.feature_names),
-        "window": WINDOW,
+        "window": window,
         "scaler": prepared.scaler,
         "data": {"source": source, "boundaries": prepared.boundaries, "sha256": "test"},
         "metrics": {"validation": {"sharpe": 0.5, "max_drawdown": 0.1}},

@@ -170,3 +170,35 @@ def test_a_card_that_differs_from_the_pointer_is_refused(tmp_path: Path) -> None
         from tradeforge.artifact import load_policy
 
         load_policy(registry, "SPY", "dqn", old.version_id, allow_keras=False)
+
+
+def test_keras_safe_mode_refuses_a_model_with_a_lambda_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``.keras`` file can carry Python bytecode in a Lambda layer; loading a champion
+    (a version from before the numpy policy) must refuse it rather than run it."""
+    import keras
+
+    from tradeforge.agents.qagent import QAgent
+    from tradeforge.artifact import load_policy
+
+    marker = tmp_path / "code-ran"
+    monkeypatch.setenv("LAMBDA_MARKER", str(marker))  # no closure: Keras stores only the code
+    inputs = keras.Input(shape=(23,), name="obs")
+    # Runs whenever the layer is called, e.g. while a loader rebuilds the model's graph.
+    hidden = keras.layers.Lambda(
+        lambda x: (open(__import__("os").environ["LAMBDA_MARKER"], "w").close(), x)[1]
+    )(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="q")(hidden))
+    path = tmp_path / "unsafe.keras"
+    model.save(path)
+    marker.unlink()  # building the model above ran it once
+
+    with pytest.raises(ValueError, match=r"(?s)not a loadable Q-network.*safe_mode"):
+        QAgent.load(path)
+    assert not marker.exists()
+    registry = ModelRegistry(open_store(str(tmp_path / "store")))
+    version = registry.publish("SPY", "dqn", {"model.keras": path}, {"window": 1})
+    with pytest.raises(ValueError, match="safe_mode"):
+        load_policy(registry, "SPY", "dqn", version.version_id)
+    assert not marker.exists()

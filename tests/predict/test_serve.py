@@ -23,8 +23,8 @@ import pytest
 
 from storage import open_store
 from storage.registry import ModelRegistry, sha256_hex, to_json
+from tests.ports import start_on_free_ports
 from tests.predict.champions import SPY, publish
-from tests.s3server import free_port
 from tradeforge.artifact import load_champion_policy
 from tradeforge.config import DataConfig
 from tradeforge.inference import act_on_latest, bars_frame, check_bars, predict
@@ -33,13 +33,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TRADEFORGE = ROOT / ".venv" / "bin" / "tradeforge"
 
 
-@contextmanager
-def serving(store: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL.
+class ServeExited(RuntimeError):
+    """``tradeforge serve`` exited while starting; the message carries its log."""
 
-    ``env``: variables added to the server's environment (``TRADEFORGE_SERVE_TOKEN``).
-    """
-    port = free_port()
+
+def _start_serve(
+    store: str, extra: tuple[str, ...], port: int, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``tradeforge serve`` on ``port``, answering ``/models``; returns the process and URL."""
     log = Path(store).parent / f"serve-{port}.log" if "://" not in store else None
     out = log.open("w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -49,25 +50,40 @@ def serving(store: str, *extra: str, env: dict[str, str] | None = None) -> Itera
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
         start_new_session=True,
     )
+    if log:
+        out.close()  # the child has its own copy
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            raise ServeExited(
+                f"serve exited with {proc.returncode}: {log.read_text() if log else ''}"
+            )
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2).close()
+            return proc, url
+        except urllib.error.HTTPError:  # it answers: a 401 when a token is required
+            return proc, url
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+                raise AssertionError("serve did not answer within 120 s") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def serving(store: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL.
+
+    ``env``: variables added to the server's environment (``TRADEFORGE_SERVE_TOKEN``).
+    """
+    proc, url = start_on_free_ports(lambda ports: _start_serve(store, extra, ports[0], env))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"serve exited: {log.read_text() if log else ''}"
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).close()
-                break
-            except urllib.error.HTTPError:  # it answers: a 401 when a token is required
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "serve did not answer within 120 s"
-                time.sleep(0.2)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-        if log:
-            out.close()
 
 
 def call(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -158,6 +174,49 @@ def test_requests_and_their_errors(spy_frame, tmp_path: Path) -> None:
         assert status == 422 and body["detail"][0]["type"] == "extra_forbidden"
 
 
+def test_bars_are_read_again_when_the_file_changes_or_after_the_ttl(
+    spy_frame, tmp_path: Path
+) -> None:
+    """The champion's source is a local file: a new bar appended shows at once (size and
+    modification time changed); an edit that keeps both shows only after ``--data-ttl``."""
+    lines = SPY.read_text().splitlines(keepends=True)  # newest bar first (Yahoo's layout)
+    header, newest, rest = lines[0], lines[1], lines[2:]
+    source = tmp_path / "SPY.csv"
+    source.write_text(header + "".join(rest))  # the day before the newest bar
+    store = str(tmp_path / "store")
+    publish(store, spy_frame, str(source), workdir=tmp_path)
+    ttl = 3.0
+    with serving(store, "--data-ttl", str(ttl)) as url:
+        _, before = call(url, "/predict", {"ticker": "SPY"})
+        assert before["timestamp"] == "2017-03-28" and before["bars_from"] == str(source)
+
+        source.write_text(header + newest + "".join(rest))  # the newest bar arrives
+        _, after = call(url, "/predict", {"ticker": "SPY"})
+        assert after["timestamp"] == "2017-03-29"  # re-read at once: the file changed
+        assert after["close"] == pytest.approx(235.539993)
+
+        # A correction of the newest close and adjusted close (within the bar's high and low),
+        # same size, same modification time: the cached bar is served until the TTL has
+        # passed, then the file is read again.
+        stat = source.stat()
+        fixed = ",235.439993,53156500,235.439993"
+        source.write_text(source.read_text().replace(",235.539993,53156500,235.539993", fixed))
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert source.stat().st_size == stat.st_size
+        edited = time.monotonic()
+        _, cached = call(url, "/predict", {"ticker": "SPY"})
+        if time.monotonic() - edited < ttl - 0.5:  # answered well within the TTL
+            assert cached["close"] == pytest.approx(235.539993)
+        wait_for(
+            lambda: (
+                call(url, "/predict", {"ticker": "SPY"})[1]["close"] == pytest.approx(235.439993)
+            ),
+            "the TTL to expire",
+            timeout=ttl + 30,
+        )
+        assert time.monotonic() - edited >= ttl - 0.5  # not before the TTL
+
+
 def test_new_champion_is_picked_up_and_a_tampered_one_refused(spy_frame, tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     first = publish(store, spy_frame, str(SPY), seed=3, workdir=tmp_path)
@@ -226,17 +285,21 @@ def test_the_stack_starts_serve_beside_its_s3(
     the first champion a training promotes, without a restart."""
     from ops.stack import StackConfig, serve_service, start_service, stop_service
 
-    cfg = StackConfig(
-        state_dir=tmp_path / "stack",
-        s3_port=s3_server.ports["s3.port"],
-        bucket=s3_server.bucket,
-        s3_keys=(s3_server.access_key, s3_server.secret_key),
-        serve_port=free_port(),
-    )
-    service = serve_service(cfg)
-    assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
-    try:
+    def start(ports: list[int]) -> StackConfig:
+        cfg = StackConfig(
+            state_dir=tmp_path / "stack",
+            s3_port=s3_server.ports["s3.port"],
+            bucket=s3_server.bucket,
+            s3_keys=(s3_server.access_key, s3_server.secret_key),
+            serve_port=ports[0],
+        )
+        service = serve_service(cfg)
+        assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
         start_service(service, cfg.logs, cfg.pids)
+        return cfg
+
+    cfg = start_on_free_ports(start)
+    try:
         status, health = call(cfg.serve_url, "/health")
         assert status == 503 and health["status"] == "no champion loaded"
         for name, value in s3_server.env().items():

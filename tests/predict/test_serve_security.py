@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.ports import free_port
 from tests.predict.champions import SPY, publish
 from tests.predict.test_serve import TRADEFORGE, serving
-from tests.s3server import free_port
 from tradeforge.config import DataConfig
 from tradeforge.serving_security import (
     TOKEN_ENV,

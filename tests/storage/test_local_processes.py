@@ -20,9 +20,9 @@ def _cas_writer(root: str, etag: str, i: int, start, results) -> None:
         start.wait()
         try:
             store.put_bytes(f"pointer-{r}.json", f"process {i}".encode(), if_match=etag)
-            results.put((r, i))
+            results.put((r, i, True))
         except PreconditionFailed:
-            pass
+            results.put((r, i, False))  # one message per round either way: counted, not polled
 
 
 def test_compare_and_swap_across_processes(tmp_path: Path) -> None:
@@ -38,13 +38,16 @@ def test_compare_and_swap_across_processes(tmp_path: Path) -> None:
     ]
     for p in procs:
         p.start()
+    # Exactly WORKERS x ROUNDS messages, read before joining (Queue.empty() is unreliable
+    # across processes, and a child with unflushed queue data cannot exit).
+    outcomes = [results.get(timeout=120) for _ in range(WORKERS * ROUNDS)]
     for p in procs:
         p.join(timeout=120)
         assert p.exitcode == 0
     wins: dict[int, list[int]] = {}
-    while not results.empty():
-        r, i = results.get(timeout=10)
-        wins.setdefault(r, []).append(i)
+    for r, i, won in outcomes:
+        if won:
+            wins.setdefault(r, []).append(i)
     assert sorted(wins) == list(range(ROUNDS)), wins
     assert all(len(w) == 1 for w in wins.values()), wins
     for r, (winner,) in wins.items():

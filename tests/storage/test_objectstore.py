@@ -169,7 +169,7 @@ def test_s3_wrong_credentials_clear_error_without_secret(s3_env, monkeypatch) ->
 
 
 def test_s3_unreachable_server_is_named(monkeypatch) -> None:
-    from tests.s3server import free_port
+    from tests.ports import free_port
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-id")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-value")
