@@ -16,7 +16,9 @@ task stream records when each task computed on which worker. Reported:
   worker ever idle);
 - ``prefect_api_s_per_task``: the mean of (Dask compute time - Prefect's own run time of the
   task), the orchestration each task pays (creating its run, proposing states, resolving inputs);
-- ``flow_s``: the whole flow run, and ``task_s`` by task kind (mean compute seconds).
+- ``flow_s``: the whole flow run, and ``task_s`` by task kind (mean Prefect run seconds);
+- ``cpu_s_per_ticker``, ``store_objects_per_ticker``, ``store_mb_per_ticker``: the cost model of
+  a nightly run (``--defaults`` for ``tradeforge train``'s own settings).
 
 Targets on this 2-core machine (issue 26): utilisation >= 0.85 with 2 workers and 8 tickers,
 wall within 1.2x of the ideal. The load average is printed before and after: on a shared 2-core
@@ -75,8 +77,14 @@ def market(folder: Path, n: int) -> list[str]:
     return tickers
 
 
-def sections(source: Path, store: Path, tickers: list[str], steps: int) -> dict[str, Any]:
-    """Small trainings: one agent kind, two seeds (and their ensemble), two folds."""
+def sections(
+    source: Path, store: Path, tickers: list[str], steps: int, defaults: bool = False
+) -> dict[str, Any]:
+    """Small trainings: one agent kind, two seeds (and their ensemble), two folds; or, with
+    ``defaults``, every default of ``tradeforge train`` (the nightly run's cost per ticker)."""
+    if defaults:
+        data = {"source": str(source), "tickers": tickers}
+        return {"run": {"store": str(store)}, "data": data}
     return {
         "run": {"store": str(store), "agents": ["dqn"], "seeds": [0, 1]},
         "data": {
@@ -91,7 +99,7 @@ def sections(source: Path, store: Path, tickers: list[str], steps: int) -> dict[
     }
 
 
-def measure(n_tickers: int, n_workers: int, steps: int) -> dict[str, Any]:
+def measure(n_tickers: int, n_workers: int, steps: int, defaults: bool = False) -> dict[str, Any]:
     from distributed import Client, get_task_stream
 
     from cli.ephemeral import ephemeral_server
@@ -100,7 +108,7 @@ def measure(n_tickers: int, n_workers: int, steps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tradeforge-scale-") as tmp:
         folder = Path(tmp)
         tickers = market(folder / "market", n_tickers)
-        params = sections(folder / "market", folder / "store", tickers, steps)
+        params = sections(folder / "market", folder / "store", tickers, steps, defaults)
         os.environ["PREFECT_HOME"] = str(folder / "prefect")
         with ephemeral_server() as server:
             env = {"PREFECT_API_URL": server.api_url, "PREFECT_HOME": str(folder / "prefect")}
@@ -115,7 +123,14 @@ def measure(n_tickers: int, n_workers: int, steps: int) -> dict[str, Any]:
                 flow_s = time.perf_counter() - started
                 failed = not state.is_completed()
                 runs = prefect_run_times()
-        return summarise(stream.data, runs, n_tickers, n_workers, steps, flow_s, failed)
+        steps = None if defaults else steps
+        result = summarise(stream.data, runs, n_tickers, n_workers, steps, flow_s, failed)
+        files = [p for p in (folder / "store").rglob("*") if p.is_file()]
+        result["store_objects_per_ticker"] = round(len(files) / n_tickers, 1)
+        result["store_mb_per_ticker"] = round(
+            sum(p.stat().st_size for p in files) / 1e6 / n_tickers, 2
+        )
+        return result
 
 
 def prefect_run_times() -> dict[str, float]:
@@ -137,7 +152,7 @@ def summarise(
     run_times: dict[str, float],
     n_tickers: int,
     n_workers: int,
-    steps: int,
+    steps: int | None,
     flow_s: float,
     failed: bool,
 ) -> dict[str, Any]:
@@ -198,11 +213,14 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", type=int, default=2000, help="env steps per training")
+    parser.add_argument(
+        "--defaults", action="store_true", help="every default of tradeforge train (not small)"
+    )
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = parser.parse_args()
     print(load(), flush=True)
     with contextlib.redirect_stdout(sys.stderr):  # the flow's prints stay off the JSON line
-        result = measure(args.tickers, args.workers, args.steps)
+        result = measure(args.tickers, args.workers, args.steps, args.defaults)
     result["load_after"] = load()
     result["targets"] = TARGETS
     print(f"{result['tickers']} tickers on {result['workers']} worker processes:")
@@ -211,7 +229,8 @@ def main() -> None:
     print(f"  {'utilisation':24s} {result['utilisation']} {result['utilisation_per_worker']}")
     print(f"  {'prefect_api_s_per_task':24s} {result['prefect_api_s_per_task']}")
     print(f"  {'task_s':24s} {result['task_s']}")
-    print(f"  {'cpu_s_per_ticker':24s} {result['cpu_s_per_ticker']}")
+    for key in ("cpu_s_per_ticker", "store_objects_per_ticker", "store_mb_per_ticker"):
+        print(f"  {key:24s} {result[key]}")
     print(result["load_after"])
     if args.json:
         print(json.dumps(result))
