@@ -192,15 +192,22 @@ def train(**options: Any) -> None:
         raise typer.Exit(2) from exc
     from cli.ephemeral import ephemeral_server
     from flows.runners import with_task_runner
-    from flows.train import train_pipeline
+    from flows.train import TickersFailed, train_pipeline
 
     try:
         pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
         # A temporary Prefect server that dies with this process, even on SIGKILL.
         with ephemeral_server():
             summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
+    except TickersFailed as exc:  # the other tickers finished: show them, then fail
+        _print_summary(exc.summary, as_json)
+        raise fail(exc) from exc
     except Exception as exc:  # one clear line, the traceback is in the flow run's logs
         raise fail(exc) from exc
+    _print_summary(summary, as_json)
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:

@@ -9,9 +9,11 @@ or through a deployment from ``prefect.yaml``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import flow
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
 from flows.hooks import NOTIFY_HOOKS
@@ -34,11 +36,25 @@ from tradeforge.config import (
     SplitConfig,
     ValidationConfig,
 )
-from tradeforge.records import CandidateId
+from tradeforge.records import CandidateId, TickerFailure
 
 
-class CandidateFailed(RuntimeError):
-    """One or more trainings or evaluations of a ticker failed: the run fails, naming them."""
+class TickersFailed(RuntimeError):
+    """Some tickers' tasks failed: the others were finished and promoted on their own evidence,
+    and the run fails naming each failed ticker, task and cause. ``summary`` is the run's
+    summary, every ticker with its outcome (the CLI prints it before the error)."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        failed = [t for t in summary["tickers"] if t["outcome"] == "failed"]
+        super().__init__(
+            f"{len(failed)} of {len(summary['tickers'])} ticker(s) failed, nothing promoted for "
+            + ("it: " if len(failed) == 1 else "them: ")
+            + "; ".join(f"{t['ticker']}: {t['reason']}" for t in failed)
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:  # pickles with its summary
+        return (type(self), (self.summary,))
 
 
 @flow(name="train_pipeline", log_prints=True, **NOTIFY_HOOKS)
@@ -73,75 +89,100 @@ def train_pipeline(
         promotion=promotion,
     )
     run_id = flow_run.get_id() or "local"
+    preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
+    outcomes: dict[str, Any] = {}
+    waiting = list(cfg.data.tickers)
+    in_flight: dict[Any, _TickerRun] = {}
+    while waiting or in_flight:
+        # Every ready task of up to run.tickers_in_flight tickers is submitted at once; a
+        # ticker's promotion waits only for its own candidates, and a finished ticker's futures
+        # (its prepared frames) are let go before the next ticker is submitted.
+        while waiting and len(in_flight) < run.tickers_in_flight:
+            ticker_run = _submit_ticker(waiting.pop(0), cfg, run_id)
+            in_flight[ticker_run.promoted] = ticker_run
+        done = next(as_completed(list(in_flight)))
+        ticker_run = in_flight.pop(done)
+        outcomes[ticker_run.ticker] = _outcome(ticker_run, cfg.store_ref(), run_id)
+    ordered = [outcomes[ticker] for ticker in cfg.data.tickers]
+    summary = summary_task(
+        [o for o in ordered if not isinstance(o, TickerFailure)],
+        cfg,
+        failures=[o for o in ordered if isinstance(o, TickerFailure)],
+    )
+    if summary["failed"]:
+        raise TickersFailed(summary)
+    return summary
+
+
+@dataclass
+class _TickerRun:
+    """One ticker's submitted tasks: every future, and the promotion that ends them."""
+
+    ticker: str
+    futures: list[Any]
+    promoted: Any
+
+
+def _submit_ticker(ticker: str, cfg: PipelineConfig, run_id: str) -> _TickerRun:
+    """Submit every task of one ticker, each waiting only on the futures it reads."""
+    data, run, split, env = cfg.data, cfg.run, cfg.split, cfg.env
     store = cfg.store_ref()
+    ingested = ingest_task.submit(ticker, data, store if data.source == "yahoo" else None)
+    frame = validate_task.submit(ticker, ingested, data.interval, store, run_id, cfg.validation)
+    prepared = features_task.submit(ticker, frame, cfg.features, split, env.window)
+    ppy = periods_per_year_task.submit(ticker, data.interval)
+    baselines = baselines_task.submit(ticker, prepared, env, cfg.evaluation, ppy)
     candidates = [
         CandidateId(agent=agent, seed=seed, reward=reward)
-        for agent in cfg.run.agents
+        for agent in run.agents
         for reward in cfg.rewards
-        for seed in cfg.run.seeds
+        for seed in run.seeds
     ]
-    preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
-    decisions = []
-    for ticker in cfg.data.tickers:
-        ingested = ingest_task(ticker, data, store if data.source == "yahoo" else None)
-        frame = validate_task(ticker, ingested, data.interval, store, run_id, validation)
-        prepared = features_task(ticker, frame, features, split, env.window)
-        ppy = periods_per_year_task(ticker, data.interval)
-        baselines = baselines_task.submit(ticker, prepared, env, evaluation, ppy)
-        trained = [
-            train_task.submit(
-                ticker, cid, fold, prepared, env, dqn, parallel, store, run_id, run.work_dir
-            )
-            for cid in candidates
-            for fold in range(split.folds)
-        ]
-        refs = _all_or_fail(ticker, trained, store, run_id)
-        evaluated = [
-            evaluate_task.submit(ref, prepared, env, evaluation, ppy, store, run_id) for ref in refs
-        ]
-        if len(run.seeds) > 1:  # each agent kind's seeds, averaged, is a candidate of its own
-            evaluated += [
-                ensemble_task.submit(
-                    ticker, agent, reward, fold, members, prepared, env, evaluation, ppy,
-                    store, run_id,
-                )
-                for (agent, reward, fold), members in _seed_groups(refs).items()
-            ]  # fmt: skip
-        results = _all_or_fail(ticker, evaluated, store, run_id)
-        decisions.append(
-            promote_task(
-                ticker, results, baselines.result(), prepared, ingested, cfg, store, run_id, ppy
-            )
+    trained = {
+        (cid, fold): train_task.submit(
+            ticker, cid, fold, prepared, env, cfg.dqn, cfg.parallel, store, run_id, run.work_dir
         )
-    return summary_task(decisions, cfg)
+        for cid in candidates
+        for fold in range(split.folds)
+    }
+    evaluated = [
+        evaluate_task.submit(ref, prepared, env, cfg.evaluation, ppy, store, run_id)
+        for ref in trained.values()
+    ]
+    if len(run.seeds) > 1:  # each agent kind's seeds, averaged, is a candidate of its own
+        groups: dict[tuple[str, str, int], list[Any]] = {}
+        for (cid, fold), ref in trained.items():
+            groups.setdefault((cid.agent, cid.reward, fold), []).append(ref)
+        evaluated += [
+            ensemble_task.submit(
+                ticker, agent, reward, fold, members, prepared, env, cfg.evaluation, ppy,
+                store, run_id,
+            )
+            for (agent, reward, fold), members in groups.items()
+        ]  # fmt: skip
+    promoted = promote_task.submit(
+        ticker, evaluated, baselines, prepared, ingested, cfg, store, run_id, ppy
+    )
+    futures = [ingested, frame, prepared, ppy, baselines, *trained.values(), *evaluated]
+    return _TickerRun(ticker, futures, promoted)
 
 
-def _seed_groups(refs: list[Any]) -> dict[tuple[str, str, int], list[Any]]:
-    """Trained candidates grouped by (agent kind, reward, fold): the members of an ensemble."""
-    groups: dict[tuple[str, str, int], list[Any]] = {}
-    for ref in refs:
-        groups.setdefault((ref.id.agent, ref.id.reward, ref.fold), []).append(ref)
-    return groups
-
-
-def _all_or_fail(ticker: str, futures: list[Any], store: Any, run_id: str) -> list[Any]:
-    """Every future's result; or, when any failed, the staged files of the ticker are removed
-    and one error names each failed task and its cause."""
-    results, failures = [], []
-    for future in futures:
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            results.append(future.result())
-        else:
-            failures.append(f"{_name(future)}: {_cause(state)}")
-    if failures:
-        clear_staging_task(ticker, store, run_id)
-        raise CandidateFailed(
-            f"{ticker}: {len(failures)} of {len(futures)} candidate model(s) failed, nothing "
-            "promoted: " + "; ".join(failures)
-        )
-    return results
+def _outcome(ticker_run: _TickerRun, store: Any, run_id: str) -> Any:
+    """The ticker's promotion decision; or, when any of its tasks failed, its staged files
+    removed and a failure naming each failed task and its cause."""
+    for future in [*ticker_run.futures, ticker_run.promoted]:
+        future.wait()  # all are done; this keeps each final state (and its data) on the future
+    if ticker_run.promoted.state.is_completed():
+        return ticker_run.promoted.result()
+    failures = [
+        f"{_name(future)}: {_cause(future.state)}"
+        for future in [*ticker_run.futures, ticker_run.promoted]
+        if future.state.is_failed() or future.state.is_crashed()
+    ]
+    if not failures:  # cancelled, or a state no task of ours ends in: say what it was
+        failures = [f"promote-{ticker_run.ticker}: {_cause(ticker_run.promoted.state)}"]
+    clear_staging_task(ticker_run.ticker, store, run_id)
+    return TickerFailure(ticker=ticker_run.ticker, failures=failures)
 
 
 def _name(future: Any) -> str:

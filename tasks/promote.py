@@ -11,7 +11,7 @@ from storage import StoreRef
 from tasks.policies import STORE_RETRIES
 from tradeforge.config import PipelineConfig
 from tradeforge.promotion import Decision
-from tradeforge.records import FoldResult, PolicyResult
+from tradeforge.records import FoldResult, PolicyResult, TickerFailure
 from tradeforge.report import (
     artifact_key,
     decision_markdown,
@@ -61,6 +61,9 @@ def promote_task(
 
 
 @task(name="summary")
-def summary_task(decisions: list[Decision], cfg: PipelineConfig) -> dict[str, Any]:
-    """One JSON-ready summary of the run: metrics, baselines, decisions, version URIs."""
-    return summarize(decisions, cfg)
+def summary_task(
+    decisions: list[Decision], cfg: PipelineConfig, failures: list[TickerFailure] | None = None
+) -> dict[str, Any]:
+    """One JSON-ready summary of the run: metrics, baselines, decisions, version URIs, and the
+    tickers that failed."""
+    return summarize(decisions, cfg, failures)

@@ -69,13 +69,15 @@ def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> Non
 
 def test_a_failed_training_fails_the_run_and_names_the_candidate(tmp_path: Path) -> None:
     """A training stopped by its deadline: exit 1, one error line naming ticker, agent, seed,
-    fold and cause; no JSON summary, nothing staged or published."""
+    fold and cause; the JSON summary marks the ticker failed, nothing staged or published."""
     store = tmp_path / "store"
     args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(store), "--json"]
     options = ["--steps", "10000000", "--train-timeout", "3", "--folds", "1", "--seeds", "0"]
     done = _run([*args, *options, "--start", "2013-01-01", "--end", "2016-01-01"], tmp_path)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
-    assert not done.stdout.strip().endswith("}")  # no summary that could pass for a result
+    (ticker,) = json.loads(done.stdout.strip().splitlines()[-1])["tickers"]
+    assert ticker["outcome"] == "failed" and not ticker["promoted"], ticker
+    assert "train-SPY-dqn-simple-seed0-fold0" in ticker["reason"]
     error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1, done.stderr[-3000:]
     for text in ("SPY", "train-SPY-dqn-simple-seed0-fold0", "exceeded its limit of 3 s"):

@@ -239,3 +239,51 @@ def test_bad_file_stops_before_training(prefect_harness, tmp_path: Path) -> None
     assert "<html" in (folder / "SPY" / "data-docs.html").read_text().lower()
     assert not (store / "staging").exists()
     assert not (store / "models").exists()
+
+
+def test_one_bad_ticker_fails_the_run_after_the_others_are_decided(
+    prefect_harness, tmp_path: Path
+) -> None:
+    """Three tickers from a folder, one with a row whose high is below its low: the other two
+    are trained and decided on their own evidence, the bad one is named with its task and rule,
+    its staged files are removed, and the flow run ends Failed (issue 26)."""
+    from prefect.client.orchestration import get_client
+
+    from flows.train import TickersFailed, train_pipeline
+
+    source = tmp_path / "market"
+    source.mkdir()
+    for ticker in ("AAPL", "MSFT", "AMZN"):
+        text = (SHARED / f"{ticker}_2013-2023_yahoo-adjusted.csv").read_text()
+        (source / f"{ticker}.csv").write_text(text)
+    bad = pd.read_csv(source / "MSFT.csv")
+    row = int(bad.index[bad["Date"] == "2015-03-02"][0])
+    bad.loc[row, "High"] = bad.loc[row, "Low"] / 2
+    bad.to_csv(source / "MSFT.csv", index=False)
+    store = tmp_path / "store"
+    params = tiny(
+        run={"store": str(store), "agents": ["dqn"], "tickers_in_flight": 2},
+        data={"source": str(source), "tickers": ["AAPL", "MSFT", "AMZN"]},
+    )
+    with pytest.raises(TickersFailed) as raised:
+        train_pipeline(**params)
+
+    summary = raised.value.summary
+    assert [t["ticker"] for t in summary["tickers"]] == ["AAPL", "MSFT", "AMZN"]
+    outcomes = {t["ticker"]: t["outcome"] for t in summary["tickers"]}
+    assert outcomes["MSFT"] == "failed" and summary["failed"] == ["MSFT"]
+    assert outcomes["AAPL"] in ("promoted", "not_promoted")
+    assert outcomes["AMZN"] in ("promoted", "not_promoted")
+    (msft,) = [t for t in summary["tickers"] if t["ticker"] == "MSFT"]
+    assert msft["failures"][0].startswith("validate-MSFT: DataValidationError")
+    assert "high" in msft["reason"].lower(), msft["reason"]
+    assert "MSFT" in str(raised.value) and "validate-MSFT" in str(raised.value)
+    for good in ("AAPL", "AMZN"):  # each decided and recorded as a version, as a lone run would be
+        (entry,) = [t for t in summary["tickers"] if t["ticker"] == good]
+        assert Path(entry["version_uri"], "model_card.json").is_file()
+    assert not list((store / "models").glob("MSFT*"))
+    assert not [p for p in store.rglob("*") if "staging" in p.parts and "MSFT" in p.parts]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+        (run,) = [r for r in runs if r.parameters["data"].get("source") == str(source)]
+        assert run.state.is_failed(), run.state

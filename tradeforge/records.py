@@ -79,3 +79,21 @@ class PolicyResult(Record):
     """Metrics of each fold's validation stretch."""
     test: Metrics
     val_returns: list[float] = Field(default_factory=list, repr=False)
+
+
+class TickerFailure(Record):
+    """A ticker whose data, training or evaluation failed: nothing promoted, its staged files
+    removed. The summary lists it beside the tickers that finished."""
+
+    ticker: str
+    failures: list[str]
+    """``<task run name>: <error type>: <message>`` for each task that failed."""
+
+    def json_dict(self) -> dict[str, Any]:
+        return {
+            "ticker": self.ticker,
+            "outcome": "failed",
+            "promoted": False,
+            "reason": "; ".join(self.failures),
+            "failures": list(self.failures),
+        }

@@ -15,8 +15,14 @@ def artifact_key(*parts: object) -> str:
     return "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in text).split("-")))
 
 
-def summarize(decisions: list[Any], cfg: PipelineConfig) -> dict[str, Any]:
-    """The run's summary: per ticker the candidates, baselines and the promotion decision."""
+def summarize(
+    decisions: list[Any], cfg: PipelineConfig, failures: list[Any] | None = None
+) -> dict[str, Any]:
+    """The run's summary: per ticker (in the order asked) the candidates, baselines and the
+    promotion decision, with its ``outcome``: ``promoted``, ``not_promoted`` (``reason`` says
+    why) or ``failed`` (``failures`` names each failed task and its cause)."""
+    entries = {d.ticker: {**d.json_dict(), "outcome": _outcome(d)} for d in decisions}
+    entries |= {f.ticker: f.json_dict() for f in failures or []}
     return {
         "store": cfg.run.store,
         "source": cfg.data.source,
@@ -27,8 +33,13 @@ def summarize(decisions: list[Any], cfg: PipelineConfig) -> dict[str, Any]:
         "steps": cfg.dqn.total_steps,
         "env": cfg.env.model_dump(mode="json"),
         "promoted": [d.ticker for d in decisions if d.promoted],
-        "tickers": [d.json_dict() for d in decisions],
+        "failed": [f.ticker for f in failures or []],
+        "tickers": [entries[t] for t in cfg.data.tickers if t in entries],
     }
+
+
+def _outcome(decision: Any) -> str:
+    return "promoted" if decision.promoted else "not_promoted"
 
 
 def _fmt(value: Any, pct: bool) -> str:
@@ -160,6 +171,13 @@ def render_summary(summary: dict[str, Any]) -> None:
 
     console = Console(width=max(Console().width, 120))
     for ticker in summary["tickers"]:
+        if ticker.get("outcome") == "failed":
+            console.print(
+                f"[bold]{ticker['ticker']}[/]: [bold red]FAILED[/], nothing promoted — "
+                + "; ".join(ticker["failures"]),
+                highlight=False,
+            )
+            continue
         b = ticker["boundaries"]
         table = Table(
             title=f"{ticker['ticker']}: pooled validation {b['val_start']}..{b['test_start']} "

@@ -44,6 +44,13 @@ class RunConfig(Section):
         description="Local folder of each run's checkpoints (a rerun of the same flow run resumes from them) and TensorBoard logs: <work_dir>/<run id>/.",
     )
 
+    tickers_in_flight: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="Tickers whose tasks are submitted at once (all their trainings run in parallel on the task runner); bounds the prepared frames the flow holds.",
+    )
+
     @field_validator("agents", "seeds", "rewards")
     @classmethod
     def _unique(cls, values: tuple) -> tuple:
