@@ -13,7 +13,6 @@ import json
 import sys
 import types
 import typing
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -145,15 +144,16 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
 
 
 def _ticker_of_file(source: str | None) -> str | None:
-    """A single local file names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY)."""
-    if not source or source in (DEMO_SOURCE, "yahoo") or source.startswith("s3://"):
+    """A single file or S3 object names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY), or
+    is mapped to one (``prices.csv=SPY``); None when it does not (preflight then says so)."""
+    if not source or source in (DEMO_SOURCE, "yahoo"):
         return None
-    path = Path(source)
-    if path.is_file():
-        from tradeforge.data import infer_ticker
+    from tradeforge.data.sources import is_single_file, split_source, ticker_or_none
 
-        return infer_ticker(path)
-    return None
+    path, mapped = split_source(source)
+    if mapped or not is_single_file(source):
+        return mapped
+    return ticker_or_none(path)
 
 
 def train(**options: Any) -> None:
@@ -185,6 +185,9 @@ def train(**options: Any) -> None:
             cfg.data.source,
             cfg.run.store,
             endpoint_url=cfg.data.s3_endpoint_url,
+            start=cfg.data.start,
+            end=cfg.data.end,
+            interval=cfg.data.interval,
         )
     except PreflightError as exc:
         for problem in exc.problems:
