@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated, Literal
 
 import typer
@@ -38,6 +39,10 @@ def serve(
         Literal["critical", "error", "warning", "info", "debug"],
         typer.Option(help="uvicorn log level."),
     ] = "warning",
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest request body accepted; larger ones get 413."),
+    ] = 1 << 20,
 ) -> None:
     """Serve the champions over HTTP: GET /health, GET /models, POST /predict.
 
@@ -50,10 +55,12 @@ def serve(
 
     from tradeforge.serving import create_app, open_book
 
+    # Bound before anything is printed: a port in use is said once, not after the address.
+    listening = _listen(host, port)
     try:
         book = open_book(
             store,
-            tuple(split_list(tickers)),
+            tuple(t.upper() for t in split_list(tickers)),
             endpoint_url=s3_endpoint_url,
             data_ttl_s=data_ttl,
         )
@@ -65,13 +72,30 @@ def serve(
     if not book.slots:
         typer.echo(f"  no champion in {book.registry.store.uri} yet: polling for one")
     typer.echo(f"tradeforge serve: http://{host}:{port} (store {book.registry.store.uri})")
-    uvicorn.run(
-        create_app(book, poll_s=poll_interval),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-    )
+    app = create_app(book, poll_s=poll_interval, max_body_bytes=max_body_bytes)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``; exit 2 naming the address when it cannot bind.
+
+    Bound, not yet listening: until uvicorn listens on it (once the champions are loaded), a
+    client is refused at once instead of waiting in the backlog."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        typer.secho(
+            f"error: cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(another server there? pick --port)",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    return sock
 
 
 def register(app: typer.Typer) -> None:

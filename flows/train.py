@@ -72,7 +72,8 @@ def train_pipeline(
         evaluation=evaluation,
         promotion=promotion,
     )
-    run_id = flow_run.get_id() or "local"
+    # A resumed run reuses the interrupted run's id: its trainings find their checkpoints.
+    run_id = run.resume or flow_run.get_id() or "local"
     store = cfg.store_ref()
     candidates = [
         CandidateId(agent=agent, seed=seed, reward=reward)

@@ -143,6 +143,13 @@ DRILLS = [
         never=r"Traceback",
         needs="s3",
     ),
+    # 1. resuming a run that left no checkpoint
+    Drill(
+        "train --run.resume of an unknown run",
+        "train --source {SPY} --run.resume no-such-run --store {store}" + BUDGET,
+        2,
+        r"--run\.resume no-such-run: no checkpoints of that run in ",
+    ),
     # 8. one corrupt champion pointer
     Drill(
         "models list with one corrupt champion pointer",
@@ -244,3 +251,55 @@ def test_drill(drill: Drill, request: pytest.FixtureRequest) -> None:
     assert re.search(drill.says, said, re.MULTILINE), said
     if drill.never:
         assert not re.search(drill.never, said), said
+
+
+# -- 1 and 2: Ctrl-C during a training (slow: each starts a real training, ~1 min) -----------
+
+INTERRUPTED = re.compile(
+    r"^interrupted \(Ctrl-C\): dqn seed 0 at step (\d+) of 60000; staged files removed; "
+    r"checkpoints kept in (\S+): resume with the same command and --run\.resume (\S+)$"
+)
+
+
+@pytest.mark.parametrize("how", ["group", "pid"])
+def test_ctrl_c_stops_a_running_training_and_keeps_its_checkpoint(how: str, tmp_path: Path) -> None:
+    """Drill 1 (SIGINT to the process group, as a terminal sends it) and drill 2 (to the
+    command's PID alone) on the drill's exact training: exit 130 with one line, no staged
+    file left, the checkpoint of the step it stopped at kept; the group drill then resumes."""
+    from benchmarks.interrupt import DRILL, interrupt_training
+
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    store, work = tmp_path / "store", tmp_path / "runs"
+    got = interrupt_training(how, store, work, at_step=2500, env=env)
+    assert got.exit_code == 130, got.stderr[-3000:]
+    found = INTERRUPTED.match(got.last_line)
+    assert found, got.last_line
+    step, run_id = int(found[1]), found[3]
+    assert step >= got.step_at_signal >= 2500  # it was training, and stopped where it was
+    assert "Traceback" not in got.stderr and "ConnectError" not in got.stderr
+    assert not [p for p in store.rglob("*") if "staging" in p.parts and p.is_file()]
+    (checkpoint,) = (work / run_id / "checkpoints").rglob("checkpoint.npz")
+    from tradeforge.agents.checkpoint import load_checkpoint
+
+    assert load_checkpoint(checkpoint.parent)[1]["env_steps"] == step
+    if how != "group":
+        return
+    again = ["--steps", str(step + 200), "--store", str(store), "--run.work_dir", str(work)]
+    resumed = subprocess.run(
+        [
+            str(TRADEFORGE),
+            "train",
+            *DRILL[:2],
+            *DRILL[4:],
+            *again,
+            "--run.resume",
+            run_id,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f'"resumed_from": {step}' in resumed.stdout.splitlines()[-1]

@@ -326,7 +326,22 @@ def _match(cols: list[str]) -> tuple[Layout, dict[str, str]] | None:
     return None
 
 
-def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Parsed:
+def read_records(table: pd.DataFrame, name: str) -> Parsed:
+    """Bars given as records (``timestamp, open, high, low, close, volume``, e.g. a JSON body),
+    parsed by the same rules as a file's rows: one time zone, numbers that are numbers; errors
+    name the record as ``name[i]`` (0-based)."""
+    table = table.copy()
+    table.columns = [normalise_column(c) for c in table.columns]
+    return _parse_table(table, name, None, where=lambda pos: f"{name}[{pos}]")
+
+
+def _parse_table(
+    table: pd.DataFrame,
+    name: str,
+    first_line: int | None,
+    *,
+    where: Callable[[int], str] | None = None,
+) -> Parsed:
     cols = list(table.columns)
     found = _match(cols)
     if found is None:
@@ -338,8 +353,10 @@ def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Pars
     if table.empty:
         raise DataFormatError(f"{name}: header only, no bars ({layout.name} layout)")
 
-    def where(pos: int) -> str:
+    def at(pos: int) -> str:
         return f"{name} line {pos + first_line}" if first_line else f"{name} row {pos + 1}"
+
+    where = where or at
 
     bars = pd.DataFrame(index=range(len(table)))
     times = _parse_times(table[mapping["timestamp"]], layout.time_formats, where)
@@ -358,9 +375,16 @@ def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Pars
     return Parsed(columns, layout.name, tuple(notes), zoned=times.zoned, tickers=tuple(held))
 
 
+def _clip(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error names a cell, never echoes a
+    megabyte of it back (issue 24)."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 5]}...{shown[-2:]}"
+
+
 def _examples(bad: pd.Series, raw: pd.Series, where: Callable[[int], str]) -> str:
     positions = np.flatnonzero(bad.to_numpy())
-    shown = "; ".join(f"{where(int(p))}: {raw.iloc[p]!r}" for p in positions[:3])
+    shown = "; ".join(f"{where(int(p))}: {_clip(raw.iloc[p])}" for p in positions[:3])
     more = f" (and {len(positions) - 3} more)" if len(positions) > 3 else ""
     return f"{shown}{more}"
 

@@ -24,7 +24,7 @@ from tradeforge.data.canonical import (
     make_canonical,
 )
 from tradeforge.data.errors import DataFormatError, DataSourceError, TickerMismatch
-from tradeforge.data.formats import read_bars
+from tradeforge.data.formats import Parsed, read_bars
 
 if TYPE_CHECKING:
     from storage import ObjectStore
@@ -127,15 +127,7 @@ def _finish(ticker: str, raw: RawFile, config: DataConfig, single: str | None) -
     parsed = read_bars(raw.data, raw.name, ticker)
     if single is not None:  # a folder's file was picked by the ticker's own name
         check_file_ticker(single, ticker, held=parsed.tickers)
-    frame = make_canonical(parsed.bars, ticker)
-    _check_interval(frame, config.interval, raw.origin)
-    notes = parsed.notes
-    if config.interval == "1d":
-        from tradeforge.validation.derived import exchange_timezone
-
-        tz = exchange_timezone(ticker)
-        frame, moved = daily_dates(frame, zoned=parsed.zoned, timezone=tz)
-        notes += (f"{raw.name}: {moved}",) if moved else ()
+    frame, notes = canonical_bars(parsed, ticker, config.interval, raw.origin, raw.name)
     frame = filter_dates(frame, config.start, config.end, origin=raw.origin)
     return Ingested(
         frame=frame,
@@ -144,6 +136,24 @@ def _finish(ticker: str, raw: RawFile, config: DataConfig, single: str | None) -
         layout=parsed.layout,
         notes=notes,
     )
+
+
+def canonical_bars(
+    parsed: Parsed, ticker: str, interval: str, origin: str, name: str
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The canonical frame of parsed bars, whichever door they came through (a file, an S3
+    object, a request's JSON bars): the interval they hold checked, daily bars dated by their
+    calendar day in the exchange's time zone; with the reader's notes."""
+    frame = make_canonical(parsed.bars, ticker)
+    _check_interval(frame, interval, origin)
+    notes = parsed.notes
+    if interval == "1d":
+        from tradeforge.validation.derived import exchange_timezone
+
+        tz = exchange_timezone(ticker)
+        frame, moved = daily_dates(frame, zoned=parsed.zoned, timezone=tz)
+        notes += (f"{name}: {moved}",) if moved else ()
+    return frame, notes
 
 
 def _check_interval(frame: pd.DataFrame, interval: str, origin: str) -> None:
