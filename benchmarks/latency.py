@@ -8,7 +8,10 @@ reported): ``--help``, ``train --help``, ``validate`` on a real SPY file, and ``
 a champion this script publishes itself into a temporary store (a seeded, untrained Q-network of
 the default size, with the SPY file as its recorded source, through the real registry). Then
 ``tradeforge serve`` is started on a free 127.0.0.1 port and sent ``--requests`` sequential
-``POST /predict`` requests over one keep-alive connection: p50, p99 and requests per second.
+``POST /predict`` requests over one keep-alive connection: p50, p99 and requests per second,
+twice: without authentication or rate limit (``serve_*``), then with a bearer token and the
+per-client rate limit on (``serve_auth_*``; the limit set high enough that the benchmark's one
+client is never refused, so every request still goes through the token bucket and the token check).
 The machine's load average (``os.getloadavg``) is printed before and after: on a shared 2-core
 machine the figures move with it. ``--demo`` also times ``make demo``'s command once
 (``tradeforge train --seeds 0`` into a temporary store): issue 12 keeps it under 3 minutes.
@@ -23,6 +26,7 @@ import http.client
 import json
 import math
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -47,6 +51,7 @@ TARGETS = {
     "validate_s": 10.0,
     "predict_s": 3.0,
     "serve_p50_ms": 5.0,
+    "serve_auth_p50_ms": 1.0,  # issue 30
     "demo_s": 180.0,
 }
 
@@ -113,13 +118,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bench_serve(store: str, requests: int) -> dict[str, float]:
-    """p50 / p99 of ``POST /predict`` over one keep-alive connection, and requests per second."""
+def bench_serve(store: str, requests: int, *, auth: bool = False) -> dict[str, float]:
+    """p50 / p99 of ``POST /predict`` over one keep-alive connection, and requests per second.
+
+    ``auth``: with a bearer token and the rate limiter (keys ``serve_auth_*``); else neither.
+    """
     port = free_port()
+    token = secrets.token_urlsafe(32)
+    if auth:  # the limiter runs on every request, set high enough never to refuse this client
+        options = ["--rate-limit", "1000000", "--rate-burst", "1000000"]
+        env = {**os.environ, "TRADEFORGE_SERVE_TOKEN": token}
+    else:
+        options = ["--rate-limit", "0"]
+        env = {k: v for k, v in os.environ.items() if k != "TRADEFORGE_SERVE_TOKEN"}
     proc = subprocess.Popen(
-        [str(TRADEFORGE), "serve", "--store", store, "--port", str(port)],
+        [str(TRADEFORGE), "serve", "--store", store, "--port", str(port), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
         start_new_session=True,
     )
     try:
@@ -135,6 +151,8 @@ def bench_serve(store: str, requests: int) -> dict[str, float]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         bodies = [json.dumps({"ticker": "SPY", "position": p}).encode() for p in ("flat", "long")]
         headers = {"content-type": "application/json"}
+        if auth:
+            headers["authorization"] = f"Bearer {token}"
 
         def one(i: int) -> float:
             t0 = time.perf_counter()
@@ -156,10 +174,11 @@ def bench_serve(store: str, requests: int) -> dict[str, float]:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     times.sort()
+    prefix = "serve_auth" if auth else "serve"
     return {
-        "serve_p50_ms": statistics.median(times) * 1e3,
-        "serve_p99_ms": times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)] * 1e3,
-        "serve_rps": requests / total,
+        f"{prefix}_p50_ms": statistics.median(times) * 1e3,
+        f"{prefix}_p99_ms": times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)] * 1e3,
+        f"{prefix}_rps": requests / total,
     }
 
 
@@ -195,6 +214,7 @@ def main() -> None:
             shown = " ".join(f"{t:.2f}" for t in runs[key])
             print(f"  {key:14s} {results[key]:6.2f} s  ({shown})  tradeforge {' '.join(argv)}")
         results.update(bench_serve(store, args.requests))
+        results.update(bench_serve(store, args.requests, auth=True))
         if args.demo:
             demo_store = str(Path(tmp) / "demo-store")
             runs["demo_s"] = wall(["train", *DEMO_ARGS, "--store", demo_store], 1)
@@ -213,6 +233,9 @@ def main() -> None:
         "serve_p50_ms": (f"serve /predict p50 ({args.requests})", "ms"),
         "serve_p99_ms": (f"serve /predict p99 ({args.requests})", "ms"),
         "serve_rps": ("serve requests per second", "/s"),
+        "serve_auth_p50_ms": (f"serve auth /predict p50 ({args.requests})", "ms"),
+        "serve_auth_p99_ms": (f"serve auth /predict p99 ({args.requests})", "ms"),
+        "serve_auth_rps": ("serve auth requests per second", "/s"),
         "demo_s": ("make demo (train --seeds 0)", "s"),
     }
     for key, (label, unit) in labels.items():

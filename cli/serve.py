@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -39,6 +40,27 @@ def serve(
         Literal["critical", "error", "warning", "info", "debug"],
         typer.Option(help="uvicorn log level."),
     ] = "warning",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the bearer token every path but /health requires "
+            "(else $TRADEFORGE_SERVE_TOKEN); needed beyond 127.0.0.1.",
+        ),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Serve beyond 127.0.0.1 without a token: anyone reaching the port gets the signals.",
+        ),
+    ] = False,
+    rate_limit: Annotated[
+        float,
+        typer.Option(min=0.0, help="Requests per second each client address may sustain; 0 = off."),
+    ] = 20.0,
+    rate_burst: Annotated[
+        int, typer.Option(min=1, help="Requests a client may send at once before the rate applies.")
+    ] = 40,
     max_body_bytes: Annotated[
         int,
         typer.Option(min=1024, help="Largest request body accepted; larger ones get 413."),
@@ -50,7 +72,25 @@ def serve(
     previous one keeps serving. Example:
 
       curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"ticker": "GOOGL"}'
+
+    Beyond 127.0.0.1 a bearer token is required (TLS belongs to a reverse proxy):
+
+      tradeforge serve --host 0.0.0.0 --token-file ~/.tradeforge-token
+
+      curl -s host:8000/predict -H "Authorization: Bearer $(cat ~/.tradeforge-token)" ...
     """
+    from tradeforge.serving_security import GuardError, describe, make_guard, token_file_warning
+
+    try:  # refused before the store is opened or a port bound
+        guard = make_guard(
+            host, token_file, insecure_no_auth=insecure_no_auth, rate=rate_limit, burst=rate_burst
+        )
+    except GuardError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    if warning := token_file_warning(token_file):
+        typer.secho(warning, fg="yellow", err=True)
+
     import uvicorn
 
     from tradeforge.serving import create_app, open_book
@@ -72,7 +112,8 @@ def serve(
     if not book.slots:
         typer.echo(f"  no champion in {book.registry.store.uri} yet: polling for one")
     typer.echo(f"tradeforge serve: http://{host}:{port} (store {book.registry.store.uri})")
-    app = create_app(book, poll_s=poll_interval, max_body_bytes=max_body_bytes)
+    typer.echo(describe(guard, host))
+    app = create_app(book, poll_s=poll_interval, guard=guard, max_body_bytes=max_body_bytes)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[listening])
 

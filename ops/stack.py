@@ -8,6 +8,11 @@ process groups, so the uvicorn child of ``prefect server`` and a worker's flow-r
 ``status`` prints what runs. State lives under the git-ignored ``.tradeforge/stack/``: pid files,
 logs, Prefect's home (SQLite database), SeaweedFS data and ``env.sh`` to source in a shell.
 
+The stack is authenticated: SeaweedFS enforces its generated key pair, and the Prefect server its
+generated auth string (``PREFECT_SERVER_API_AUTH_STRING``; every Prefect client of the stack gets
+``PREFECT_API_AUTH_STRING``, the UI asks for it). Both are made once per stack and kept with
+mode 600 in the state folder (see SECURITY.md).
+
 The building blocks (``Service``, ``start_service``, ``stop_service``, ``wait_until`` ...) are also
 used by the end-to-end test, which runs the same stack on free ports in a temporary directory.
 """
@@ -15,6 +20,7 @@ used by the end-to-end test, which runs the same stack on free ports in a tempor
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -288,6 +294,9 @@ def base_env(cfg: StackConfig) -> dict[str, str]:
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         PREFECT_HOME=str(cfg.state_dir / "prefect"),
         PREFECT_API_URL=cfg.api_url,
+        # Every Prefect client of the stack (CLI, worker, its flow runs and their Dask workers)
+        # authenticates to the server with the stack's auth string.
+        PREFECT_API_AUTH_STRING=prefect_auth_string(cfg),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_CLI_PROMPT="false",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -315,21 +324,39 @@ def s3_env(cfg: StackConfig) -> dict[str, str]:
 
 def s3_credentials(cfg: StackConfig) -> tuple[str, str]:
     """The stack's S3 key pair: made once at random and kept (mode 600) in the state folder."""
-    path = cfg.state_dir / "s3-credentials.json"
+    pair = _stack_secret(
+        cfg,
+        "s3-credentials.json",
+        lambda: {"key": "tf" + secrets.token_hex(8), "secret": secrets.token_urlsafe(30)},
+    )
+    return pair["key"], pair["secret"]
+
+
+def prefect_auth_string(cfg: StackConfig) -> str:
+    """The stack's Prefect API auth string (``user:password``, as HTTP basic auth sends it):
+    made once at random and kept (mode 600) in the state folder."""
+    made = _stack_secret(
+        cfg, "prefect-auth.json", lambda: {"auth_string": f"tradeforge:{secrets.token_urlsafe(24)}"}
+    )
+    return made["auth_string"]
+
+
+def _stack_secret(cfg: StackConfig, name: str, make: Callable[[], dict[str, str]]) -> dict:
+    """The JSON object in ``state_dir/name``, written by ``make()`` (mode 600) if absent."""
+    path = cfg.state_dir / name
     if not path.exists():
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        pair = {"key": "tf" + secrets.token_hex(8), "secret": secrets.token_urlsafe(30)}
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            json.dump(pair, handle)
-    pair = json.loads(path.read_text())
-    return pair["key"], pair["secret"]
+            json.dump(make(), handle)
+    return json.loads(path.read_text())
 
 
 def write_env_file(cfg: StackConfig) -> Path:
     """``env.sh``: source it to point ``prefect`` / ``tradeforge`` at the stack."""
     names = (
         "PREFECT_API_URL",
+        "PREFECT_API_AUTH_STRING",
         "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK",
         "TRADEFORGE_STORE",
         *s3_env(cfg),
@@ -431,6 +458,8 @@ def prefect_server_service(cfg: StackConfig) -> Service:
         PREFECT_SERVER_API_HOST=HOST,
         PREFECT_SERVER_API_PORT=str(cfg.prefect_port),
         PREFECT_SERVER_UI_API_URL=cfg.api_url,
+        # The API refuses requests without it (401); the UI asks for it on a login page.
+        PREFECT_SERVER_API_AUTH_STRING=prefect_auth_string(cfg),
     )
     return Service(
         "prefect-server",
@@ -482,9 +511,9 @@ def serve_service(cfg: StackConfig) -> Service:
         "--port",
         str(cfg.serve_port),
     ]
-    return Service(
-        "serve", argv, base_env(cfg), cfg.repo, lambda: http_ok(f"{cfg.serve_url}/models")
-    )
+    # serve never talks to Prefect: it gets the S3 keys it reads models with, not the auth string.
+    env = {k: v for k, v in base_env(cfg).items() if k != "PREFECT_API_AUTH_STRING"}
+    return Service("serve", argv, env, cfg.repo, lambda: http_ok(f"{cfg.serve_url}/models"))
 
 
 def prefect(cfg: StackConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -576,6 +605,8 @@ def up(cfg: StackConfig) -> None:
     print(f"SeaweedFS S3   {cfg.s3_url}  (bucket {cfg.bucket})")
     start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
     print(f"Prefect API    {cfg.api_url}")
+    if not api_refuses_anonymous(cfg):  # a server started by an older `make up`
+        print("warning: the running Prefect server needs no auth string: `make down && make up`")
     ensure_pool(cfg)
     ensure_result_storage(cfg)
     print(f"Results        s3://{cfg.bucket}/{RESULTS_FOLDER} (block s3-bucket/{RESULTS_BLOCK})")
@@ -588,7 +619,9 @@ def up(cfg: StackConfig) -> None:
     env_file = write_env_file(cfg)
     print(f"Logs           {cfg.logs}")
     print(f"Shell          source {env_file.relative_to(cfg.repo, walk_up=True)}")
-    print(f"\nPrefect UI: {cfg.ui_url}")
+    print(
+        f"\nPrefect UI: {cfg.ui_url}  (it asks for the auth string: echo $PREFECT_API_AUTH_STRING)"
+    )
     print(f"Predictions: {cfg.serve_url}/predict")
 
 
@@ -615,10 +648,26 @@ def api(cfg: StackConfig, path: str, body: dict | None = None) -> object:
     """POST (or GET without a body) to the stack's Prefect REST API; returns the decoded JSON."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        cfg.api_url + path, data=data, headers={"Content-Type": "application/json"}
+        cfg.api_url + path,
+        data=data,
+        headers={"Content-Type": "application/json", "Authorization": api_authorization(cfg)},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"null")
+
+
+def api_authorization(cfg: StackConfig) -> str:
+    """The ``Authorization`` header value Prefect clients send: basic auth of the auth string."""
+    return "Basic " + base64.b64encode(prefect_auth_string(cfg).encode()).decode()
+
+
+def api_refuses_anonymous(cfg: StackConfig) -> bool:
+    """True when the stack's API answers 401 to a request without the auth string."""
+    try:
+        urllib.request.urlopen(cfg.api_url + "/admin/version", timeout=10).close()
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    return False
 
 
 def list_deployments(cfg: StackConfig) -> list[str]:

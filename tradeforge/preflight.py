@@ -195,21 +195,14 @@ def check_bars_window(
         if start is not None and dt.date.fromisoformat(str(start)[:10]) > dt.date.today():
             raise PreflightError(f"start {start}: after today, so Yahoo has no bars yet")
         return
-    from tradeforge.config.data import DataConfig
-    from tradeforge.data import DataError, NoBarsInRange, TickerMismatch, ingest
+    from tradeforge.data import DataError, NoBarsInRange, TickerMismatch
+    from tradeforge.inference import read_latest_bars
 
     problems = []
+    window = {"start": start, "end": end, "interval": interval, "endpoint_url": endpoint_url}
     for ticker in tickers:
-        cfg = DataConfig(
-            tickers=(ticker,),
-            source=source,
-            start=start,
-            end=end,
-            interval=interval,
-            s3_endpoint_url=endpoint_url,
-        )
         try:
-            ingest(ticker, cfg)
+            read_latest_bars(ticker, source, **window)
         except (NoBarsInRange, TickerMismatch) as exc:
             problems.append(str(exc))
         except (DataError, ValueError):

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from storage.registry import ModelRegistry
+    from tradeforge.serving_security import Guard
 
 log = logging.getLogger("tradeforge.serve")
 #: Seconds between listings of the store for new tickers (when no ``tickers`` were given): a
@@ -342,11 +343,17 @@ def _no_echo(app: FastAPI) -> None:
 
 
 def create_app(
-    book: ChampionBook, *, poll_s: float = 2.0, max_body_bytes: int = MAX_BODY_BYTES
+    book: ChampionBook,
+    *,
+    poll_s: float = 2.0,
+    guard: Guard | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The FastAPI app over ``book`` (already refreshed once); polls champions while it runs.
 
-    Request bodies over ``max_body_bytes`` get 413; invalid ones 422 naming field and row."""
+    ``guard``: token and rate limit for every route but ``/health`` (``serving_security``).
+    Request bodies over ``max_body_bytes`` get 413; invalid ones 422 naming field and row.
+    """
     from fastapi import FastAPI, HTTPException
     from fastapi.concurrency import run_in_threadpool
 
@@ -422,6 +429,10 @@ def create_app(
         result["bars_from"] = bars_from
         return result
 
+    if guard is not None:  # added last, so it is the outermost layer: checked before all else
+        from tradeforge.serving_security import ServeGuard
+
+        app.add_middleware(ServeGuard, guard=guard)
     return app
 
 

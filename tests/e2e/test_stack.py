@@ -30,6 +30,7 @@ from ops.stack import (
     list_deployments,
     log_tail,
     prefect,
+    prefect_auth_string,
     prefect_server_service,
     start_service,
     stop_service,
@@ -189,12 +190,18 @@ def test_manual_deployment_runs_on_the_stack(
 
     promotion = next(a for a in artifacts if a["key"] == "promotion-googl")
     assert version in promotion["data"]
+    # The stack's auth string reached the worker and the run by their environment, never as a
+    # job variable or parameter: it is in no record of the run (SECURITY.md, P2).
+    auth = prefect_auth_string(stack)
+    logs = api(stack, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}})
+    records = [run, manual, artifacts, logs]
+    assert auth.split(":", 1)[1] not in json.dumps(records)
 
     # what a person sees: the run's page and its artifacts in the Prefect UI
     if chromium_path() is None:
         pytest.skip("chromium is not installed: run ops/ci-deps.sh (Debian package chromium)")
     shot = capture_flow_run(
-        stack.ui_url, flow_run_id, run["name"], OUTPUT, metrics_key="metrics-googl"
+        stack.ui_url, flow_run_id, run["name"], OUTPUT, metrics_key="metrics-googl", auth=auth
     )
     assert shot.run_png.stat().st_size > 20_000
     for text in (run["name"], "Completed", "manual", "train_pipeline"):
@@ -203,9 +210,9 @@ def test_manual_deployment_runs_on_the_stack(
         assert key in shot.artifacts_text, f"artifact {key} not shown in the Artifacts tab"
     # the equity curves are images embedded in a Markdown artifact: the browser decodes them
     equity = next(a for a in artifacts if a["key"] == "equity-googl")
-    _, images = capture_artifact(stack.ui_url, equity["id"], "equity-artifact", OUTPUT)
+    _, images = capture_artifact(stack.ui_url, equity["id"], "equity-artifact", OUTPUT, auth=auth)
     assert images >= 1, "no equity-curve image decoded on the equity artifact's page"
-    form = capture_run_form(stack.ui_url, manual["id"], OUTPUT)
+    form = capture_run_form(stack.ui_url, manual["id"], OUTPUT, auth=auth)
     for field in ("Tickers", "Source", "Agents", "Seeds", "Total Steps", "Store", "Reward"):
         assert field in form, f"no {field!r} field on the manual deployment's run form"
     # the metric table itself renders: agent and baseline rows, validation and test columns

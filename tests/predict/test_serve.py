@@ -34,8 +34,11 @@ TRADEFORGE = ROOT / ".venv" / "bin" / "tradeforge"
 
 
 @contextmanager
-def serving(store: str, *extra: str) -> Iterator[str]:
-    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL."""
+def serving(store: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``tradeforge serve`` on a free port until the block ends; yields its base URL.
+
+    ``env``: variables added to the server's environment (``TRADEFORGE_SERVE_TOKEN``).
+    """
     port = free_port()
     log = Path(store).parent / f"serve-{port}.log" if "://" not in store else None
     out = log.open("w") if log else subprocess.DEVNULL
@@ -43,7 +46,7 @@ def serving(store: str, *extra: str) -> Iterator[str]:
         [str(TRADEFORGE), "serve", "--store", store, "--port", str(port), *extra],
         stdout=out,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -53,6 +56,8 @@ def serving(store: str, *extra: str) -> Iterator[str]:
             assert proc.poll() is None, f"serve exited: {log.read_text() if log else ''}"
             try:
                 urllib.request.urlopen(f"{url}/models", timeout=2).close()
+                break
+            except urllib.error.HTTPError:  # it answers: a 401 when a token is required
                 break
             except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline, "serve did not answer within 120 s"
