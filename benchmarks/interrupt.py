@@ -1,6 +1,7 @@
 """Seconds from Ctrl-C to exit of a running ``tradeforge train`` (issue 24, drills 1 and 2).
 
-    .venv/bin/python benchmarks/interrupt.py [--how group|pid|both] [--at-step 3000] [--json]
+    .venv/bin/python benchmarks/interrupt.py [--how group|pid|both] [--at-step 3000]
+                                             [--repeat 1] [--json]
 
 Starts the drill's training (``--source SPY_2010-2017_yahoo.csv --steps 60000 --seeds 0
 --agents dqn --folds 1``) in a session of its own, waits until its progress bar passes
@@ -110,10 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--how", choices=("group", "pid", "both"), default="both")
     parser.add_argument("--at-step", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=1, help="Runs of each drill.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = []
-    for how in ("group", "pid") if args.how == "both" else (args.how,):
+    hows = ("group", "pid") if args.how == "both" else (args.how,)
+    for how in [h for h in hows for _ in range(args.repeat)]:
         with tempfile.TemporaryDirectory(prefix="tradeforge-interrupt-") as tmp:
             env = {**os.environ, "PREFECT_HOME": str(Path(tmp) / "prefect")}
             got = interrupt_training(
@@ -126,6 +129,9 @@ def main() -> None:
             f"{got.seconds_to_exit:.2f} s; {got.last_line}",
             flush=True,
         )
+    for how in hows:
+        seconds = sorted(r["seconds_to_exit"] for r in rows if r["how"] == how)
+        print(f"{how}: {len(seconds)} run(s), seconds from SIGINT to exit {seconds}")
     if args.json:
         sys.stdout.write(json.dumps(rows) + "\n")
 
