@@ -16,6 +16,7 @@ from cli.options import (
     JsonOpt,
     OfflineOpt,
     StartOpt,
+    refuse_relabelling,
     split_list,
 )
 
@@ -29,7 +30,9 @@ EXIT_FAILED = 1
 
 def _file_interval(source: str) -> str | None:
     """The interval a single local file holds (None when it is not one local file)."""
-    path = Path(source)
+    from tradeforge.data import split_source
+
+    path = Path(split_source(source)[0])
     if source.startswith("s3://") or not path.is_file():
         return None
     from tradeforge.data import infer_interval, read_bars
@@ -198,7 +201,8 @@ def validate_command(
         raise typer.BadParameter("give a PATH or --source", param_hint="PATH")
     if source and path:
         raise typer.BadParameter("give either PATH or --source, not both", param_hint="PATH")
-    names = split_list(tickers)
+    names = [t.upper() for t in split_list(tickers)]
+    refuse_relabelling(where, names)
     if where == "yahoo" and not names:
         raise typer.BadParameter("--source yahoo needs --tickers", param_hint="--tickers")
     if suspected_splits not in ("error", "warning"):

@@ -14,8 +14,9 @@ skips ``atexit``, so the server outlived ``tradeforge train`` for minutes (issue
   parent is gone (covers systems without prctl).
 
 It then points ``PREFECT_API_URL`` at it, so Prefect uses it instead of starting its own. On a
-normal exit (including Ctrl-C) the context manager stops it. With ``PREFECT_API_URL`` already
-set (the local stack, a Prefect Cloud workspace) it does nothing.
+normal exit (including Ctrl-C) the context manager stops it. It runs in a session of its own,
+so a terminal's Ctrl-C reaches the CLI (which stops the run cleanly), not the server. With
+``PREFECT_API_URL`` already set (the local stack, a Prefect Cloud workspace) it does nothing.
 """
 
 from __future__ import annotations
@@ -121,7 +122,16 @@ def start_server(timeout: float | None = None) -> EphemeralServer:
         "--parent",
         str(os.getpid()),
     ]
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Its own session: a terminal's Ctrl-C (SIGINT to the whole foreground process group)
+    # must not kill the API under a run that is stopping cleanly (issue 24); it still dies
+    # with us (PR_SET_PDEATHSIG, the watchdog) and is stopped by the context manager.
+    process = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     server = EphemeralServer(process, port)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -27,49 +27,86 @@ def _metric(card: dict[str, Any], split: str, key: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _ticker_rows(registry: Any, ticker: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per version of ``ticker`` and the problems met reading them.
+
+    A corrupt champion pointer or model card is one ticker's problem: its versions are still
+    listed (the champion column unknown), and the other tickers are not affected (issue 24).
+    """
+    from storage.errors import StoreError
+
+    problems: list[str] = []
+    try:
+        champ = registry.champion(ticker)
+        known = True
+    except (StoreError, ValueError) as exc:
+        champ, known = None, False
+        problems.append(f"champion pointer unreadable: {exc}")
+    rows = []
+    for ref in registry.versions(ticker):
+        row: dict[str, Any] = {
+            "ticker": ticker,
+            "agent": ref.agent,
+            "version_id": ref.version_id,
+            "champion": (champ is not None and champ.version_id == ref.version_id)
+            if known
+            else None,
+            "uri": ref.uri,
+        }
+        try:
+            card = registry.card(ticker, ref.agent, ref.version_id)
+        except (StoreError, ValueError) as exc:
+            problems.append(f"{ref.version_id}: model card unreadable: {exc}")
+            card = {}
+        row.update(
+            seed=card.get("seed"),
+            validation_sharpe=_metric(card, "validation", "sharpe"),
+            validation_return=_metric(card, "validation", "total_return"),
+            test_sharpe=_metric(card, "test", "sharpe"),
+            policy=_policy_kind(card) if card else None,
+        )
+        rows.append(row)
+    return rows, problems
+
+
 def list_models(
     ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     s3_endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List every version per ticker, oldest first, with the champion marked."""
+    """List every version per ticker, oldest first, with the champion marked; exit 1 (after
+    listing the rest) if a ticker's champion pointer or a model card cannot be read."""
     from storage.errors import StoreError
 
+    rows: list[dict[str, Any]] = []
+    problems: list[dict[str, str]] = []
     try:
         registry = _registry(store, s3_endpoint_url)
-        tickers = [ticker] if ticker else registry.tickers()
-        rows = []
+        tickers = [ticker.upper()] if ticker else registry.tickers()
         for t in tickers:
-            champ = registry.champion(t)
-            for ref in registry.versions(t):
-                card = registry.card(t, ref.agent, ref.version_id)
-                rows.append(
-                    {
-                        "ticker": t,
-                        "agent": ref.agent,
-                        "version_id": ref.version_id,
-                        "champion": champ is not None and champ.version_id == ref.version_id,
-                        "seed": card.get("seed"),
-                        "validation_sharpe": _metric(card, "validation", "sharpe"),
-                        "validation_return": _metric(card, "validation", "total_return"),
-                        "test_sharpe": _metric(card, "test", "sharpe"),
-                        "policy": _policy_kind(card),
-                        "uri": ref.uri,
-                    }
-                )
+            ticker_rows, found = _ticker_rows(registry, t)
+            rows += ticker_rows
+            problems += [{"ticker": t, "error": p} for p in found]
     except (StoreError, ValueError) as exc:
         raise fail(exc) from exc
     if as_json:
-        sys.stdout.write(json.dumps({"store": registry.store.uri, "versions": rows}) + "\n")
-        return
+        out = {"store": registry.store.uri, "versions": rows, "problems": problems}
+        sys.stdout.write(json.dumps(out) + "\n")
+    else:
+        _print_versions(registry.store.uri, rows)
+    for p in problems:
+        typer.secho(f"error: {p['ticker']}: {p['error']}", fg="red", err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _print_versions(uri: str, rows: list[dict[str, Any]]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"models in {registry.store.uri}", box=box.SIMPLE_HEAD, collapse_padding=True
-    )
+    table = Table(title=f"models in {uri}", box=box.SIMPLE_HEAD, collapse_padding=True)
     for col in (
         "ticker",
         "agent",
@@ -87,13 +124,13 @@ def list_models(
             r["ticker"],
             r["agent"],
             r["version_id"],
-            "*" if r["champion"] else "",
+            {True: "*", False: "", None: "?"}[r["champion"]],
             "-" if r["seed"] is None else str(r["seed"]),
             _fmt(r["validation_sharpe"]),
             _fmt(r["validation_return"], pct=True),
             _fmt(r["test_sharpe"]),
         )
-    Console().print(table if rows else f"no versions in {registry.store.uri}")
+    Console().print(table if rows else f"no versions in {uri}")
 
 
 def show(

@@ -33,6 +33,30 @@ def split_list(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
+def refuse_relabelling(source: str | None, tickers: list[str]) -> None:
+    """Exit 2 before anything starts when one file is asked for as other tickers' bars.
+
+    ``SPY_2010-2017_yahoo.csv`` holds SPY: ``--tickers AAPL`` on it is refused naming both;
+    ``--source prices.csv=AAPL`` maps a file explicitly (issue 24).
+    """
+    if not source or not tickers:
+        return
+    from tradeforge.data import DataSourceError, check_file_ticker, is_single_file
+
+    if not is_single_file(source):
+        return
+    try:
+        if len(tickers) > 1:
+            raise DataSourceError(
+                f"source {source!r}: one file holds one ticker, not {', '.join(tickers)} "
+                "(name a folder of <TICKER>.csv files)"
+            )
+        check_file_ticker(source, tickers[0])
+    except DataSourceError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 def fail(exc: Exception) -> typer.Exit:
     """Print one clear error line (the traceback is in the flow run's logs); exit code 1."""
     typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, OfflineOpt, fail
+from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, OfflineOpt, fail, refuse_relabelling
 
 POSITIONS = ("flat", "long")
 
@@ -66,6 +66,8 @@ def predict(
         raise typer.BadParameter(f"{position!r}: use flat or long", param_hint="--position")
     if interval is not None and interval not in ("1d", "1h"):
         raise typer.BadParameter(f"{interval!r}: use 1d or 1h", param_hint="--interval")
+    ticker = ticker.strip().upper()  # as train and validate spell it (the registry's keys)
+    refuse_relabelling(source, [ticker])
     from tradeforge.inference import predict as run_predict
 
     try:

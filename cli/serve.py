@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -60,6 +61,10 @@ def serve(
     rate_burst: Annotated[
         int, typer.Option(min=1, help="Requests a client may send at once before the rate applies.")
     ] = 40,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest request body accepted; larger ones get 413."),
+    ] = 1 << 20,
 ) -> None:
     """Serve the champions over HTTP: GET /health, GET /models, POST /predict.
 
@@ -90,10 +95,12 @@ def serve(
 
     from tradeforge.serving import create_app, open_book
 
+    # Bound before anything is printed: a port in use is said once, not after the address.
+    listening = _listen(host, port)
     try:
         book = open_book(
             store,
-            tuple(split_list(tickers)),
+            tuple(t.upper() for t in split_list(tickers)),
             endpoint_url=s3_endpoint_url,
             data_ttl_s=data_ttl,
         )
@@ -106,13 +113,30 @@ def serve(
         typer.echo(f"  no champion in {book.registry.store.uri} yet: polling for one")
     typer.echo(f"tradeforge serve: http://{host}:{port} (store {book.registry.store.uri})")
     typer.echo(describe(guard, host))
-    uvicorn.run(
-        create_app(book, poll_s=poll_interval, guard=guard),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-    )
+    app = create_app(book, poll_s=poll_interval, guard=guard, max_body_bytes=max_body_bytes)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``; exit 2 naming the address when it cannot bind.
+
+    Bound, not yet listening: until uvicorn listens on it (once the champions are loaded), a
+    client is refused at once instead of waiting in the backlog."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        typer.secho(
+            f"error: cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(another server there? pick --port)",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    return sock
 
 
 def register(app: typer.Typer) -> None:

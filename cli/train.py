@@ -8,11 +8,15 @@ a short one (``--tickers``, ``--seeds``, ``--steps``, ...). Lists are comma-sepa
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import logging
+import signal
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -145,15 +149,16 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
 
 
 def _ticker_of_file(source: str | None) -> str | None:
-    """A single local file names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY)."""
-    if not source or source in (DEMO_SOURCE, "yahoo") or source.startswith("s3://"):
+    """A single file or S3 object names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY), or
+    is mapped to one (``prices.csv=SPY``); None when it does not (preflight then says so)."""
+    if not source or source in (DEMO_SOURCE, "yahoo"):
         return None
-    path = Path(source)
-    if path.is_file():
-        from tradeforge.data import infer_ticker
+    from tradeforge.data.sources import is_single_file, split_source, ticker_or_none
 
-        return infer_ticker(path)
-    return None
+    path, mapped = split_source(source)
+    if mapped or not is_single_file(source):
+        return mapped
+    return ticker_or_none(path)
 
 
 def train(**options: Any) -> None:
@@ -185,24 +190,32 @@ def train(**options: Any) -> None:
             cfg.data.source,
             cfg.run.store,
             endpoint_url=cfg.data.s3_endpoint_url,
+            start=cfg.data.start,
+            end=cfg.data.end,
+            interval=cfg.data.interval,
         )
     except PreflightError as exc:
         for problem in exc.problems:
             typer.secho(f"error: {problem}", fg="red", err=True)
         raise typer.Exit(2) from exc
+    _check_resume(cfg)
     from cli.ephemeral import ephemeral_server
     from flows.runners import with_task_runner
     from flows.train import TickersFailed, train_pipeline
+    from tradeforge import interrupt
 
     try:
         pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
         # A temporary Prefect server that dies with this process, even on SIGKILL.
-        with ephemeral_server():
+        with _ctrl_c_stops_the_run(), ephemeral_server():
+            interrupt.check("train")  # Ctrl-C while the server was starting
             summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
-    except TickersFailed as exc:  # the other tickers finished: show them, then fail
-        _print_summary(exc.summary, as_json)
-        raise fail(exc) from exc
     except Exception as exc:  # one clear line, the traceback is in the flow run's logs
+        if isinstance(exc, TickersFailed) and not interrupt.requested():
+            _print_summary(exc.summary, as_json)  # the other tickers finished: show them
+        if interrupt.requested():
+            typer.secho(_interrupted_line(cfg), fg="yellow", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         raise fail(exc) from exc
     _print_summary(summary, as_json)
 
@@ -214,6 +227,81 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         from tradeforge.report import render_summary
 
         render_summary(summary)
+
+
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+def _check_resume(cfg: PipelineConfig) -> None:
+    """Exit 2 when ``--run.resume`` names a run with nothing to resume in the work dir."""
+    if cfg.run.resume is None:
+        return
+    folder = Path(cfg.run.work_dir).expanduser() / cfg.run.resume
+    if not (folder / "checkpoints").is_dir():
+        typer.secho(
+            f"error: --run.resume {cfg.run.resume}: no checkpoints of that run in {folder}",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_the_run() -> Iterator[None]:
+    """SIGINT asks the run to stop (``tradeforge.interrupt``) instead of raising
+    KeyboardInterrupt in whatever the main thread was doing, which left the trainings running
+    in their worker threads and their staged files behind (issue 24). The trainings checkpoint
+    and stop at their next step, the flow fails the ordinary way (its staged files removed).
+    The console goes quiet meanwhile: the one line that matters is printed at the end. A second
+    Ctrl-C aborts at once."""
+    from tradeforge import interrupt
+
+    interrupt.reset()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupt.requested():
+            raise KeyboardInterrupt
+        interrupt.request()
+        _quiet_console()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_console() -> None:
+    """Silence the log lines (and tracebacks) the stopping run's tasks print to the terminal;
+    the Prefect API still receives them, for the run's page."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.CRITICAL + 1)
+
+
+def _interrupted_line(cfg: PipelineConfig) -> str:
+    """One line: what stopped where, that staged files are gone, and how to resume."""
+    from tradeforge import interrupt
+
+    stopped = interrupt.stopped()
+    if not stopped:
+        return "interrupted (Ctrl-C): stopped before any training; staged files removed"
+    where = ", ".join(f"{s.what} at step {s.env_steps} of {s.total_steps}" for s in stopped)
+    kept = [Path(s.checkpoint) for s in stopped if s.checkpoint]
+    work = Path(cfg.run.work_dir).expanduser().resolve()
+    runs = {
+        p.resolve().relative_to(work).parts[0] for p in kept if p.resolve().is_relative_to(work)
+    }
+    resume = (
+        f"checkpoints kept in {work}/{next(iter(runs))}: resume with the same command "
+        f"and --run.resume {next(iter(runs))}"
+        if len(runs) == 1
+        else "no checkpoint kept"
+    )
+    return f"interrupted (Ctrl-C): {where}; staged files removed; {resume}"
 
 
 _EXTRA = [

@@ -23,6 +23,7 @@ from tasks.ingest import ingest_task, preflight_task
 from tasks.promote import promote_task, summary_task
 from tasks.train import clear_staging_task, train_task
 from tasks.validate import validate_task
+from tradeforge import interrupt
 from tradeforge.config import (
     DataConfig,
     DQNConfig,
@@ -88,7 +89,8 @@ def train_pipeline(
         evaluation=evaluation,
         promotion=promotion,
     )
-    run_id = flow_run.get_id() or "local"
+    # A resumed run reuses the interrupted run's id: its trainings find their checkpoints.
+    run_id = run.resume or flow_run.get_id() or "local"
     preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
     outcomes: dict[str, Any] = {}
     waiting = list(cfg.data.tickers)
@@ -98,8 +100,17 @@ def train_pipeline(
         # ticker's promotion waits only for its own candidates, and a finished ticker's futures
         # (its prepared frames) are let go before the next ticker is submitted.
         while waiting and len(in_flight) < run.tickers_in_flight:
+            if interrupt.requested():  # Ctrl-C: start no further ticker
+                for ticker in waiting:
+                    outcomes[ticker] = TickerFailure(
+                        ticker=ticker, failures=["not started: interrupted (Ctrl-C)"]
+                    )
+                waiting.clear()
+                break
             ticker_run = _submit_ticker(waiting.pop(0), cfg, run_id)
             in_flight[ticker_run.promoted] = ticker_run
+        if not in_flight:
+            break
         done = next(as_completed(list(in_flight)))
         ticker_run = in_flight.pop(done)
         outcomes[ticker_run.ticker] = _outcome(ticker_run, cfg.store_ref(), run_id)

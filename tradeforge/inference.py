@@ -103,16 +103,27 @@ def champion_info(ticker: str, store: str, *, endpoint_url: str | None = None) -
 # -- bars -------------------------------------------------------------------------------------
 
 
-def check_bars(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
+def check_bars(frame: pd.DataFrame, ticker: str, interval: str = "1d") -> pd.DataFrame:
     """The data contract's error rules on a canonical frame, in plain pandas (milliseconds).
 
-    Raises ``BarsError`` naming the first offending row: missing columns, nulls, timestamps
-    not strictly increasing, prices <= 0, high/low inconsistent with open/close, negative
-    volume. Drops what the full suite drops (pre-listing placeholder bars, stale-feed runs).
-    The great-expectations suite (``tradeforge validate``, the Prefect flow) checks more.
+    Raises ``BarsError`` naming the first offending row and the rule: missing columns, nulls,
+    non-finite or implausible values, timestamps not strictly increasing, stock bars on a day
+    the exchange was closed, prices <= 0, high/low inconsistent with open/close, negative
+    volume. The per-row rules are the great-expectations suite's own functions
+    (``tradeforge.validation.derived``), so a bar refused by ``tradeforge validate`` is refused
+    here too. Drops what the full suite drops (pre-listing placeholder bars, stale-feed runs).
+    The suite (``tradeforge validate``, the Prefect flow) checks more (gaps, moves, splits).
     """
     from tradeforge.data.canonical import COLUMNS
-    from tradeforge.validation.derived import STALE_RUN, pre_listing, stale_runs
+    from tradeforge.validation.derived import (
+        STALE_RUN,
+        asset_class_of,
+        implausible,
+        off_calendar,
+        pre_listing,
+        stale_runs,
+        value_problem,
+    )
 
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
@@ -125,8 +136,13 @@ def check_bars(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     nulls = frame[list(COLUMNS[1:])].isna().any(axis=1).to_numpy()
     _fail_at(frame, nulls, ticker, "a value is missing")
+    odd = implausible(frame).to_numpy() > 0
+    if odd.any():
+        _fail_at(frame, odd, ticker, f"plausible_values: {value_problem(frame.iloc[odd.argmax()])}")
     ts = frame["timestamp"].to_numpy()
     _fail_at(frame, np.r_[False, ts[1:] <= ts[:-1]], ticker, "timestamp not after the previous")
+    closed = off_calendar(frame["timestamp"], asset_class_of(ticker), interval).to_numpy() > 0
+    _fail_at(frame, closed, ticker, "off_calendar: the exchange held no session that day")
     o, h, low, c, v = (frame[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
     _fail_at(frame, (np.c_[o, h, low, c] <= 0).any(axis=1), ticker, "a price is not > 0")
     _fail_at(frame, h < np.maximum(o, c), ticker, "high < max(open, close)")
@@ -140,29 +156,37 @@ def _fail_at(frame: pd.DataFrame, bad: np.ndarray, ticker: str, rule: str) -> No
     if bad.any():
         i = int(np.argmax(bad))
         row = frame.iloc[i]
-        values = ", ".join(f"{k} {row[k]}" for k in ("open", "high", "low", "close", "volume"))
+        values = ", ".join(f"{k} {row[k]:.10g}" for k in ("open", "high", "low", "close", "volume"))
         raise BarsError(
             f"{ticker} bars row {i} ({row['timestamp']}): {rule} ({values}); "
             f"{int(bad.sum())} bad row(s)"
         )
 
 
-def bars_frame(bars: list[dict[str, Any]], ticker: str) -> pd.DataFrame:
-    """A canonical frame from bars given as dicts (timestamp, open, high, low, close, volume)."""
+#: The fields of one bar given as a record (a JSON body's ``bars``).
+BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
+
+
+def bars_frame(bars: list[dict[str, Any]], ticker: str, interval: str = "1d") -> pd.DataFrame:
+    """A canonical frame from bars given as records (timestamp, open, high, low, close,
+    volume), read by the very rules a file's rows are (``tradeforge.data``): one time zone,
+    the interval asked for, daily bars dated by their calendar day. Errors name ``bars[i]``."""
     import pandas as pd
 
-    from tradeforge.data.canonical import make_canonical
+    from tradeforge.data import DataError
+    from tradeforge.data.formats import read_records
+    from tradeforge.data.sources import canonical_bars
 
     if not bars:
         raise BarsError(f"{ticker} bars: the list is empty")
     raw = pd.DataFrame(bars)
-    missing = [c for c in ("timestamp", "open", "high", "low", "close", "volume") if c not in raw]
+    missing = [c for c in BAR_FIELDS if c not in raw]
     if missing:
         raise BarsError(f"{ticker} bars: fields {missing} are missing")
     try:
-        raw["timestamp"] = pd.to_datetime(raw["timestamp"], utc=True)
-        return make_canonical(raw, ticker)
-    except (ValueError, TypeError) as exc:
+        parsed = read_records(raw[list(BAR_FIELDS)], "bars")
+        return canonical_bars(parsed, ticker, interval, "bars", "bars")[0]
+    except (DataError, ValueError, TypeError) as exc:
         raise BarsError(f"{ticker} bars: {exc}") from None
 
 
@@ -346,7 +370,8 @@ def predict(
         endpoint_url=endpoint_url,
         snapshot_store=store,
     )
-    result = act_on_latest(policy, check_bars(frame, ticker), position or DEFAULT_POSITION)
+    bars = check_bars(frame, ticker, interval or card_interval(policy.card))
+    result = act_on_latest(policy, bars, position or DEFAULT_POSITION)
     return {
         **result,
         "position_assumed": position is None,

@@ -112,7 +112,9 @@ def _check_demo(wanted: list[str]) -> None:
 
 
 def _check_local_source(source: str, wanted: list[str]) -> None:
-    path = Path(source).expanduser()
+    from tradeforge.data.sources import split_source
+
+    path = Path(split_source(source)[0]).expanduser()
     if path.is_file():
         if len(wanted) > 1:
             raise SourceNotFound(
@@ -151,9 +153,9 @@ def _check_listing(source: str, names: list[str], wanted: list[str]) -> None:
 def _check_s3_source(source: str, wanted: list[str], endpoint_url: str | None, t: float) -> None:
     from storage.errors import StoreError
     from storage.preflight import check_store, open_for_check
-    from tradeforge.data.sources import SUFFIXES
+    from tradeforge.data.sources import SUFFIXES, split_source
 
-    base = source.rstrip("/")
+    base = split_source(source)[0].rstrip("/")
     single = base.lower().endswith(SUFFIXES)
     folder, _, key = base.rpartition("/") if single else (base, "", "")
     try:
@@ -167,6 +169,46 @@ def _check_s3_source(source: str, wanted: list[str], endpoint_url: str | None, t
     except StoreError as exc:
         raise SourceNotFound(f"source {source!r}: {exc}") from None
     _check_listing(source, top_level, wanted)
+
+
+def check_bars_window(
+    source: str,
+    tickers: Sequence[str],
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    interval: str = "1d",
+    endpoint_url: str | None = None,
+) -> None:
+    """:class:`PreflightError` if a ticker's bars cannot serve the run: one file asked for as
+    another ticker's bars, or no bars between ``start`` and ``end`` (naming the data's first
+    and last dates).
+
+    Files and S3 objects are read here (a fraction of a second each: the same reader the
+    ingest stage runs); Yahoo is not asked before ingest, only a ``start`` in the future is
+    refused. Other read problems are the ingest and validation stages' to report, with their
+    context (a row, a rule), as they always were.
+    """
+    import datetime as dt
+
+    if source == YAHOO_SOURCE:
+        if start is not None and dt.date.fromisoformat(str(start)[:10]) > dt.date.today():
+            raise PreflightError(f"start {start}: after today, so Yahoo has no bars yet")
+        return
+    from tradeforge.data import DataError, NoBarsInRange, TickerMismatch
+    from tradeforge.inference import read_latest_bars
+
+    problems = []
+    window = {"start": start, "end": end, "interval": interval, "endpoint_url": endpoint_url}
+    for ticker in tickers:
+        try:
+            read_latest_bars(ticker, source, **window)
+        except (NoBarsInRange, TickerMismatch) as exc:
+            problems.append(str(exc))
+        except (DataError, ValueError):
+            continue  # the ingest stage reports it, naming the row and the rule
+    if problems:
+        raise PreflightError("; ".join(problems), problems)
 
 
 def check_store(
@@ -189,23 +231,35 @@ def preflight(
     *,
     endpoint_url: str | None = None,
     timeout: float = CHECK_TIMEOUT_S,
+    start: str | None = None,
+    end: str | None = None,
+    interval: str = "1d",
 ) -> list[str]:
     """Run every check; return the checked tickers or raise one :class:`PreflightError` listing
-    every problem found (one per line), so a user fixes them all in one go."""
+    every problem found (one per line), so a user fixes them all in one go.
+
+    The bars themselves (ticker of a single file, dates in range) are checked only when the
+    source exists and holds every ticker."""
     problems: list[str] = []
     checked: list[str] = []
     try:
         checked = check_tickers(tickers)
     except PreflightError as exc:
         problems += exc.problems
-    for check in (
-        lambda: check_source(source, checked, endpoint_url=endpoint_url, timeout=timeout),
-        lambda: check_store(store, endpoint_url=endpoint_url, timeout=timeout),
-    ):
+    try:
+        check_source(source, checked, endpoint_url=endpoint_url, timeout=timeout)
+    except PreflightError as exc:
+        problems += exc.problems
+    else:
         try:
-            check()
+            window = {"start": start, "end": end, "interval": interval}
+            check_bars_window(source, checked, endpoint_url=endpoint_url, **window)
         except PreflightError as exc:
             problems += exc.problems
+    try:
+        check_store(store, endpoint_url=endpoint_url, timeout=timeout)
+    except PreflightError as exc:
+        problems += exc.problems
     if problems:
         raise PreflightError("\n".join(problems), problems)
     return checked

@@ -22,9 +22,9 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tradeforge.artifact import ArtifactError, LoadedPolicy, card_interval, load_champion_policy
 from tradeforge.inference import (
@@ -71,7 +71,8 @@ class PredictRequest(BaseModel):
     """What to act on: the ticker, optionally its bars, and what the account holds."""
 
     model_config = ConfigDict(extra="forbid")
-    ticker: str = Field(min_length=1, max_length=32)
+    ticker: Annotated[str, AfterValidator(str.upper)] = Field(min_length=1, max_length=32)
+    """Upper-cased, as ``train`` and the registry spell it (``spy`` is SPY)."""
     position: Literal["flat", "long"] | None = None
     """Default flat (the response says it was assumed)."""
     bars: list[Bar] | None = Field(default=None, max_length=100_000)
@@ -214,7 +215,7 @@ class ChampionBook:
             endpoint_url=self.endpoint_url,
             snapshot_store=self.registry.store.uri,
         )
-        bar = latest_bar(policy, check_bars(frame, ticker))
+        bar = latest_bar(policy, check_bars(frame, ticker, card_interval(policy.card)))
         with self._lock:
             self._cache[(ticker, policy.version_id)] = _Cached(
                 bar, fingerprint, time.time() + self.data_ttl_s
@@ -270,10 +271,92 @@ class Watcher:
                 log.exception("champion refresh failed")
 
 
-def create_app(book: ChampionBook, *, poll_s: float = 2.0, guard: Guard | None = None) -> FastAPI:
+#: Largest request body accepted by default: 1 MiB, about ten thousand bars (413 beyond).
+MAX_BODY_BYTES = 1 << 20
+#: Most validation errors a 422 lists (each names its field and row, never the input).
+MAX_ERRORS = 10
+
+
+class BodyLimit:
+    """ASGI middleware: a request body past ``limit`` bytes is refused with 413 before the app
+    parses it (issue 24: a 10 MB body was parsed, and echoed back in its 422)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send, int(declared))
+            return
+        chunks, size, first = [], 0, None
+        while True:  # a body sent without a length (chunked) is counted as it comes
+            message = await receive()
+            if message["type"] != "http.request":
+                first = message
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(send, size)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                if first is not None:
+                    return first
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any, size: int) -> None:
+        import json
+
+        body = json.dumps(
+            {"detail": f"request body of {size} bytes is over the limit of {self.limit} bytes"}
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _no_echo(app: FastAPI) -> None:
+    """422s that name each bad field and row (``["body", "bars", 3, "close"]``) and the rule,
+    never the input (FastAPI's default echoes it: the whole payload for a too-long list)."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        shown = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in errors[:MAX_ERRORS]
+        ]
+        return JSONResponse({"detail": shown, "errors": len(errors)}, status_code=422)
+
+
+def create_app(
+    book: ChampionBook,
+    *,
+    poll_s: float = 2.0,
+    guard: Guard | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     """The FastAPI app over ``book`` (already refreshed once); polls champions while it runs.
 
     ``guard``: token and rate limit for every route but ``/health`` (``serving_security``).
+    Request bodies over ``max_body_bytes`` get 413; invalid ones 422 naming field and row.
     """
     from fastapi import FastAPI, HTTPException
     from fastapi.concurrency import run_in_threadpool
@@ -292,11 +375,17 @@ def create_app(book: ChampionBook, *, poll_s: float = 2.0, guard: Guard | None =
         summary="The champions' action for the latest bar.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    _no_echo(app)
 
     def _bars_policy(request: PredictRequest) -> tuple[LoadedPolicy, LatestBar]:
+        # The bars of a request pass the contract of every other door (issue 24): the file
+        # reader's parsing, then the same error rules.
         policy = book.policy(request.ticker)
-        frame = bars_frame([b.model_dump() for b in request.bars or []], request.ticker)
-        return policy, latest_bar(policy, check_bars(frame, request.ticker))
+        interval = card_interval(policy.card)
+        bars = [b.model_dump() for b in request.bars or []]
+        frame = bars_frame(bars, request.ticker, interval)
+        return policy, latest_bar(policy, check_bars(frame, request.ticker, interval))
 
     @app.get("/health")
     async def health() -> Any:

@@ -4,10 +4,12 @@ save/load, failure handling, checkpoints and TensorBoard logs. Small and seeded.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -343,3 +345,28 @@ def test_tensorboard_scalars_are_written(tmp_path) -> None:
 def test_unknown_agent_kind_is_named() -> None:
     with pytest.raises(ValueError, match="'ppo' is not one of"):
         train_agent("ppo", TRAIN, ENV, DQN_CFG, PARALLEL, 0, progress=False)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kind", ["dqn", "parallel_dqn"])
+def test_a_stop_request_checkpoints_and_stops_both_loops(kind: str, tmp_path) -> None:
+    """Issue 24: Ctrl-C (``tradeforge.interrupt.request``) stops a training at its next step,
+    with a checkpoint of that step, and leaves no actor process behind."""
+    from tradeforge import interrupt
+
+    cfg = DQN_CFG.replace(total_steps=60_000, checkpoint_every=100_000)
+    interrupt.reset()
+    timer = threading.Timer(3.0, interrupt.request)
+    timer.start()
+    try:
+        with pytest.raises(interrupt.Interrupted, match=r"interrupted at env step (\d+)") as err:
+            train_agent(kind, TRAIN, ENV, cfg, PARALLEL, 0, checkpoint_dir=str(tmp_path))
+        (stopped,) = interrupt.stopped()
+    finally:
+        timer.cancel()
+        interrupt.reset()
+    step = int(re.search(r"env step (\d+)", str(err.value))[1])
+    assert 0 < step < cfg.total_steps and stopped.env_steps == step
+    assert load_checkpoint(tmp_path)[1]["env_steps"] == step  # none was due: written on stop
+    assert stopped.checkpoint == str(tmp_path / CHECKPOINT_FILE)
+    assert _children(os.getpid()) == set(), "actor processes left behind"

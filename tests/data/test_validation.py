@@ -378,7 +378,10 @@ def test_unadjusted_split_stops_the_run(tmp_path: Path) -> None:
     assert _rules(report) == {"unadjusted_split"}, report.summary()
     (error,) = report.errors
     assert "2021-07-20 open, high, low and close all moved x0.50" in error.message
-    assert "unadjusted 2:1 split" in error.message and "splits={'2021-07-20': 2}" in error.message
+    assert (
+        "unadjusted 2:1 split" in error.message
+        and "--validation.splits NVDA:2021-07-20=2" in error.message
+    )
     assert any(w.rule == "large_moves" for w in report.warnings)
 
 

@@ -100,6 +100,17 @@ def test_gate_promotes_a_real_edge() -> None:
     assert all(c.passed for c in d.checks)
 
 
+def test_a_tie_with_the_champion_is_never_an_edge_even_at_confidence_one_half() -> None:
+    """Issue 24 drill 9: an identical re-run scores PSR exactly 0.5 against its own champion."""
+    n = 750
+    run = _series(0.0015, 0.008, n, 6)  # a real edge over cash
+    half = PromotionConfig(confidence=0.5)
+    d = decide(run, {"cash": np.zeros(n), "champion": run.copy()}, [3.0], 0.1, half, PPY)
+    (champion,) = [c for c in d.checks if c.benchmark == "champion"]
+    assert champion.psr == 0.5 and not champion.passed
+    assert not d.promote and d.reason.startswith("no edge shown over champion"), d.reason
+
+
 def test_gate_refuses_a_lucky_best_of_many_on_noise() -> None:
     """100 skill-less candidates: the best looks significant alone, not after deflation."""
     n, trials = 500, 100

@@ -217,6 +217,79 @@ def test_bars_are_read_again_when_the_file_changes_or_after_the_ttl(
         assert time.monotonic() - edited >= ttl - 0.5  # not before the TTL
 
 
+def _bars(frame) -> list[dict[str, Any]]:
+    return [
+        {
+            "timestamp": ts.isoformat(),
+            **{k: float(row[k]) for k in ("open", "high", "low", "close", "volume")},
+        }
+        for ts, (_, row) in zip(frame["timestamp"], frame.iterrows(), strict=True)
+    ]
+
+
+def test_hostile_requests_get_the_file_contract_and_no_echo(spy_frame, tmp_path: Path) -> None:
+    """Issue 24, drills 4, 6 and 10 on the real server: request bars pass the very checks a
+    file's bars do (422 naming bars[i] and the rule), a body over the limit gets 413, and a
+    422 never echoes the payload."""
+    store = str(tmp_path / "store")
+    publish(store, spy_frame, str(SPY), workdir=tmp_path)
+    recent = _bars(spy_frame)[-150:]
+    with serving(store, "--max-body-bytes", "200000") as url:
+        status, out = call(url, "/predict", {"ticker": "spy", "bars": recent})
+        assert status == 200 and out["ticker"] == "SPY", out  # upper-cased, as train does
+
+        zones = [dict(b) for b in recent]
+        zones[-1]["timestamp"] = zones[-1]["timestamp"].replace("+00:00", "+09:00")
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": zones})
+        assert status == 422 and "mixes time zones" in body["detail"], body
+        assert "bars[149]" in body["detail"]
+
+        huge = [dict(b) for b in recent]
+        huge[-1].update(high=1e308, close=1e308)
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": huge})
+        assert status == 422 and "row 149" in body["detail"], body
+        assert "plausible_values: high=1e+308 > 1e+09" in body["detail"]
+
+        saturday = [dict(b) for b in recent]
+        saturday[-1]["timestamp"] = "2017-04-01T00:00:00+00:00"  # the file ends 2017-03-29
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": saturday})
+        assert status == 422 and "off_calendar" in body["detail"], body
+
+        mixed = [dict(b) for b in recent]
+        mixed[10]["timestamp"] = "08/15/2016"
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": mixed})
+        assert status == 422 and "bars[10]: '08/15/2016'" in body["detail"], body
+        assert "You might want to try" not in body["detail"]  # pandas' advice, not ours
+
+        status, body = call(url, "/predict", {"ticker": "SPY", "bars": recent * 20})
+        assert status == 413 and "over the limit of 200000 bytes" in body["detail"], body
+
+        typo = [dict(b) for b in recent]
+        typo[3]["close"] = "x" * 50_000
+        raw = json.dumps({"ticker": "SPY", "bars": typo}).encode()
+        status, body = call(url, "/predict", raw=raw)
+        assert status == 422 and body["detail"][0]["loc"] == ["body", "bars", 3, "close"], body
+        assert "xxxxxxxxxx" not in json.dumps(body) and "input" not in body["detail"][0]
+
+
+def test_serve_says_a_port_in_use_before_printing_its_address(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(TRADEFORGE), "serve", "--store", str(tmp_path), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "http://" not in done.stdout
+
+
 def test_new_champion_is_picked_up_and_a_tampered_one_refused(spy_frame, tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     first = publish(store, spy_frame, str(SPY), seed=3, workdir=tmp_path)

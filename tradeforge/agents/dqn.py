@@ -52,4 +52,5 @@ class DQN(Trainer):
             monitor.update(cfg.num_envs, epsilon, finished)
             run.after_updates(env_steps)
             run.checkpoints.maybe_write(learner, buffer, env_steps, cfg.total_steps)
+            run.stop_if_requested(env_steps, cfg.total_steps)
         return env_steps

@@ -266,6 +266,7 @@ class ParallelDQN(Trainer):
                 run.checkpoints.maybe_write(
                     learner, buffer, env_steps, cfg.total_steps, lock=feeder.lock
                 )
+                run.stop_if_requested(env_steps, cfg.total_steps, lock=feeder.lock)
         finally:
             feeder.stop()
         return env_steps

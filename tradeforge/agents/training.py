@@ -22,6 +22,7 @@ from tradeforge.agents.monitor import Monitor, ProgressCallback
 from tradeforge.agents.network import NumpyQNetwork, assign_ordered_weights
 from tradeforge.agents.qagent import QAgent, TrainResult
 from tradeforge.config import DQNConfig, EnvConfig
+from tradeforge.interrupt import Interrupted, Stopped, record, requested
 
 #: Most updates fused into one learner call (bounds the stacked batch's memory).
 MAX_FUSED_UPDATES = 64
@@ -192,6 +193,20 @@ class Run:
         """Evaluate on the validation window when due."""
         if self.selector is not None:
             self.selector.maybe_evaluate(self.learner, env_steps)
+
+    def stop_if_requested(self, env_steps: int, total_steps: int, lock: Any = None) -> None:
+        """On a stop request (Ctrl-C): checkpoint where the run is, then raise
+        :class:`~tradeforge.interrupt.Interrupted` (a rerun resumes from that step)."""
+        if not requested():
+            return
+        path = None
+        if self.checkpoints.enabled:
+            with lock if lock is not None else contextlib.nullcontext():
+                path = str(self.checkpoints.write(self.learner, self.buffer, env_steps))
+        what = self.monitor.desc
+        record(Stopped(what, env_steps, total_steps, path))
+        kept = f"; checkpoint {path}" if path else "; no checkpoint (no checkpoint_dir)"
+        raise Interrupted(f"{what}: interrupted at env step {env_steps} of {total_steps}{kept}")
 
 
 class Trainer:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from tradeforge import DEFAULT_STORE
-from tradeforge.config._base import Section
+from tradeforge.config._base import OptionalText, Section
 from tradeforge.config.agents import AGENT_KINDS, AgentKind, DQNConfig, ParallelConfig
 from tradeforge.config.data import DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig, Reward
@@ -42,6 +42,11 @@ class RunConfig(Section):
         ".tradeforge/runs",
         min_length=1,
         description="Local folder of each run's checkpoints (a rerun of the same flow run resumes from them) and TensorBoard logs: <work_dir>/<run id>/.",
+    )
+    resume: OptionalText = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        description="Run id of an interrupted run to resume: its trainings restart from their checkpoints in <work_dir>/<run id>/ (Ctrl-C prints it).",
     )
 
     tickers_in_flight: int = Field(

@@ -5,13 +5,23 @@ from tradeforge.data.errors import (
     DataError,
     DataFormatError,
     DataSourceError,
+    NoBarsInRange,
     SnapshotNotFound,
+    TickerMismatch,
     YahooError,
     YahooNoData,
     YahooUnavailable,
 )
 from tradeforge.data.formats import LAYOUTS, describe_layouts, read_bars
-from tradeforge.data.sources import Ingested, expand_source, infer_ticker, ingest
+from tradeforge.data.sources import (
+    Ingested,
+    check_file_ticker,
+    expand_source,
+    infer_ticker,
+    ingest,
+    is_single_file,
+    split_source,
+)
 from tradeforge.data.yahoo import RetryPolicy, fetch_snapshots, fetch_yahoo
 
 __all__ = [
@@ -21,11 +31,14 @@ __all__ = [
     "DataFormatError",
     "DataSourceError",
     "Ingested",
+    "NoBarsInRange",
     "RetryPolicy",
     "SnapshotNotFound",
+    "TickerMismatch",
     "YahooError",
     "YahooNoData",
     "YahooUnavailable",
+    "check_file_ticker",
     "describe_layouts",
     "expand_source",
     "fetch_snapshots",
@@ -33,5 +46,7 @@ __all__ = [
     "infer_interval",
     "infer_ticker",
     "ingest",
+    "is_single_file",
     "read_bars",
+    "split_source",
 ]

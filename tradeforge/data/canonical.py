@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tradeforge.data.errors import DataSourceError
+from tradeforge.data.errors import NoBarsInRange
 
 #: Exact column order of the canonical frame.
 COLUMNS = ("ticker", "timestamp", "open", "high", "low", "close", "volume")
@@ -48,10 +48,13 @@ def filter_dates(
     out = frame[mask].reset_index(drop=True)
     if out.empty:
         ts = frame["timestamp"].dropna()
-        covers = f"{ts.min():%Y-%m-%d} .. {ts.max():%Y-%m-%d}" if len(ts) else "no dated bars"
-        raise DataSourceError(
-            f"{origin}: no bars between start={start} and end={end} (the data covers {covers})"
+        covers = (
+            f"runs from {ts.min():%Y-%m-%d} to {ts.max():%Y-%m-%d}"
+            if len(ts)
+            else "has no dated bars"
         )
+        asked = " and ".join(f"{k} {v}" for k, v in (("start", start), ("end", end)) if v)
+        raise NoBarsInRange(f"{origin}: no bars with {asked} (the data {covers})")
     return out
 
 

@@ -15,6 +15,14 @@ class DataSourceError(DataError):
     """A source could not deliver bars (missing file, key or bucket, denied access, empty range)."""
 
 
+class TickerMismatch(DataSourceError):
+    """One file asked for as another ticker's bars (issue 24: no silent relabelling)."""
+
+
+class NoBarsInRange(DataSourceError):
+    """The source holds no bars between the start and end asked for."""
+
+
 class YahooError(DataSourceError):
     """Yahoo Finance gave no usable bars (base of the two cases below)."""
 

@@ -36,6 +36,8 @@ FACTOR_DROP_TOLERANCE = 1e-3
 #: Quote-currency volume columns of CryptoDataDownload (``Volume USD``); the bar volume we keep
 #: is the first base-asset one (``Volume BTC`` / ``volume_btc``), comparable to share counts.
 QUOTE_VOLUMES = ("usd", "usdt", "usdc", "eur", "gbp", "jpy", "krw")
+#: ``DataFrame.attrs`` key of the tickers a multi-ticker (yfinance) table held.
+HELD = "tradeforge_tickers"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Parsed:
     zoned: bool = False
     """True when the file's times carried a time zone (UTC offsets or a tz-aware column): they
     are instants, converted to UTC. False: wall-clock times as written, read as UTC."""
+    tickers: tuple[str, ...] = ()
+    """The instruments the content names (a ticker column, yfinance's Ticker header row)."""
 
 
 Adjust = Callable[[pd.DataFrame, str], tuple[pd.DataFrame, list[str]]]
@@ -141,6 +145,10 @@ def _scale_by_factor(column: str, label: str) -> Adjust:
         if np.allclose(factor.dropna(), 1.0, rtol=0, atol=1e-9):
             return bars, [f"{name}: {label} equals Close on every bar: nothing to adjust"]
         out = bars.copy()
+        # A bar whose own close is missing (or infinite) keeps its raw open/high/low: only
+        # the close is bad then, and validation names that one cell, not all four prices
+        # (issue 24: a NaN close read as four nulls, an infinite one as inf * 0 = null).
+        factor = factor.where(np.isfinite(bars["close"]), 1.0)
         for col in PRICE_COLUMNS:
             out[col] = bars[col] * factor
         return out, [f"{name}: Open/High/Low/Close scaled by {label} / Close"]
@@ -236,9 +244,11 @@ def _read_parquet(data: bytes, name: str, ticker: str | None) -> pd.DataFrame:
         raise DataFormatError(f"{name}: not a readable Parquet file ({exc})") from exc
     if isinstance(table.columns, pd.MultiIndex):
         table = _one_ticker(table, name, ticker)
+    held = table.attrs.get(HELD, ())
     if isinstance(table.index, pd.DatetimeIndex):
         table = table.reset_index()
     table.columns = [normalise_column(c) for c in table.columns]
+    table.attrs[HELD] = held
     return table
 
 
@@ -257,6 +267,7 @@ def _one_ticker(table: pd.DataFrame, name: str, ticker: str | None) -> pd.DataFr
         )
     flat = table.xs(pick, axis=1, level=level).dropna(how="all")
     flat.columns = [str(c) for c in flat.columns]
+    flat.attrs[HELD] = tuple(held)
     return flat
 
 
@@ -299,9 +310,11 @@ def _read_yfinance_csv(text: str, lines: list[str], name: str, ticker: str | Non
         raise DataFormatError(f"{name}: not a readable CSV file ({exc})") from exc
     table.columns.names = ["Price", "Ticker"]
     flat = _one_ticker(table, name, ticker)
+    held = flat.attrs[HELD]
     flat.index.name = lines[2].split(",", 1)[0].strip()
     flat = flat.reset_index()
     flat.columns = [normalise_column(c) for c in flat.columns]
+    flat.attrs[HELD] = held
     return flat
 
 
@@ -313,7 +326,22 @@ def _match(cols: list[str]) -> tuple[Layout, dict[str, str]] | None:
     return None
 
 
-def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Parsed:
+def read_records(table: pd.DataFrame, name: str) -> Parsed:
+    """Bars given as records (``timestamp, open, high, low, close, volume``, e.g. a JSON body),
+    parsed by the same rules as a file's rows: one time zone, numbers that are numbers; errors
+    name the record as ``name[i]`` (0-based)."""
+    table = table.copy()
+    table.columns = [normalise_column(c) for c in table.columns]
+    return _parse_table(table, name, None, where=lambda pos: f"{name}[{pos}]")
+
+
+def _parse_table(
+    table: pd.DataFrame,
+    name: str,
+    first_line: int | None,
+    *,
+    where: Callable[[int], str] | None = None,
+) -> Parsed:
     cols = list(table.columns)
     found = _match(cols)
     if found is None:
@@ -325,8 +353,10 @@ def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Pars
     if table.empty:
         raise DataFormatError(f"{name}: header only, no bars ({layout.name} layout)")
 
-    def where(pos: int) -> str:
+    def at(pos: int) -> str:
         return f"{name} line {pos + first_line}" if first_line else f"{name} row {pos + 1}"
+
+    where = where or at
 
     bars = pd.DataFrame(index=range(len(table)))
     times = _parse_times(table[mapping["timestamp"]], layout.time_formats, where)
@@ -339,12 +369,22 @@ def _parse_table(table: pd.DataFrame, name: str, first_line: int | None) -> Pars
         bars, adjust_notes = layout.adjust(bars, name)
         notes += adjust_notes
     columns = bars[["timestamp", *NUMERIC_COLUMNS]]
-    return Parsed(columns, layout.name, tuple(notes), zoned=times.zoned)
+    held = table.attrs.get(HELD, ())
+    if "ticker" in table:
+        held = tuple(str(t) for t in table["ticker"].dropna().unique())
+    return Parsed(columns, layout.name, tuple(notes), zoned=times.zoned, tickers=tuple(held))
+
+
+def _clip(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error names a cell, never echoes a
+    megabyte of it back (issue 24)."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 5]}...{shown[-2:]}"
 
 
 def _examples(bad: pd.Series, raw: pd.Series, where: Callable[[int], str]) -> str:
     positions = np.flatnonzero(bad.to_numpy())
-    shown = "; ".join(f"{where(int(p))}: {raw.iloc[p]!r}" for p in positions[:3])
+    shown = "; ".join(f"{where(int(p))}: {_clip(raw.iloc[p])}" for p in positions[:3])
     more = f" (and {len(positions) - 3} more)" if len(positions) > 3 else ""
     return f"{shown}{more}"
 

@@ -23,8 +23,8 @@ from tradeforge.data.canonical import (
     infer_interval,
     make_canonical,
 )
-from tradeforge.data.errors import DataFormatError, DataSourceError
-from tradeforge.data.formats import read_bars
+from tradeforge.data.errors import DataFormatError, DataSourceError, TickerMismatch
+from tradeforge.data.formats import Parsed, read_bars
 
 if TYPE_CHECKING:
     from storage import ObjectStore
@@ -33,6 +33,49 @@ if TYPE_CHECKING:
 DEMO_TICKER = "GOOGL"
 DEMO_FILE = ("datasets", "data", "STOCKS_GOOGL.csv")
 SUFFIXES = (".csv", ".parquet")
+#: ``prices.csv=SPY``: one file (or S3 object) mapped to a ticker explicitly (issue 24).
+_MAPPED = re.compile(r"^(?P<path>.+\.(?:csv|parquet))=(?P<ticker>[^/\\]+)$", re.IGNORECASE)
+
+
+def split_source(source: str) -> tuple[str, str | None]:
+    """``"prices.csv=SPY"`` -> ``("prices.csv", "SPY")``; any other source -> ``(source, None)``.
+
+    The mapping is the explicit way to use a file whose name carries no ticker (or another
+    ticker's name): without it, one file serves only the ticker its name (or content) gives.
+    """
+    found = _MAPPED.match(source) if isinstance(source, str) else None
+    if found is None:
+        return source, None
+    return found["path"], found["ticker"].strip().upper()
+
+
+def is_single_file(source: str) -> bool:
+    """True for one local file or one S3 object (``s3://.../x.csv``), mapped or not."""
+    path, _ = split_source(source)
+    if path.startswith("s3://"):
+        return path.rstrip("/").lower().endswith(SUFFIXES)
+    return Path(path).expanduser().is_file()
+
+
+def check_file_ticker(source: str, ticker: str, *, held: tuple[str, ...] = ()) -> None:
+    """``DataSourceError`` unless the single file ``source`` is ``ticker``'s bars.
+
+    The file's own ticker is the one it is mapped to (``path=TICKER``), else the one its
+    content names (``held``: a ticker column, yfinance's Ticker row), else the one its name
+    gives (``SPY_2010-2017_yahoo.csv`` -> SPY). A mismatch is refused naming both: training
+    SPY's bars under AAPL's name published them as AAPL's model (issue 24).
+    """
+    path, mapped = split_source(source)
+    wanted = ticker.strip().upper()
+    own = mapped or (wanted if wanted in {h.upper() for h in held} else None)
+    own = own or (held[0].upper() if len(held) == 1 else None) or ticker_or_none(path)
+    if own == wanted:
+        return
+    what = f"holds {own}'s bars" if own else "names no ticker"
+    raise TickerMismatch(
+        f"source {path!r} {what}, not {wanted}'s: give {own or 'a ticker'} (or name "
+        f"{wanted}'s file), or map this file explicitly with --source {path}={wanted}"
+    )
 
 
 def infer_ticker(path: str | Path) -> str:
@@ -58,16 +101,17 @@ def ingest(
     """
     source = config.source
     if source == DEMO_SOURCE:
-        raw = _read_demo(ticker)
-    elif source == "yahoo":
+        return _finish(ticker, _read_demo(ticker), config, None)
+    if source == "yahoo":
         from tradeforge.data.yahoo import ingest_yahoo
 
         return ingest_yahoo(ticker, config, store=snapshot_store)
-    elif source.startswith("s3://"):
-        raw = _read_s3(ticker, source, config.s3_endpoint_url)
+    path, _ = split_source(source)
+    if path.startswith("s3://"):
+        raw = _read_s3(ticker, path, config.s3_endpoint_url)
     else:
-        raw = _read_local(ticker, Path(source))
-    return _finish(ticker, raw, config)
+        raw = _read_local(ticker, Path(path))
+    return _finish(ticker, raw, config, source if is_single_file(source) else None)
 
 
 @dataclass(frozen=True)
@@ -79,17 +123,11 @@ class RawFile:
     origin: str
 
 
-def _finish(ticker: str, raw: RawFile, config: DataConfig) -> Ingested:
+def _finish(ticker: str, raw: RawFile, config: DataConfig, single: str | None) -> Ingested:
     parsed = read_bars(raw.data, raw.name, ticker)
-    frame = make_canonical(parsed.bars, ticker)
-    _check_interval(frame, config.interval, raw.origin)
-    notes = parsed.notes
-    if config.interval == "1d":
-        from tradeforge.validation.derived import exchange_timezone
-
-        tz = exchange_timezone(ticker)
-        frame, moved = daily_dates(frame, zoned=parsed.zoned, timezone=tz)
-        notes += (f"{raw.name}: {moved}",) if moved else ()
+    if single is not None:  # a folder's file was picked by the ticker's own name
+        check_file_ticker(single, ticker, held=parsed.tickers)
+    frame, notes = canonical_bars(parsed, ticker, config.interval, raw.origin, raw.name)
     frame = filter_dates(frame, config.start, config.end, origin=raw.origin)
     return Ingested(
         frame=frame,
@@ -98,6 +136,24 @@ def _finish(ticker: str, raw: RawFile, config: DataConfig) -> Ingested:
         layout=parsed.layout,
         notes=notes,
     )
+
+
+def canonical_bars(
+    parsed: Parsed, ticker: str, interval: str, origin: str, name: str
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The canonical frame of parsed bars, whichever door they came through (a file, an S3
+    object, a request's JSON bars): the interval they hold checked, daily bars dated by their
+    calendar day in the exchange's time zone; with the reader's notes."""
+    frame = make_canonical(parsed.bars, ticker)
+    _check_interval(frame, interval, origin)
+    notes = parsed.notes
+    if interval == "1d":
+        from tradeforge.validation.derived import exchange_timezone
+
+        tz = exchange_timezone(ticker)
+        frame, moved = daily_dates(frame, zoned=parsed.zoned, timezone=tz)
+        notes += (f"{name}: {moved}",) if moved else ()
+    return frame, notes
 
 
 def _check_interval(frame: pd.DataFrame, interval: str, origin: str) -> None:
@@ -143,7 +199,7 @@ def _pick_file(ticker: str, names: list[str], where: Path | str) -> str:
     """``<TICKER>.csv|.parquet`` in a folder; else the only ``<TICKER>_*.csv|.parquet``."""
     data_files = [n for n in names if n.lower().endswith(SUFFIXES)]
     exact = [n for n in data_files if n.rsplit(".", 1)[0].upper() == ticker.upper()]
-    candidates = exact or [n for n in data_files if _ticker_or_none(n) == ticker.upper()]
+    candidates = exact or [n for n in data_files if ticker_or_none(n) == ticker.upper()]
     if len(candidates) == 1:
         return candidates[0]
     listing = ", ".join(data_files) if data_files else "no .csv or .parquet files"
@@ -154,7 +210,8 @@ def _pick_file(ticker: str, names: list[str], where: Path | str) -> str:
     )
 
 
-def _ticker_or_none(name: str) -> str | None:
+def ticker_or_none(name: str) -> str | None:
+    """The ticker a file name gives (``infer_ticker``), or None when it gives none."""
     try:
         return infer_ticker(name)
     except DataSourceError:
@@ -192,10 +249,16 @@ def expand_source(
     wanted = [t.upper() for t in tickers]
     if source in (DEMO_SOURCE, "yahoo"):
         return [(t, source) for t in (wanted or ([DEMO_TICKER] if source == DEMO_SOURCE else []))]
+    if is_single_file(source):
+        path, mapped = split_source(source)
+        ticker = wanted[0] if wanted else mapped or infer_ticker(path)
+        if len(wanted) > 1:
+            raise DataSourceError(
+                f"source {path!r}: one file holds one ticker, not {', '.join(wanted)}"
+            )
+        return [(ticker, source)]
     if source.startswith("s3://"):
         base = source.rstrip("/")
-        if base.lower().endswith(SUFFIXES):
-            return [(wanted[0] if wanted else infer_ticker(base), base)]
         from storage import StoreError, open_store
 
         try:
@@ -205,15 +268,13 @@ def expand_source(
         files = [(n, f"{base}/{n}") for n in names]
     else:
         path = Path(source)
-        if path.is_file():
-            return [(wanted[0] if wanted else infer_ticker(path), str(path))]
         if not path.is_dir():
             raise DataSourceError(f"source {source!r}: no such file or folder")
         files = [(p.name, str(p)) for p in sorted(path.iterdir()) if p.is_file()]
     pairs = [
         (ticker, where)
         for name, where in files
-        if name.lower().endswith(SUFFIXES) and (ticker := _ticker_or_none(name)) is not None
+        if name.lower().endswith(SUFFIXES) and (ticker := ticker_or_none(name)) is not None
     ]
     if wanted:
         pairs = [(t, w) for t, w in pairs if t in wanted]

@@ -33,8 +33,10 @@ def evaluate_fold(
 ) -> FoldResult:
     """Greedy metrics of a staged model on its fold's validation stretch (and test, last fold)."""
     from tradeforge.evaluation import evaluate, plot_equity
+    from tradeforge.interrupt import check
     from tradeforge.training import staging_key
 
+    check(f"evaluate {candidate.ticker} {candidate.id.label} fold {candidate.fold}")
     fold = prepared.folds[candidate.fold]
     agent = load_staged_agent(store, candidate.model_key)
     val = evaluate(agent, fold.val, env, periods_per_year=periods_per_year)
@@ -71,9 +73,11 @@ def ensemble_fold(
     """The seed ensemble of ``members`` (one agent kind and reward, one fold, several seeds):
     Q-values averaged, staged as one ``.keras`` file and evaluated like any candidate."""
     from tradeforge.agents import QAgent
+    from tradeforge.interrupt import check
     from tradeforge.training import stage_agent, staging_key
 
     first = members[0]
+    check(f"ensemble {first.ticker} {first.id.agent} fold {first.fold}")
     if len({(m.ticker, m.id.agent, m.id.reward, m.fold) for m in members}) != 1:
         raise ValueError("ensemble_fold: members must share ticker, agent, reward and fold")
     cid = first.id.model_copy(update={"seed": -1, "ensemble": len(members)})

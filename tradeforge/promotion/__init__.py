@@ -15,6 +15,7 @@ from typing import Any
 
 from tradeforge import __version__
 from tradeforge.config import EnvConfig, PipelineConfig
+from tradeforge.interrupt import check, requested
 from tradeforge.promotion.gate import GateDecision, decide
 from tradeforge.records import FoldResult, PolicyResult, Record
 
@@ -111,6 +112,15 @@ def _aligned(a: list[list[float]], b: list[list[float]]) -> tuple[list[float], l
     return xa, xb
 
 
+def _stop_if_requested(store: Any, run_id: str, ticker: str) -> None:
+    """A run asked to stop (Ctrl-C) never promotes, and leaves no staged file behind."""
+    if requested():
+        from tradeforge.training import clear_staging
+
+        clear_staging(store, run_id, ticker)
+        check(f"promote {ticker}")
+
+
 def promote_ticker(
     ticker: str,
     results: list[FoldResult],
@@ -128,6 +138,7 @@ def promote_ticker(
     from tradeforge.evaluation import cost_sweep, plot_cost_sweep, summarize_seeds
     from tradeforge.training import clear_staging
 
+    _stop_if_requested(store, run_id, ticker)
     registry = ModelRegistry(store)
     pooled = candidate_results(results, periods_per_year)
     last, challenger = select(pooled)
@@ -215,6 +226,7 @@ def promote_ticker(
         "training": last.candidate.stats,
         "cost_sweep_test": sweep,
     }
+    _stop_if_requested(store, run_id, ticker)
     version = registry.publish(ticker, last.candidate.id.agent, files, card)
     # The registry records every decision; a refused one moves nothing.
     promoted = registry.promote(

@@ -1,7 +1,7 @@
 """The promotion gate: promote only a measured edge over cash, buy-and-hold and the champion.
 
 All figures are on the validation returns pooled over the walk-forward folds, after costs. For
-each benchmark b the challenger needs ``PSR(SR_b + SR0) >= confidence`` where SR0 is the
+each benchmark b the challenger needs ``PSR(SR_b + SR0) > confidence`` where SR0 is the
 expected best Sharpe of the run's N skill-less candidates (the deflated Sharpe ratio); with
 N = 1, SR0 = 0 and this is the plain probabilistic Sharpe ratio. Both are per-period inside
 and reported annualised.
@@ -107,7 +107,9 @@ def decide(
                 benchmark_sharpe=bench * scale,
                 required_sharpe=required * scale,
                 psr=psr,
-                passed=psr >= cfg.confidence,
+                # Strictly above: a tie (an identical re-run scores PSR 0.5 against its own
+                # champion) is never an edge, whatever the confidence (issue 24).
+                passed=psr > cfg.confidence,
             )
         )
     failed = [c for c in checks if not c.passed]
@@ -125,7 +127,7 @@ def decide(
             f"no edge shown over {', '.join(c.benchmark for c in failed)}: {shown}; against "
             f"{worst.benchmark} (Sharpe {worst.benchmark_sharpe:.2f}; the bar to beat "
             f"{worst.required_sharpe:.2f} with {_tried(trials, effective)}) the deflated PSR "
-            f"is {worst.psr:.3f} < {cfg.confidence}",
+            f"is {worst.psr:.3f}, not above {cfg.confidence}",
         )
     else:
         weakest = min(checks, key=lambda c: c.psr)
@@ -133,7 +135,7 @@ def decide(
             True,
             f"edge over {', '.join(c.benchmark for c in checks)}: {shown}; weakest "
             f"{weakest.benchmark} (the bar to beat {weakest.required_sharpe:.2f}) deflated PSR "
-            f"{weakest.psr:.3f} >= {cfg.confidence} with {_tried(trials, effective)}",
+            f"{weakest.psr:.3f} > {cfg.confidence} with {_tried(trials, effective)}",
         )
     return GateDecision(
         promote=promote,

@@ -57,6 +57,53 @@ SPLIT_TOLERANCE = 0.05
 SPLIT_COLUMN_TOLERANCE = 0.25
 
 
+#: Largest plausible price of one unit (BRK-A, the dearest share, trades near 1e6) and volume
+#: of one bar (SHIB's busiest days trade ~1e13 tokens): above these a value is a bad print or
+#: an overflow, not a market (issue 24: a close of 1e308 and a volume of 1e30 passed).
+MAX_PRICE = 1e9
+MAX_VOLUME = 1e16
+
+
+def implausible(frame: pd.DataFrame) -> pd.Series:
+    """1 for a bar holding a non-finite value (inf) or a price or volume past ``MAX_PRICE`` /
+    ``MAX_VOLUME``; else 0. A null is ``no_nulls``' finding, not this rule's."""
+    prices = frame[["open", "high", "low", "close"]].to_numpy(dtype=float)
+    volume = frame["volume"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(prices).any(axis=1) | np.isinf(volume)
+        bad |= (prices > MAX_PRICE).any(axis=1) | (volume > MAX_VOLUME)
+    return pd.Series(bad.astype(np.int64), index=frame.index)
+
+
+def value_problem(row: pd.Series) -> str:
+    """``"close=inf is not finite"`` / ``"volume=1e+30 > 1e+16"``: why a bar is implausible."""
+    out = []
+    for col in ("open", "high", "low", "close", "volume"):
+        value = float(row[col])
+        limit = MAX_VOLUME if col == "volume" else MAX_PRICE
+        if np.isinf(value):
+            out.append(f"{col}={value} is not finite")
+        elif value > limit:
+            out.append(f"{col}={value:g} > {limit:g} (no market trades that)")
+    return ", ".join(out)
+
+
+def off_calendar(timestamps: pd.Series, asset_class: str, interval: str) -> pd.Series:
+    """1 for a stock bar dated on a day the exchange (``STOCK_CALENDAR``) held no session:
+    a Saturday or Sunday bar with its own prices is not a market (issue 24). Daily bars are
+    dated by their date, hourly ones by their New York date. Crypto trades every day: all 0."""
+    out = np.zeros(len(timestamps), dtype=np.int64)
+    ts = pd.DatetimeIndex(timestamps)
+    valid = ~ts.isna()
+    if asset_class == CRYPTO or not valid.any():
+        return pd.Series(out, index=timestamps.index)
+    zone = "UTC" if interval == "1d" else EXCHANGE_TIMEZONES[STOCK]
+    days = ts[valid].tz_convert(zone).tz_localize(None).normalize()
+    sessions = _sessions(int(days.min().year), int(days.max().year))
+    out[valid] = (~days.isin(sessions)).astype(np.int64)
+    return pd.Series(out, index=timestamps.index)
+
+
 def asset_class_of(ticker: str) -> str:
     """``crypto`` for pairs such as ``BTC-USD``, ``ETHUSDT`` or ``BTCUSD``; else ``stock``."""
     return CRYPTO if _CRYPTO.match(ticker.upper()) else STOCK
@@ -72,9 +119,16 @@ def add_derived(
 ) -> pd.DataFrame:
     """``frame`` plus the per-bar columns the suite's expectations check."""
     out = frame.copy()
-    out["max_open_close"] = frame[["open", "close"]].max(axis=1, skipna=False)
-    out["min_open_close"] = frame[["open", "close"]].min(axis=1, skipna=False)
+    out["implausible"] = implausible(frame)
+    # A bar with an infinite or absurd value is plausible_values' finding: leave it out of the
+    # OHLC comparisons (as a null is), or inf reads as "high < close" (issue 24).
+    sane = frame.where(out["implausible"] == 0)
+    out["ohlc_high"] = sane["high"]
+    out["ohlc_low"] = sane["low"]
+    out["max_open_close"] = sane[["open", "close"]].max(axis=1, skipna=False)
+    out["min_open_close"] = sane[["open", "close"]].min(axis=1, skipna=False)
     out["min_price"] = frame[["open", "high", "low", "close"]].min(axis=1, skipna=False)
+    out["off_calendar"] = off_calendar(frame["timestamp"], asset_class, interval)
     close = frame["close"].where(frame["close"] > 0)
     out["abs_log_return"] = np.log(close / close.shift(1)).abs()
     out["missing_before"] = missing_before(frame["timestamp"], asset_class, interval)
@@ -221,6 +275,13 @@ def _hour_starts(first_year: int, last_year: int) -> np.ndarray:
         np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     )
     return np.sort(starts)
+
+
+def split_flag(ticker: str, date: str, n: float) -> str:
+    """How to declare a split on the command line, e.g.
+    ``--validation.splits NVDA:2021-07-20=4`` (train) / ``--split NVDA:2021-07-20=4`` (validate)."""
+    spec = f"{ticker}:{date}={n:g}"
+    return f"--validation.splits {spec} (train) or --split {spec} (validate)"
 
 
 def split_hint(ratio: float) -> str:

@@ -31,10 +31,13 @@ from tradeforge.validation.derived import (
     MAX_STALE_BARS,
     MOVE_THRESHOLDS,
     STALE_RUN,
+    STOCK_CALENDAR,
     add_derived,
     asset_class_of,
+    split_flag,
     split_hint,
     split_label,
+    value_problem,
 )
 from tradeforge.validation.gx_import import import_gx
 from tradeforge.validation.report import (
@@ -61,15 +64,20 @@ OHLC_PAIRS = (
 RULES: dict[str, tuple[str, str]] = {
     "schema": (ERROR, ""),
     "no_nulls": (ERROR, ""),
+    "plausible_values": (ERROR, ""),
     "ohlc_consistency": (ERROR, ""),
     "positive_prices": (ERROR, ""),
     "non_negative_volume": (ERROR, ""),
     "unique_timestamps": (ERROR, ""),
     "increasing_timestamps": (ERROR, ""),
+    "off_calendar": (ERROR, ""),
     "repeated_bars": (ERROR, ""),
     "min_rows": (ERROR, ""),
     "long_stale_feed": (ERROR, ""),
-    "unadjusted_split": (ERROR, "kept; declare the split (splits=) to adjust the bars before it"),
+    "unadjusted_split": (
+        ERROR,
+        "kept; declare the split (--validation.splits / --split) to adjust the bars before it",
+    ),
     "pre_listing_placeholder": (WARNING, "dropped"),
     "stale_feed": (WARNING, "dropped"),
     "calendar_gaps": (WARNING, "kept; the next bar carries the whole move"),
@@ -254,6 +262,16 @@ def build_expectations(
         gxe.ExpectColumnValuesToNotBeNull(column=c, **tag("no_nulls", f"{c} is never null"))
         for c in COLUMNS[1:]
     ]
+    exps.append(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="implausible",
+            max_value=0,
+            **tag(
+                "plausible_values",
+                "every value finite, prices and volume within what a market trades",
+            ),
+        )
+    )
     # high >= max(open, close) and low <= min(open, close) imply high >= low: two checks
     # cover all five OHLC pairs (fewer expectations = a faster suite: GX's cost is per check).
     exps += [
@@ -265,8 +283,8 @@ def build_expectations(
             **tag("ohlc_consistency", text),
         )
         for a, b, text in (
-            ("high", "max_open_close", "high >= open and high >= close (so high >= low)"),
-            ("min_open_close", "low", "low <= open and low <= close"),
+            ("ohlc_high", "max_open_close", "high >= open and high >= close (so high >= low)"),
+            ("min_open_close", "ohlc_low", "low <= open and low <= close"),
         )
     ]
     exps += [
@@ -287,6 +305,11 @@ def build_expectations(
             column="timestamp",
             strictly=False,
             **tag("increasing_timestamps", "bars are in time order"),
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="off_calendar",
+            max_value=0,
+            **tag("off_calendar", "no stock bar on a day the exchange was closed"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="repeat_of",
@@ -464,6 +487,11 @@ def _problem(rule: str, data: pd.DataFrame, i: int, limits: Limits) -> str:
     if rule == "no_nulls":
         nulls = [c for c in COLUMNS if pd.isna(row[c])]
         return " ".join(f"{c}=null" for c in nulls)
+    if rule == "plausible_values":
+        return value_problem(row)
+    if rule == "off_calendar":
+        day = f"{pd.Timestamp(row['timestamp']):%A}"
+        return f"(a {day}): the exchange ({STOCK_CALENDAR}) held no session that day"
     if rule == "ohlc_consistency":
         bad = [f"{a}={_num(row[a])} < {b}={_num(row[b])}" for a, b in OHLC_PAIRS if row[a] < row[b]]
         return ", ".join(bad)
@@ -493,7 +521,7 @@ def _problem(rule: str, data: pd.DataFrame, i: int, limits: Limits) -> str:
         return (
             f"open, high, low and close all moved x{1 / n:.2f} (close {_num(prev['close'])} -> "
             f"{_num(row['close'])}): looks like an unadjusted {split_label(n)}; adjust the bars "
-            f"before it or declare it (splits={{'{_stamp(row['timestamp'])}': {n:g}}})"
+            f"before it or declare it ({split_flag(str(row['ticker']), _stamp(row['timestamp']), n)})"
         )
     if rule == "pre_listing_placeholder":
         return f"zero-volume bar before the first trade (close={_num(row['close'])})"
