@@ -1,6 +1,6 @@
 """Seeded synthetic markets with a known causal structure, and each one's simple reference rule.
 
-Every generator returns a canonical OHLCV frame (``ticker, timestamp (UTC, business days), open,
+Every generator returns a canonical OHLCV frame (``ticker, timestamp (UTC, XNYS sessions), open,
 high, low, close, volume``), the same shape ``tradeforge.data`` produces, so the project's own
 features, split and env run on it unchanged. Close-to-close log returns carry the structure;
 the open sits a little noise away from the previous close (``open_t = close_{t-1} e^{u_t}``,
@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tradeforge.validation.derived import stock_sessions
+
 N_BARS = 2_500
 START = "2010-01-04"
 
@@ -49,7 +51,7 @@ def _frame(log_returns: np.ndarray, rng: np.random.Generator, ticker: str) -> pd
     high = np.maximum(open_, close) * np.exp(spread[0])
     low = np.minimum(open_, close) * np.exp(-spread[1])
     volume = np.round(rng.lognormal(np.log(1e6), 0.3, n))
-    timestamps = pd.bdate_range(START, periods=n, tz="UTC")
+    timestamps = stock_sessions(START, n)  # exchange sessions: no bar on a holiday
     return pd.DataFrame(
         {
             "ticker": ticker,

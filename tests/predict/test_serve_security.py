@@ -188,8 +188,8 @@ def test_token_files(tmp_path: Path) -> None:
 
 
 def test_a_route_added_later_is_protected_by_default(champion_store: str) -> None:
-    """The guard wraps the whole app: a route another issue adds (``/ledger``) needs the token
-    without anyone remembering to protect it."""
+    """The guard wraps the whole app: a route added later needs the token without anyone
+    remembering to protect it, as the paper ledger's ``/ledger/{ticker}`` (issue 25) does."""
     from fastapi.testclient import TestClient
 
     from tradeforge.serving import create_app, open_book
@@ -198,14 +198,16 @@ def test_a_route_added_later_is_protected_by_default(champion_store: str) -> Non
     guard = make_guard("127.0.0.1", None, environ={TOKEN_ENV: token})
     app = create_app(open_book(champion_store), guard=guard)
 
-    @app.get("/ledger/{ticker}")
-    async def ledger(ticker: str) -> dict[str, str]:
+    @app.get("/added-later/{ticker}")
+    async def added(ticker: str) -> dict[str, str]:
         return {"ticker": ticker}
 
     client = TestClient(app)
-    assert client.get("/ledger/SPY").status_code == 401
     auth = {"authorization": f"Bearer {token}"}
-    assert client.get("/ledger/SPY", headers=auth).json() == {"ticker": "SPY"}
+    for path in ("/added-later/SPY", "/ledger/SPY"):
+        assert client.get(path).status_code == 401, path
+    assert client.get("/added-later/SPY", headers=auth).json() == {"ticker": "SPY"}
+    assert client.get("/ledger/SPY", headers=auth).status_code == 404  # in: no record yet
     assert client.get("/health").status_code == 200
 
 

@@ -258,6 +258,17 @@ def _calendar(first_year: int, last_year: int):
     return xcals.get_calendar(STOCK_CALENDAR, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
 
 
+def stock_sessions(start: str, count: int) -> pd.DatetimeIndex:
+    """The first ``count`` sessions of the stock exchange from ``start`` (UTC midnight): the
+    dates generated daily stock bars must carry to pass ``off_calendar``."""
+    first = pd.Timestamp(start)
+    days = _sessions(first.year, first.year + count // 240 + 1)
+    days = days[days >= first][:count]
+    if len(days) < count:
+        raise ValueError(f"{count} sessions from {start} run past the calendar")
+    return days.tz_localize("UTC")
+
+
 def _sessions(first_year: int, last_year: int) -> pd.DatetimeIndex:
     """Exchange session dates of whole calendar years."""
     return pd.DatetimeIndex(_calendar(first_year, last_year).sessions).tz_localize(None)
