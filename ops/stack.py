@@ -742,7 +742,10 @@ def start_postgres(cfg: StackConfig) -> int:
 
 
 def start_prefect(cfg: StackConfig) -> None:
-    """Start the Prefect server on the stack's database (PostgreSQL first, when chosen)."""
+    """Start the Prefect server on the stack's database (PostgreSQL first, when chosen), and
+    record the choice: a later ``up`` without ``--db`` keeps it (``choose_database``)."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.state_dir / "database").write_text(cfg.db + "\n")
     if cfg.db == "postgres":
         start_postgres(cfg)
     start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
@@ -860,7 +863,6 @@ def up(cfg: StackConfig) -> None:
                 "(TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT / TRADEFORGE_SERVE_PORT)"
             )
     previous = stored_database(cfg.state_dir)
-    (cfg.state_dir / "database").write_text(cfg.db + "\n")  # later `up`s keep this choice
     if previous not in (None, cfg.db):
         print(
             f"Database       switched from {previous} to {cfg.db} (`make up DB={previous}` goes back)"
