@@ -91,3 +91,26 @@ def test_env_sh_puts_the_venv_bin_on_path_once(tmp_path: Path) -> None:
     assert out[0] == str(VENV_BIN / "prefect") and out[1] == str(VENV_BIN / "tradeforge")
     assert out[2].split(":").count(str(VENV_BIN)) == 1  # sourced twice, added once
     assert out[3] == cfg.api_url
+
+
+def test_the_database_choice_is_kept_per_stack(tmp_path: Path) -> None:
+    from ops.stack import choose_database
+
+    assert choose_database(tmp_path, None) == "sqlite"  # a new stack
+    (tmp_path / "database").write_text("postgres\n")  # as start_prefect records it
+    assert choose_database(tmp_path, None) == "postgres"  # a later `make up` without DB=
+    assert choose_database(tmp_path, "sqlite") == "sqlite"  # stopped: switching is allowed
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "prefect-server.pid").write_text(f"{os.getpid()}\n")  # a live pid
+    with pytest.raises(StackError, match=r"uses postgres; to switch it to sqlite: `make down`"):
+        choose_database(tmp_path, "sqlite")
+
+
+def test_db_is_an_up_option_with_known_values(capsys) -> None:
+    from ops.stack import main
+
+    for argv in (["up", "--db", "mysql"], ["status", "--db", "postgres"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+    assert "--db applies to `up` only" in capsys.readouterr().err
