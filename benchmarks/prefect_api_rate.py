@@ -145,10 +145,15 @@ def _life_cycles(
                     "name": "api-rate-rest",
                     "state": {"type": "PENDING"},
                 }
-                task_run_id = _post(client, "/task_runs/", body, stats)["id"]
-                for state in ("RUNNING", "COMPLETED"):
-                    path = f"/task_runs/{task_run_id}/set_state"
-                    _post(client, path, {"state": {"type": state}}, stats)
+                try:
+                    task_run_id = _post(client, "/task_runs/", body, stats)["id"]
+                    for state in ("RUNNING", "COMPLETED"):
+                        path = f"/task_runs/{task_run_id}/set_state"
+                        _post(client, path, {"state": {"type": state}}, stats)
+                except httpx.HTTPStatusError as exc:  # still busy after the retries: counted
+                    stats["failed"] += 1
+                    stats.setdefault("failure", f"{exc.response.status_code} {exc.request.url}")
+                    continue
                 out.append(time.perf_counter() - start)
     except Exception as exc:  # a thread's error is re-raised by rest_load
         stats["errors"].append(f"{type(exc).__name__}: {exc}")
@@ -159,10 +164,10 @@ def rest_load(cfg: StackConfig, tasks: int, clients: int) -> dict[str, Any]:
     flow = api(cfg, "/flows/", {"name": "api-rate-rest"})
     flow_run = api(cfg, "/flow_runs/", {"flow_id": flow["id"], "state": {"type": "RUNNING"}})
     single: list[float] = []
-    stats: dict[str, Any] = {"retries": 0, "errors": []}
+    stats: dict[str, Any] = {"retries": 0, "failed": 0, "errors": []}
     _life_cycles(cfg, flow_run["id"], tasks, single, stats)
     together: list[float] = []
-    concurrent: dict[str, Any] = {"retries": 0, "errors": []}
+    concurrent: dict[str, Any] = {"retries": 0, "failed": 0, "errors": []}
     per_client = max(1, tasks // clients)
     threads = [
         threading.Thread(
@@ -180,11 +185,16 @@ def rest_load(cfg: StackConfig, tasks: int, clients: int) -> dict[str, Any]:
     if errors:
         raise RuntimeError(f"{len(errors)} REST clients failed, the first: {errors[0]}")
     return {
-        "api_ms_per_task": round(1000 * sum(single) / len(single), 1),
-        "rest_tasks_per_s_single": round(len(single) / sum(single), 1),
+        "api_ms_per_task": round(1000 * sum(single) / max(1, len(single)), 1),
+        "rest_tasks_per_s_single": round(len(single) / max(1e-9, sum(single)), 1),
         "rest_tasks_per_s_concurrent": round(len(together) / wall, 1),
-        "api_ms_per_task_concurrent": round(1000 * sum(together) / len(together), 1),
-        "rest_retries": stats["retries"] + concurrent["retries"],
+        "api_ms_per_task_concurrent": round(1000 * sum(together) / max(1, len(together)), 1),
+        "rest_retries_single": stats["retries"],
+        "rest_retries_concurrent": concurrent["retries"],
+        # life cycles given up after MAX_RETRIES busy answers (not in the rates above)
+        "rest_failed_single": stats["failed"],
+        "rest_failed_concurrent": concurrent["failed"],
+        "failure": stats.get("failure") or concurrent.get("failure"),
         "retry_answer": stats.get("retry_answer") or concurrent.get("retry_answer"),
     }
 

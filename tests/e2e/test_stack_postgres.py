@@ -26,6 +26,7 @@ from ops.stack import (
     psql,
     read_pid,
     start_prefect,
+    write_env_file,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -96,6 +97,11 @@ def test_prefect_server_runs_on_the_stacks_postgres(state_dir: Path) -> None:
             time.sleep(1)
         assert psql(cfg, count) == str(TASKS)
         assert not list((cfg.state_dir / "prefect").glob("*.db")), "a SQLite database was made"
+        # env.sh points a shell's plain psql at the same database (the README's example)
+        script = f"source {write_env_file(cfg)}; {postgres_bin() / 'psql'} -XqAt -c "
+        script += f"\"SELECT state_type FROM flow_run WHERE id = '{flow_run_id}'\""
+        shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={})
+        assert shell.stdout.strip() == "COMPLETED", shell.stderr
         # bound to loopback only, and PostgreSQL's own files are closed to other users
         listen = psql(cfg, "SHOW listen_addresses")
         assert listen == "127.0.0.1", listen
