@@ -115,9 +115,20 @@ MAX_RETRIES = 5
 
 
 def _post(client: Any, path: str, body: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
-    """POST like Prefect's client: retry a busy server's answer, counting the retries."""
+    """POST like Prefect's client: retry a busy server's answer or a dropped connection (creating
+    a task run is idempotent on its keys), counting the retries."""
+    import httpx
+
     for attempt in range(MAX_RETRIES + 1):
-        response = client.post(path, json=body)
+        try:
+            response = client.post(path, json=body)
+        except httpx.TransportError as exc:
+            if attempt == MAX_RETRIES:
+                raise
+            stats["retries"] += 1
+            stats.setdefault("retry_answer", f"{type(exc).__name__}: {exc}")
+            time.sleep(2**attempt)
+            continue
         if response.status_code not in RETRY_CODES or attempt == MAX_RETRIES:
             break
         stats["retries"] += 1
@@ -150,9 +161,9 @@ def _life_cycles(
                     for state in ("RUNNING", "COMPLETED"):
                         path = f"/task_runs/{task_run_id}/set_state"
                         _post(client, path, {"state": {"type": state}}, stats)
-                except httpx.HTTPStatusError as exc:  # still busy after the retries: counted
+                except (httpx.HTTPStatusError, httpx.TransportError) as exc:  # after the retries
                     stats["failed"] += 1
-                    stats.setdefault("failure", f"{exc.response.status_code} {exc.request.url}")
+                    stats.setdefault("failure", f"{type(exc).__name__}: {exc}"[:300])
                     continue
                 out.append(time.perf_counter() - start)
     except Exception as exc:  # a thread's error is re-raised by rest_load

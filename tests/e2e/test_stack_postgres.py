@@ -5,6 +5,7 @@ into it (the rows are read back with psql, and no SQLite database is made), and 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,16 @@ def test_postgres_refused_by_its_own_port_check(state_dir: Path) -> None:
             start_prefect(cfg)
     assert read_pid(cfg.pids / "postgres.pid") is None
     assert (state_dir / "postgres" / "data" / "PG_VERSION").exists()  # the init is kept
+
+
+def test_a_state_folder_postgres_cannot_reach_is_named(state_dir: Path, tmp_path: Path) -> None:
+    """As root, PostgreSQL runs as ``postgres``: a state folder under a closed parent is refused
+    with the folder named, before initdb."""
+    if os.geteuid() != 0:
+        pytest.skip("only root hands PostgreSQL to another user")
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    cfg = StackConfig(state_dir=closed / "stack", prefect_port=free_port(), db="postgres")
+    with pytest.raises(StackError, match=r"'postgres' cannot reach .*closed/stack/postgres"):
+        start_prefect(cfg)
+    assert not (closed / "stack" / "postgres" / "data").exists()
