@@ -928,7 +928,8 @@ def status(cfg: StackConfig) -> int:
         missing += pid is None
         where = f", {HOST}:{postgres_port(cfg)}" if pid and name == "postgres" else ""
         print(f"{name:15s}{f'running (pid {pid}{where})' if pid else 'not running'}")
-    print(f"{'database':15s}{_database_line(cfg) if cfg.db == 'sqlite' or not missing else cfg.db}")
+    known = cfg.db == "sqlite" or (cfg.state_dir / "postgres.port").exists()
+    print(f"{'database':15s}{_database_line(cfg) if known else cfg.db}")
     if missing == 0:
         print(f"\nPrefect UI: {cfg.ui_url}\nPredictions: {cfg.serve_url}/predict")
     return 1 if missing else 0

@@ -27,6 +27,7 @@ from ops.stack import (
     psql,
     read_pid,
     start_prefect,
+    status,
     write_env_file,
 )
 
@@ -66,7 +67,7 @@ def state_dir():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_prefect_server_runs_on_the_stacks_postgres(state_dir: Path) -> None:
+def test_prefect_server_runs_on_the_stacks_postgres(state_dir: Path, capsys) -> None:
     cfg = StackConfig(
         state_dir=state_dir,
         prefect_port=free_port(),
@@ -108,6 +109,12 @@ def test_prefect_server_runs_on_the_stacks_postgres(state_dir: Path) -> None:
         assert listen == "127.0.0.1", listen
         assert (state_dir / "postgres.json").stat().st_mode & 0o777 == 0o600
         assert choose_database(state_dir, None) == "postgres"  # a later `up` keeps it
+        capsys.readouterr()
+        status(cfg)  # `make status` names the database and where PostgreSQL listens
+        shown = capsys.readouterr().out
+        port = (state_dir / "postgres.port").read_text().strip()
+        assert f"postgres       running (pid {pids['postgres']}, 127.0.0.1:{port})" in shown
+        assert f"database       PostgreSQL 127.0.0.1:{port}/prefect" in shown
     finally:
         down(cfg)
     for name, pid in pids.items():
