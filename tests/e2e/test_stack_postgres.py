@@ -25,6 +25,7 @@ from ops.stack import (
     free_port,
     postgres_bin,
     psql,
+    psql_env,
     read_pid,
     start_prefect,
     status,
@@ -108,6 +109,19 @@ def test_prefect_server_runs_on_the_stacks_postgres(state_dir: Path, capsys) -> 
         listen = psql(cfg, "SHOW listen_addresses")
         assert listen == "127.0.0.1", listen
         assert (state_dir / "postgres.json").stat().st_mode & 0o777 == 0o600
+        # password authentication on every connection: a wrong one over TCP, none on the socket
+        wrong = {**psql_env(cfg), "PGPASSWORD": "wrong"}
+        socket_only = {**psql_env(cfg), "PGHOST": str(state_dir / "postgres")}
+        socket_only.pop("PGPASSWORD")
+        for env_ in (wrong, socket_only):
+            refused = subprocess.run(
+                [postgres_bin() / "psql", "-XAtw", "-c", "SELECT 1"],
+                env=env_,
+                capture_output=True,
+                text=True,
+            )
+            assert refused.returncode != 0, env_["PGHOST"]
+            assert "password" in refused.stderr, refused.stderr
         assert choose_database(state_dir, None) == "postgres"  # a later `up` keeps it
         capsys.readouterr()
         status(cfg)  # `make status` names the database and where PostgreSQL listens
