@@ -125,3 +125,26 @@ def test_make_status_exits_1_when_the_stack_is_down(tmp_path: Path) -> None:
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_the_database_choice_is_kept_per_stack(tmp_path: Path) -> None:
+    from ops.stack import choose_database
+
+    assert choose_database(tmp_path, None) == "sqlite"  # a new stack
+    (tmp_path / "database").write_text("postgres\n")  # as start_prefect records it
+    assert choose_database(tmp_path, None) == "postgres"  # a later `make up` without DB=
+    assert choose_database(tmp_path, "sqlite") == "sqlite"  # stopped: switching is allowed
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "prefect-server.pid").write_text(f"{os.getpid()}\n")  # a live pid
+    with pytest.raises(StackError, match=r"uses postgres; to switch it to sqlite: `make down`"):
+        choose_database(tmp_path, "sqlite")
+
+
+def test_db_is_an_up_option_with_known_values(capsys) -> None:
+    from ops.stack import main
+
+    for argv in (["up", "--db", "mysql"], ["status", "--db", "postgres"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+    assert "--db applies to `up` only" in capsys.readouterr().err
