@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from ops.stack import (
-    ORDER,
     Service,
     StackConfig,
     StackError,
@@ -105,16 +104,17 @@ def _make_status(state_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_make_status_exits_1_when_the_stack_is_down(tmp_path: Path) -> None:
+    parts = StackConfig(state_dir=tmp_path / "stack").services  # a new stack: SQLite, no postgres
     down = _make_status(tmp_path / "stack")
     assert down.returncode != 0, down.stdout
-    for name in ORDER:
+    for name in parts:
         assert f"{name:15s}not running" in down.stdout
     # Every part recorded as running (a live process each): exit 0, then 1 when one part stops.
     pids = tmp_path / "stack" / "pids"
     pids.mkdir(parents=True)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        for name in ORDER:
+        for name in parts:
             (pids / f"{name}.pid").write_text(f"{alive.pid}\n")
         up_ = _make_status(tmp_path / "stack")
         assert up_.returncode == 0, up_.stdout + up_.stderr
