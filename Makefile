@@ -43,8 +43,10 @@ format: venv
 # The local stack on 127.0.0.1 (ops/stack.py): Prefect server + UI, a process worker on the
 # tradeforge-process pool, SeaweedFS S3 with a bucket, deployments from prefect.yaml.
 # Idempotent; state, pids and logs under .tradeforge/stack/. `make demo` needs none of it.
+# `make up DB=postgres`: the Prefect server on the stack's own PostgreSQL (Debian's postgresql;
+# for many concurrent runs) instead of SQLite; later `make up`s keep the stack's choice.
 up: venv
-	$(PY) ops/stack.py up
+	$(PY) ops/stack.py up $(if $(DB),--db $(DB))
 
 down:
 	@if [ -x $(PY) ]; then $(PY) ops/stack.py down; fi

@@ -53,6 +53,7 @@ TARGETS = {
     "serve_p50_ms": 5.0,
     "serve_auth_p50_ms": 1.0,  # issue 30
     "demo_s": 180.0,
+    "train_first_task_s": 8.0,  # issue 26
 }
 
 
@@ -77,6 +78,43 @@ def wall(args: list[str], repeat: int, ok_codes: tuple[int, ...] = (0,)) -> list
             raise SystemExit(
                 f"tradeforge {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}"
             )
+    return times
+
+
+#: A small training: what ``train_first_task_s`` times is the start-up before its first task.
+FIRST_TASK_ARGS = ("train", "--seeds", "0", "--agents", "dqn", "--folds", "1", "--steps", "200")
+
+
+def first_task(store: str, repeat: int) -> list[float]:
+    """Seconds from starting ``tradeforge train`` to its first task run's first log line
+    (imports, preflight and the temporary Prefect server before it); the run is then stopped
+    with SIGINT (and killed if it does not stop within 60 s)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PREFECT_API_URL", None)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(TRADEFORGE), *FIRST_TASK_ARGS, "--store", store],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "Task run '" in line:
+                times.append(time.perf_counter() - t0)
+                break
+        else:
+            raise SystemExit(f"tradeforge train logged no task run (exit {proc.wait()})")
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     return times
 
 
@@ -213,6 +251,10 @@ def main() -> None:
             results[key] = statistics.median(runs[key])
             shown = " ".join(f"{t:.2f}" for t in runs[key])
             print(f"  {key:14s} {results[key]:6.2f} s  ({shown})  tradeforge {' '.join(argv)}")
+        runs["train_first_task_s"] = first_task(str(Path(tmp) / "first-store"), args.repeat)
+        results["train_first_task_s"] = statistics.median(runs["train_first_task_s"])
+        shown = " ".join(f"{t:.2f}" for t in runs["train_first_task_s"])
+        print(f"  train_first_task_s {results['train_first_task_s']:6.2f} s  ({shown})")
         results.update(bench_serve(store, args.requests))
         results.update(bench_serve(store, args.requests, auth=True))
         if args.demo:
@@ -230,6 +272,7 @@ def main() -> None:
         "train_help_s": ("tradeforge train --help", "s"),
         "validate_s": ("tradeforge validate SPY file", "s"),
         "predict_s": ("tradeforge predict (SPY)", "s"),
+        "train_first_task_s": ("train: start to first task", "s"),
         "serve_p50_ms": (f"serve /predict p50 ({args.requests})", "ms"),
         "serve_p99_ms": (f"serve /predict p99 ({args.requests})", "ms"),
         "serve_rps": ("serve requests per second", "/s"),

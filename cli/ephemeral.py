@@ -63,6 +63,32 @@ class EphemeralServer:
         """Process id of the server."""
         return self.process.pid
 
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the server answers ``/health``; :class:`EphemeralServerError` (and the
+        server stopped) if it exits or stays silent for ``timeout`` seconds (default
+        ``$PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``, else 120)."""
+        wait = timeout or float(
+            os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120)
+        )
+        process, port = self.process, self.port
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                raise EphemeralServerError(
+                    f"temporary Prefect server on port {port} exited with code "
+                    f"{process.returncode}: {output[-2000:]}"
+                )
+            if _healthy(self.api_url):
+                _drain(process)
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise EphemeralServerError(
+            f"temporary Prefect server on port {port} not answering after {wait:g} s "
+            "(raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a busy machine)"
+        )
+
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; waits for the process."""
         if self.process.poll() is not None:
@@ -96,9 +122,17 @@ def start_server(timeout: float | None = None) -> EphemeralServer:
     Must be called from the main thread: Linux sends the death signal when the *thread* that
     started the child ends.
     """
+    server = launch_server()
+    server.wait_ready(timeout)
+    return server
+
+
+def launch_server() -> EphemeralServer:
+    """Start the server as a child that dies with this process, without waiting for it: it
+    boots (about as long as importing the flow takes) while the caller does other work, then
+    :meth:`EphemeralServer.wait_ready` (issue 26). Main thread only, as :func:`start_server`."""
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("start_server() must run in the main thread (PR_SET_PDEATHSIG)")
-    wait = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
     port = _free_port()
     # Prefect creates its home (and the SQLite database in it) only when it starts its own
     # server; ours must too, or a fresh PREFECT_HOME fails with "unable to open database file".
@@ -111,6 +145,8 @@ def start_server(timeout: float | None = None) -> EphemeralServer:
         "PREFECT_UI_ENABLED": "0",
         "PREFECT__SERVER_EPHEMERAL": "1",
         "PREFECT__SERVER_FINAL": "1",
+        # A temporary server of one run: no usage telemetry (it also fails without internet).
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     env.pop("PREFECT_API_URL", None)
     args = [
@@ -132,24 +168,7 @@ def start_server(timeout: float | None = None) -> EphemeralServer:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = EphemeralServer(process, port)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise EphemeralServerError(
-                f"temporary Prefect server on port {port} exited with code "
-                f"{process.returncode}: {output[-2000:]}"
-            )
-        if _healthy(server.api_url):
-            _drain(process)
-            return server
-        time.sleep(0.2)
-    server.stop()
-    raise EphemeralServerError(
-        f"temporary Prefect server on port {port} not answering after {wait:g} s "
-        "(raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS on a busy machine)"
-    )
+    return EphemeralServer(process, port)
 
 
 def _drain(process: subprocess.Popen[bytes]) -> None:
@@ -164,17 +183,22 @@ def _drain(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def ephemeral_server(timeout: float | None = None) -> Iterator[EphemeralServer | None]:
-    """Run the body against a temporary server that cannot outlive this process.
+def ephemeral_server(
+    timeout: float | None = None, *, server: EphemeralServer | None = None
+) -> Iterator[EphemeralServer | None]:
+    """Run the body against a temporary server that cannot outlive this process: ``server``,
+    launched earlier by :func:`launched_server`, or one started now.
 
     Yields None (and starts nothing) when ``PREFECT_API_URL`` is already set.
     """
-    if os.environ.get("PREFECT_API_URL"):
+    if server is None and os.environ.get("PREFECT_API_URL"):
         yield None
         return
-    server = start_server(timeout)
-    os.environ["PREFECT_API_URL"] = server.api_url
+    if server is None:
+        server = launch_server()
     try:
+        server.wait_ready(timeout)
+        os.environ["PREFECT_API_URL"] = server.api_url
         with _prefect_settings(server.api_url):
             try:
                 yield server
@@ -182,6 +206,21 @@ def ephemeral_server(timeout: float | None = None) -> Iterator[EphemeralServer |
                 _flush_prefect_logs()
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+@contextlib.contextmanager
+def launched_server() -> Iterator[EphemeralServer | None]:
+    """A temporary server booting in the background for the body, stopped when it ends (also
+    on an error or Ctrl-C before it was used); pass it to :func:`ephemeral_server`. None when
+    ``PREFECT_API_URL`` is already set (a running server is reused)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield None
+        return
+    server = launch_server()
+    try:
+        yield server
+    finally:
         server.stop()
 
 

@@ -182,9 +182,39 @@ def train(**options: Any) -> None:
     except ValueError as exc:
         typer.secho(f"error: invalid option {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
+    from cli.ephemeral import ephemeral_server, launched_server
+
+    # The temporary Prefect server boots in the background while the inputs are checked and
+    # the flow is imported: each takes seconds, now side by side (issue 26).
+    with launched_server() as early:
+        _preflight(cfg)
+        _check_resume(cfg)
+        from flows.runners import with_task_runner
+        from flows.train import TickersFailed, train_pipeline
+        from tradeforge import interrupt
+
+        try:
+            pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
+            # A temporary Prefect server that dies with this process, even on SIGKILL.
+            with _ctrl_c_stops_the_run(), ephemeral_server(server=early):
+                interrupt.check("train")  # Ctrl-C while the server was starting
+                summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
+        except Exception as exc:  # one clear line, the traceback is in the flow run's logs
+            if isinstance(exc, TickersFailed) and not interrupt.requested():
+                _print_summary(exc.summary, as_json)  # the other tickers finished: show them
+            if interrupt.requested():
+                typer.secho(_interrupted_line(cfg), fg="yellow", err=True)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise fail(exc) from exc
+    _print_summary(summary, as_json)
+
+
+def _preflight(cfg: PipelineConfig) -> None:
+    """Tickers, source and store checked in seconds, before any data is read; exit 2 naming
+    each problem."""
     from tradeforge.preflight import PreflightError, preflight
 
-    try:  # tickers, source and store checked in seconds, before any data is read
+    try:
         preflight(
             cfg.data.tickers,
             cfg.data.source,
@@ -198,26 +228,6 @@ def train(**options: Any) -> None:
         for problem in exc.problems:
             typer.secho(f"error: {problem}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    _check_resume(cfg)
-    from cli.ephemeral import ephemeral_server
-    from flows.runners import with_task_runner
-    from flows.train import TickersFailed, train_pipeline
-    from tradeforge import interrupt
-
-    try:
-        pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
-        # A temporary Prefect server that dies with this process, even on SIGKILL.
-        with _ctrl_c_stops_the_run(), ephemeral_server():
-            interrupt.check("train")  # Ctrl-C while the server was starting
-            summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
-    except Exception as exc:  # one clear line, the traceback is in the flow run's logs
-        if isinstance(exc, TickersFailed) and not interrupt.requested():
-            _print_summary(exc.summary, as_json)  # the other tickers finished: show them
-        if interrupt.requested():
-            typer.secho(_interrupted_line(cfg), fg="yellow", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        raise fail(exc) from exc
-    _print_summary(summary, as_json)
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

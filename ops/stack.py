@@ -8,6 +8,12 @@ process groups, so the uvicorn child of ``prefect server`` and a worker's flow-r
 ``status`` prints what runs. State lives under the git-ignored ``.tradeforge/stack/``: pid files,
 logs, Prefect's home (SQLite database), SeaweedFS data and ``env.sh`` to source in a shell.
 
+The Prefect server's database is SQLite unless the stack is created with ``up --db postgres``
+(``make up DB=postgres``): then the stack runs its own PostgreSQL cluster (Debian's binaries,
+``initdb`` into ``postgres/`` of the state folder, bound to 127.0.0.1 on a free port, run as the
+``postgres`` user when started by root, which PostgreSQL refuses) with a database and password of
+its own. The choice is kept in the state folder: a later ``up`` without ``--db`` uses it again.
+
 The stack is authenticated: SeaweedFS enforces its generated key pair, and the Prefect server its
 generated auth string (``PREFECT_SERVER_API_AUTH_STRING``; every Prefect client of the stack gets
 ``PREFECT_API_AUTH_STRING``, the UI asks for it). Both are made once per stack and kept with
@@ -22,8 +28,10 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import json
 import os
+import pwd
 import secrets
 import shlex
 import signal
@@ -32,6 +40,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +53,13 @@ POOL = "tradeforge-process"
 BUCKET = "tradeforge"
 RESULTS_BLOCK = "tradeforge-results"
 RESULTS_FOLDER = "prefect-results"
+#: The Prefect server's database choices; the first is a new stack's default.
+DATABASES = ("sqlite", "postgres")
+PG_USER = "tradeforge"
+PG_DATABASE = "prefect"
+#: PostgreSQL refuses to run as root: a root-started stack runs it as this system user (Debian's
+#: postgresql package creates it).
+PG_SYSTEM_USER = "postgres"
 
 
 class StackError(RuntimeError):
@@ -72,6 +88,11 @@ class StackConfig:
     """Port of the worker's health endpoint; None = prefect_port + 1."""
     serve_port: int = 8000
     """``tradeforge serve``: the champions' actions over HTTP (``/predict``)."""
+    db: str = DATABASES[0]
+    """The Prefect server's database: ``sqlite`` (in Prefect's home) or ``postgres`` (the
+    stack's own PostgreSQL cluster, see ``postgres_service``)."""
+    postgres_port: int | None = None
+    """PostgreSQL's port; None = the one this stack used before, else a free one."""
 
     def __post_init__(self) -> None:
         for name in ("prefect_port", "s3_port", "serve_port"):
@@ -79,6 +100,8 @@ class StackConfig:
             # the S3 port's neighbours (WEED_PORT_OFFSETS) must be valid ports too
             if not 1024 <= port <= 65535 - 20:
                 raise ValueError(f"{name}={port}: choose a port between 1024 and 65515")
+        if self.db not in DATABASES:
+            raise ValueError(f"db={self.db!r}: choose one of {', '.join(DATABASES)}")
 
     @property
     def api_url(self) -> str:
@@ -108,6 +131,11 @@ class StackConfig:
     def pids(self) -> Path:
         return self.state_dir / "pids"
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        """This stack's services in start order (PostgreSQL only when it is the database)."""
+        return tuple(name for name in ORDER if name != "postgres" or self.db == "postgres")
+
 
 @dataclass(frozen=True)
 class Service:
@@ -121,6 +149,8 @@ class Service:
     """True once the process serves requests."""
     startup_timeout: float = 120.0
     extra: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    """System user to run as (PostgreSQL refuses root); None = the caller's user."""
 
 
 # ---------------------------------------------------------------------------------- processes
@@ -228,6 +258,9 @@ def start_service(service: Service, logs: Path, pids: Path) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=service.user,
+            group=_user_group(service.user),
+            extra_groups=[] if service.user else None,
         )
     pid_file.write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + service.startup_timeout
@@ -248,8 +281,19 @@ def start_service(service: Service, logs: Path, pids: Path) -> int:
     )
 
 
+def _user_group(user: str | None) -> int | None:
+    """The primary group of ``user`` (None for None), so a process run as it gets no root group."""
+    return None if user is None else pwd.getpwnam(user).pw_gid
+
+
+#: The stop signal where SIGTERM is not the quick clean one: PostgreSQL's SIGTERM waits for
+#: every client to disconnect, SIGINT ("fast shutdown") ends them and shuts down cleanly.
+STOP_SIGNALS = {"postgres": signal.SIGINT}
+
+
 def stop_service(name: str, pids: Path, *, grace: float = 20.0) -> bool:
-    """Stop the process group recorded in ``pids/<name>.pid``: SIGTERM, then SIGKILL after grace.
+    """Stop the process group recorded in ``pids/<name>.pid``: SIGTERM (or the service's own
+    ``STOP_SIGNALS`` signal), then SIGKILL after grace.
 
     Returns True if something was running. Only the group this stack started is signalled.
     """
@@ -258,7 +302,7 @@ def stop_service(name: str, pids: Path, *, grace: float = 20.0) -> bool:
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return False
-    _signal_group(pid, signal.SIGTERM)
+    _signal_group(pid, STOP_SIGNALS.get(name, signal.SIGTERM))
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and _group_alive(pid):
         time.sleep(0.2)
@@ -364,6 +408,8 @@ def write_env_file(cfg: StackConfig) -> Path:
     env = base_env(cfg)
     lines = ["# Generated by ops/stack.py: `source .tradeforge/stack/env.sh`"]
     lines += [f"export {name}={shlex.quote(env[name])}" for name in names]
+    if cfg.db == "postgres":  # plain `psql` reaches the stack's database
+        lines += [f"export {name}={shlex.quote(value)}" for name, value in psql_env(cfg).items()]
     # `prefect deployment run ...` and `tradeforge ...` as the README writes them need the
     # venv's bin on PATH (issue 14: "prefect: command not found"); added once, however often
     # the file is sourced.
@@ -441,7 +487,8 @@ def seaweedfs_service(cfg: StackConfig, data_dir: Path) -> Service:
 
 
 def prefect_server_service(cfg: StackConfig) -> Service:
-    """``prefect server start`` (API + UI) on 127.0.0.1 with its SQLite database in the state dir."""
+    """``prefect server start`` (API + UI) on 127.0.0.1 with its database: SQLite in the state
+    dir, or the stack's PostgreSQL (started first by ``start_prefect``)."""
     argv = [
         str(VENV_BIN / "prefect"),
         "server",
@@ -461,6 +508,8 @@ def prefect_server_service(cfg: StackConfig) -> Service:
         # The API refuses requests without it (401); the UI asks for it on a login page.
         PREFECT_SERVER_API_AUTH_STRING=prefect_auth_string(cfg),
     )
+    if cfg.db == "postgres":
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = postgres_url(cfg)
     return Service(
         "prefect-server",
         argv,
@@ -514,6 +563,233 @@ def serve_service(cfg: StackConfig) -> Service:
     # serve never talks to Prefect: it gets the S3 keys it reads models with, not the auth string.
     env = {k: v for k, v in base_env(cfg).items() if k != "PREFECT_API_AUTH_STRING"}
     return Service("serve", argv, env, cfg.repo, lambda: http_ok(f"{cfg.serve_url}/models"))
+
+
+# --------------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bin() -> Path:
+    """Folder of PostgreSQL's programs: ``$TRADEFORGE_PG_BIN``, else Debian's newest
+    ``/usr/lib/postgresql/<version>/bin`` (``ops/ci-deps.sh`` installs it)."""
+    override = os.environ.get("TRADEFORGE_PG_BIN")
+    found = Path("/usr/lib/postgresql").glob("*/bin")
+    versions = sorted(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    for folder in [Path(override)] if override else reversed(versions):
+        if all((folder / name).is_file() for name in ("postgres", "initdb", "pg_isready", "psql")):
+            return folder
+    where = override or "/usr/lib/postgresql/*/bin"
+    raise StackError(
+        f"PostgreSQL not found in {where}: install Debian's postgresql (`bash ops/ci-deps.sh` "
+        "or `apt-get install postgresql`), or set TRADEFORGE_PG_BIN to the folder holding "
+        "postgres, initdb, pg_isready and psql"
+    )
+
+
+def postgres_system_user() -> str | None:
+    """The user PostgreSQL runs as: the caller's (None), or ``postgres`` when the caller is root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        raise StackError(
+            f"PostgreSQL refuses to run as root and there is no {PG_SYSTEM_USER!r} user to run "
+            "it as: install Debian's postgresql (it creates the user), or run `make up` as a "
+            "non-root user"
+        ) from None
+    return PG_SYSTEM_USER
+
+
+def postgres_credentials(cfg: StackConfig) -> dict[str, str]:
+    """The stack's PostgreSQL role, password and database: made once, kept (mode 600)."""
+    return _stack_secret(
+        cfg,
+        "postgres.json",
+        lambda: {"user": PG_USER, "password": secrets.token_hex(24), "database": PG_DATABASE},
+    )
+
+
+def postgres_port(cfg: StackConfig) -> int:
+    """PostgreSQL's port: ``cfg.postgres_port``, else the one recorded when it last started."""
+    if cfg.postgres_port is not None:
+        return cfg.postgres_port
+    try:
+        return int((cfg.state_dir / "postgres.port").read_text())
+    except (OSError, ValueError):
+        raise StackError(f"PostgreSQL of {cfg.state_dir} has not been started") from None
+
+
+def postgres_url(cfg: StackConfig) -> str:
+    """The Prefect server's SQLAlchemy URL for the stack's database (asyncpg, over TCP)."""
+    creds = postgres_credentials(cfg)
+    user, password = (urllib.parse.quote(creds[k], safe="") for k in ("user", "password"))
+    return f"postgresql+asyncpg://{user}:{password}@{HOST}:{postgres_port(cfg)}/{creds['database']}"
+
+
+def postgres_service(cfg: StackConfig) -> Service:
+    """The stack's PostgreSQL server on 127.0.0.1 (and a Unix socket in its folder, mode 700)."""
+    folder = cfg.state_dir / "postgres"
+    bin_dir = postgres_bin()
+    port = postgres_port(cfg)
+    argv = [
+        str(bin_dir / "postgres"),
+        "-D",
+        str(folder / "data"),
+        "-k",
+        str(folder),
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-c",
+        "unix_socket_permissions=0700",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_", "PG"))}
+
+    def ready() -> bool:
+        check = [str(bin_dir / "pg_isready"), "-q", "-h", HOST, "-p", str(port)]
+        return subprocess.run(check, env=env, timeout=10, check=False).returncode == 0
+
+    return Service("postgres", argv, env, folder, ready, user=postgres_system_user())
+
+
+def init_postgres(cfg: StackConfig) -> None:
+    """``initdb`` the stack's cluster once (role and password from ``postgres_credentials``,
+    password authentication for every connection)."""
+    folder, user = cfg.state_dir / "postgres", postgres_system_user()
+    if (folder / "data" / "PG_VERSION").exists():
+        return
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        reach = ["test", "-w", str(folder)]
+        if subprocess.run(reach, user=user, group=entry.pw_gid, check=False).returncode:
+            raise StackError(
+                f"PostgreSQL runs as {user!r} (it refuses root) but {user!r} cannot reach "
+                f"{folder}: a parent folder is closed to other users (chmod o+x it), or use a "
+                "state folder elsewhere"
+            )
+    creds = postgres_credentials(cfg)
+    pwfile = folder / "initdb-password"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(creds["password"] + "\n")
+    try:
+        if user is not None:
+            os.chown(pwfile, pwd.getpwnam(user).pw_uid, -1)
+        argv = [
+            str(postgres_bin() / "initdb"),
+            "-D",
+            str(folder / "data"),
+            "-U",
+            creds["user"],
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]
+        proc = subprocess.run(
+            argv,
+            cwd=folder,
+            user=user,
+            group=_user_group(user),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise StackError(f"initdb of {folder / 'data'} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def psql_env(cfg: StackConfig) -> dict[str, str]:
+    """libpq's variables for the stack's database (the password in the environment, never in
+    argv, which ``ps`` shows)."""
+    creds = postgres_credentials(cfg)
+    return {
+        "PGHOST": HOST,
+        "PGPORT": str(postgres_port(cfg)),
+        "PGUSER": creds["user"],
+        "PGPASSWORD": creds["password"],
+        "PGDATABASE": creds["database"],
+    }
+
+
+def psql(cfg: StackConfig, sql: str, *, database: str | None = None) -> str:
+    """Run ``sql`` in the stack's PostgreSQL (its own database unless named); returns the rows,
+    one per line, columns separated by ``|``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(psql_env(cfg))
+    if database is not None:
+        env["PGDATABASE"] = database
+    argv = [str(postgres_bin() / "psql"), "-XqAt", "-c", sql]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise StackError(f"psql {sql!r} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def start_postgres(cfg: StackConfig) -> int:
+    """Init (once) and start the stack's PostgreSQL, create its database; returns the pid."""
+    init_postgres(cfg)
+    port_file = cfg.state_dir / "postgres.port"
+    if read_pid(cfg.pids / "postgres.pid") is None:
+        if cfg.postgres_port is None:  # the port used before if still free, else a new one
+            recorded = port_file.read_text().strip() if port_file.exists() else ""
+            port = int(recorded) if recorded.isdigit() else free_port()
+            port_file.write_text(f"{port if not port_in_use(port) else free_port()}\n")
+        elif port_in_use(cfg.postgres_port):
+            raise StackError(
+                f"postgres: port {cfg.postgres_port} on {HOST} is already in use by another "
+                "program; stop it or choose another port (TRADEFORGE_POSTGRES_PORT)"
+            )
+        else:
+            port_file.write_text(f"{cfg.postgres_port}\n")
+    pid = start_service(postgres_service(cfg), cfg.logs, cfg.pids)
+    name = postgres_credentials(cfg)["database"]
+    exists = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
+    if psql(cfg, exists, database="postgres") != "1":
+        psql(cfg, f'CREATE DATABASE "{name}"', database="postgres")
+    return pid
+
+
+def start_prefect(cfg: StackConfig) -> None:
+    """Start the Prefect server on the stack's database (PostgreSQL first, when chosen), and
+    record the choice: a later ``up`` without ``--db`` keeps it (``choose_database``)."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.state_dir / "database").write_text(cfg.db + "\n")
+    if cfg.db == "postgres":
+        start_postgres(cfg)
+    start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
+
+
+def stored_database(state_dir: Path) -> str | None:
+    """The database the stack in ``state_dir`` was last started with (None for a new stack)."""
+    try:
+        stored = (state_dir / "database").read_text().strip()
+    except OSError:
+        return None
+    return stored if stored in DATABASES else None
+
+
+def choose_database(state_dir: Path, requested: str | None) -> str:
+    """``requested`` if given, else what the stack used before (SQLite for a new stack).
+
+    A running Prefect server is never switched under its runs: the caller is told to stop first.
+    """
+    stored = stored_database(state_dir)
+    if requested is None or requested == stored:
+        return stored or DATABASES[0]
+    if stored is not None and read_pid(state_dir / "pids" / "prefect-server.pid") is not None:
+        raise StackError(
+            f"the running stack's Prefect server uses {stored}; to switch it to {requested}: "
+            f"`make down`, then `make up DB={requested}` (the {stored} flow-run history stays "
+            f"in {state_dir}, `make up DB={stored}` goes back to it)"
+        )
+    return requested
 
 
 def prefect(cfg: StackConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -583,7 +859,7 @@ def deploy_all(cfg: StackConfig) -> str:
 
 # ---------------------------------------------------------------------------------- commands
 
-ORDER = ("seaweedfs", "prefect-server", "worker", "serve")
+ORDER = ("postgres", "seaweedfs", "prefect-server", "worker", "serve")
 
 
 def up(cfg: StackConfig) -> None:
@@ -601,10 +877,15 @@ def up(cfg: StackConfig) -> None:
                 "stop it or choose another port "
                 "(TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT / TRADEFORGE_SERVE_PORT)"
             )
+    previous = stored_database(cfg.state_dir)
+    if previous not in (None, cfg.db):
+        print(
+            f"Database       switched from {previous} to {cfg.db} (`make up DB={previous}` goes back)"
+        )
     start_service(seaweedfs_service(cfg, cfg.state_dir / "seaweedfs"), cfg.logs, cfg.pids)
     print(f"SeaweedFS S3   {cfg.s3_url}  (bucket {cfg.bucket})")
-    start_service(prefect_server_service(cfg), cfg.logs, cfg.pids)
-    print(f"Prefect API    {cfg.api_url}")
+    start_prefect(cfg)
+    print(f"Prefect API    {cfg.api_url}  (database: {_database_line(cfg)})")
     if not api_refuses_anonymous(cfg):  # a server started by an older `make up`
         print("warning: the running Prefect server needs no auth string: `make down && make up`")
     ensure_pool(cfg)
@@ -625,9 +906,16 @@ def up(cfg: StackConfig) -> None:
     print(f"Predictions: {cfg.serve_url}/predict")
 
 
+def _database_line(cfg: StackConfig) -> str:
+    if cfg.db == "sqlite":
+        return f"SQLite in {cfg.state_dir / 'prefect'}"
+    return f"PostgreSQL {HOST}:{postgres_port(cfg)}/{postgres_credentials(cfg)['database']}"
+
+
 def down(cfg: StackConfig) -> None:
-    """Stop every part this stack started, worker first (its flow runs go with it)."""
-    for name in reversed(ORDER):
+    """Stop every part this stack started, worker first (its flow runs go with it), the
+    database last."""
+    for name in reversed(cfg.services):
         stopped = stop_service(name, cfg.pids)
         print(f"{name:15s}{'stopped' if stopped else 'not running'}")
 
@@ -635,10 +923,13 @@ def down(cfg: StackConfig) -> None:
 def status(cfg: StackConfig) -> int:
     """Print what runs; exit code 0 only if every part runs."""
     missing = 0
-    for name in ORDER:
+    for name in cfg.services:
         pid = read_pid(cfg.pids / f"{name}.pid")
         missing += pid is None
-        print(f"{name:15s}{f'running (pid {pid})' if pid else 'not running'}")
+        where = f", {HOST}:{postgres_port(cfg)}" if pid and name == "postgres" else ""
+        print(f"{name:15s}{f'running (pid {pid}{where})' if pid else 'not running'}")
+    known = cfg.db == "sqlite" or (cfg.state_dir / "postgres.port").exists()
+    print(f"{'database':15s}{_database_line(cfg) if known else cfg.db}")
     if missing == 0:
         print(f"\nPrefect UI: {cfg.ui_url}\nPredictions: {cfg.serve_url}/predict")
     return 1 if missing else 0
@@ -678,21 +969,35 @@ def list_deployments(cfg: StackConfig) -> list[str]:
 
 def config_from_env() -> StackConfig:
     """Ports can be moved with TRADEFORGE_PREFECT_PORT / TRADEFORGE_S3_PORT /
-    TRADEFORGE_SERVE_PORT, the state folder with TRADEFORGE_STACK_DIR."""
+    TRADEFORGE_SERVE_PORT / TRADEFORGE_POSTGRES_PORT, the state folder with TRADEFORGE_STACK_DIR."""
+    postgres_port = os.environ.get("TRADEFORGE_POSTGRES_PORT")
     return StackConfig(
         state_dir=Path(os.environ.get("TRADEFORGE_STACK_DIR", StackConfig.state_dir)),
         prefect_port=int(os.environ.get("TRADEFORGE_PREFECT_PORT", "4200")),
         s3_port=int(os.environ.get("TRADEFORGE_S3_PORT", "8333")),
         serve_port=int(os.environ.get("TRADEFORGE_SERVE_PORT", "8000")),
+        postgres_port=int(postgres_port) if postgres_port else None,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument(
+        "--db",
+        choices=DATABASES,
+        help="up only: the Prefect server's database (default: what the stack was created "
+        "with; sqlite for a new stack)",
+    )
     args = parser.parse_args(argv)
+    if args.db is not None and args.command != "up":
+        parser.error(f"--db applies to `up` only, not `{args.command}`")
     cfg = config_from_env()
     try:
+        if args.command == "up":
+            cfg = dataclasses.replace(cfg, db=choose_database(cfg.state_dir, args.db))
+        else:
+            cfg = dataclasses.replace(cfg, db=stored_database(cfg.state_dir) or DATABASES[0])
         if args.command == "up":
             up(cfg)
         elif args.command == "down":

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from ops.stack import (
-    ORDER,
     Service,
     StackConfig,
     StackError,
@@ -105,16 +104,17 @@ def _make_status(state_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_make_status_exits_1_when_the_stack_is_down(tmp_path: Path) -> None:
+    parts = StackConfig(state_dir=tmp_path / "stack").services  # a new stack: SQLite, no postgres
     down = _make_status(tmp_path / "stack")
     assert down.returncode != 0, down.stdout
-    for name in ORDER:
+    for name in parts:
         assert f"{name:15s}not running" in down.stdout
     # Every part recorded as running (a live process each): exit 0, then 1 when one part stops.
     pids = tmp_path / "stack" / "pids"
     pids.mkdir(parents=True)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        for name in ORDER:
+        for name in parts:
             (pids / f"{name}.pid").write_text(f"{alive.pid}\n")
         up_ = _make_status(tmp_path / "stack")
         assert up_.returncode == 0, up_.stdout + up_.stderr
@@ -125,3 +125,26 @@ def test_make_status_exits_1_when_the_stack_is_down(tmp_path: Path) -> None:
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_the_database_choice_is_kept_per_stack(tmp_path: Path) -> None:
+    from ops.stack import choose_database
+
+    assert choose_database(tmp_path, None) == "sqlite"  # a new stack
+    (tmp_path / "database").write_text("postgres\n")  # as start_prefect records it
+    assert choose_database(tmp_path, None) == "postgres"  # a later `make up` without DB=
+    assert choose_database(tmp_path, "sqlite") == "sqlite"  # stopped: switching is allowed
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "prefect-server.pid").write_text(f"{os.getpid()}\n")  # a live pid
+    with pytest.raises(StackError, match=r"uses postgres; to switch it to sqlite: `make down`"):
+        choose_database(tmp_path, "sqlite")
+
+
+def test_db_is_an_up_option_with_known_values(capsys) -> None:
+    from ops.stack import main
+
+    for argv in (["up", "--db", "mysql"], ["status", "--db", "postgres"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+    assert "--db applies to `up` only" in capsys.readouterr().err
