@@ -13,7 +13,12 @@ from tasks.predict import _store_was_away
 from tradeforge.inference import open_registry
 from tradeforge.paper.monitor import monitor_champion
 from tradeforge.paper.plots import paper_report
-from tradeforge.paper.run import record_bars, tickers_with_champion
+from tradeforge.paper.run import (
+    last_recorded,
+    record_bars,
+    tickers_with_champion,
+    validation_window,
+)
 from tradeforge.report import artifact_key, images_markdown
 
 #: Event names: a warning (outside the 95% cone), a demotion that moved the pointer, and a
@@ -32,6 +37,21 @@ def paper_tickers_task(
 
 
 @task(
+    name="paper-window",
+    task_run_name="paper-window-{ticker}",
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=_store_was_away,
+)
+def window_task(
+    ticker: str, ingested: Any, store: str, endpoint_url: str | None = None
+) -> tuple[pd.DataFrame, Any]:
+    """The bars earlier runs validated, and the new bars (with the contract's look-back) that
+    the contract checks now: everything when the ledger is empty."""
+    return validation_window(ingested, last_recorded(ticker, store, endpoint_url))
+
+
+@task(
     name="paper-record",
     task_run_name="paper-{champion[ticker]}",
     # A retry is safe: a bar already recorded with the same decision is not written again.
@@ -45,9 +65,13 @@ def record_task(
     store: str,
     run_id: str,
     endpoint_url: str | None = None,
+    history: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Decide and record every validated bar since the ledger's last record."""
-    return record_bars(frame, champion, store, run_id=run_id, endpoint_url=endpoint_url)
+    """Decide and record every validated bar since the ledger's last record (``history``: the
+    bars before ``frame`` that earlier runs validated)."""
+    return record_bars(
+        frame, champion, store, run_id=run_id, endpoint_url=endpoint_url, history=history
+    )
 
 
 @task(

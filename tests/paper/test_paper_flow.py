@@ -73,6 +73,50 @@ def test_flow_records_the_good_ticker_and_fails_naming_the_bad(prefect_harness, 
     assert again["SPY"]["recorded"] == 0 and again["TSLA"]["recorded"] == 2
 
 
+def _break_bar(path: Path, row: int) -> str:
+    """Swap high and low of the source's bar ``row`` (the contract refuses it); its date."""
+    import pandas as pd
+
+    rows = pd.read_csv(path)
+    high, low = rows.loc[row, "High"], rows.loc[row, "Low"]
+    rows.loc[row, "High"], rows.loc[row, "Low"] = low - 1.0, high + 1.0
+    rows.to_csv(path, index=False)
+    return str(rows.loc[row, "Date"])
+
+
+@pytest.mark.e2e
+def test_flow_validates_the_new_bars_with_their_look_back_only(prefect_harness, tmp_path):
+    """A bar recorded more than ``VALIDATION_LOOKBACK`` bars before the first new bar is not
+    validated again (the run that recorded it did): a later rewrite of it at the source does not
+    block the new bars. A rewrite inside the look-back does (it is the new bars' context), naming
+    the rule and the bar; the new bar is not recorded."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from tradeforge.paper.run import VALIDATION_LOOKBACK
+
+    store = str(tmp_path / "store")
+    frame = spy_frame()
+    source = tmp_path / "SPY.csv"
+    write_source(frame, source, 1500)
+    publish_rule(store, frame, str(source), "momentum")
+    paper_pipeline(tickers=["SPY"], store=store)
+    write_source(frame, source, 1620)
+    assert paper_pipeline(tickers=["SPY"], store=store)["SPY"]["recorded"] == 120
+    # Bar 1505 was recorded and is 115 bars before the new bar 1620: outside the look-back.
+    write_source(frame, source, 1621)
+    assert VALIDATION_LOOKBACK < 1620 - 1505
+    _break_bar(source, 1505)
+    assert paper_pipeline(tickers=["SPY"], store=store)["SPY"]["recorded"] == 1
+    # Bar 1615 was recorded too, but is within the look-back of the new bar 1621.
+    write_source(frame, source, 1622)
+    _break_bar(source, 1505)
+    day = _break_bar(source, 1615)
+    with pytest.raises(
+        PaperRunFailed, match=rf"(?s)SPY: DataValidationError.*rule ohlc_consistency.*{day}"
+    ):
+        paper_pipeline(tickers=["SPY"], store=store)
+    assert _count(store, "SPY") == 122
+
+
 @pytest.fixture
 def captured_events(monkeypatch):
     """Events emitted in this test, captured in memory (Prefect's own asserting client)."""
