@@ -5,7 +5,11 @@ Checked to fail without its behaviour: with the ``try``/``except`` in ``paper_pi
 removed, TSLA's bad bar (run first) ends the run with its DataValidationError before SPY is
 recorded; with the CLI's per-ticker ``except`` removed, AAPL's missing champion aborts the
 command before SPY (the CLI test wants SPY recorded and exit 1); with ``monitor_task``'s
-``emit_event`` skipped the demotion test captures no event.
+``emit_event`` skipped the demotion test captures no event; with the paper window task
+validating everything (``validation_window(ingested, None)``) the look-back test's third run
+fails on the rewritten old bar; with ``ingest_task``'s retries set to 0 the unreachable-source
+test sees one attempt instead of four; the deleted-champion test relies on the flow's per-ticker
+``except`` (removed, the run stops at TSLA before SPY is recorded).
 """
 
 from __future__ import annotations
@@ -115,6 +119,70 @@ def test_flow_validates_the_new_bars_with_their_look_back_only(prefect_harness, 
     ):
         paper_pipeline(tickers=["SPY"], store=store)
     assert _count(store, "SPY") == 122
+
+
+def _task_runs(name: str) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name]))
+        )
+
+
+@pytest.mark.e2e
+def test_an_unreachable_source_is_retried_named_and_records_nothing_for_its_ticker(
+    prefect_harness, two_champions, monkeypatch
+) -> None:
+    """TSLA's card names an S3 source on a server nobody listens at: the ingest task retries it
+    (the transient-failure policy: 3 retries, delays zeroed here), then the ticker fails naming
+    the source; SPY is recorded; the run is Failed."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from tasks.ingest import ingest_task
+
+    store, data = two_champions
+    publish_rule(store, data["frames"]["TSLA"], "s3://market/TSLA.csv", "momentum")
+    monkeypatch.setattr(ingest_task, "retry_delay_seconds", [0, 0, 0])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "paper-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "paper-test")
+    closed = "http://127.0.0.1:9"  # the discard port: connection refused
+    with pytest.raises(
+        PaperRunFailed,
+        match=r"(?s)1 of 2 ticker\(s\) failed.*TSLA: DataSourceError: s3://market/TSLA.csv.*"
+        r"127.0.0.1:9 unreachable",
+    ):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store, s3_endpoint_url=closed)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+    (ingest,) = _task_runs("ingest-TSLA")
+    assert ingest.run_count == 4 and ingest.state.is_failed()  # the first try + 3 retries
+
+
+@pytest.mark.e2e
+def test_a_deleted_champion_fails_its_ticker_naming_it(prefect_harness, two_champions) -> None:
+    """TSLA's champion version was deleted from the store (its pointer left dangling): the
+    ticker fails naming it and nothing is recorded for it; SPY is recorded; the run is Failed.
+    A deleted pointer is the "no champion" case: named the same way."""
+    import shutil
+
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from storage.registry import ModelRegistry
+
+    store, _ = two_champions
+    registry = ModelRegistry(open_store(store))
+    champion = registry.champion("TSLA")
+    version = registry._ref("TSLA", champion.agent, champion.version_id)
+    shutil.rmtree(Path(store) / version.prefix)
+    with pytest.raises(
+        PaperRunFailed,
+        match=r"(?s)1 of 2 ticker\(s\) failed.*TSLA: ObjectNotFound: version TSLA/.*no model_card",
+    ):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+    (Path(store) / ModelRegistry._champion_key("TSLA")).unlink()
+    with pytest.raises(PaperRunFailed, match=r"TSLA: NoChampionError: no champion for TSLA"):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
 
 
 @pytest.fixture
