@@ -16,8 +16,10 @@ from prefect.runtime import flow_run
 
 from flows.hooks import NOTIFY_HOOKS
 from storage import StoreRef
+from storage.errors import IntegrityError
 from tasks.ingest import ingest_task
 from tasks.paper import (
+    alarm_task,
     monitor_task,
     paper_tickers_task,
     record_task,
@@ -60,6 +62,8 @@ def paper_pipeline(
         except Exception as exc:  # recorded and reported below; the other tickers go on
             failed[ticker] = f"{type(exc).__name__}: {exc}"
             print(f"{ticker}: nothing recorded: {failed[ticker]}")
+            if isinstance(exc, IntegrityError):  # a tampered champion: operators must know now
+                alarm_task(ticker, failed[ticker])
             continue
         got = done[ticker]
         verdict = got["monitor"]

@@ -576,6 +576,22 @@ def ensure_result_storage(cfg: StackConfig) -> None:
         raise StackError(f"saving the result-storage block failed:\n{proc.stderr[-3000:]}")
 
 
+def ensure_automations(cfg: StackConfig) -> str:
+    """Create or update the server-side notification automations (``ops/automations.py``):
+    champion demoted, paper alarm or warning, flow run crashed -> the notification block."""
+    proc = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "ops.automations"],
+        cwd=cfg.repo,
+        env=base_env(cfg),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise StackError(f"creating the automations failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout.strip()
+
+
 def deploy_all(cfg: StackConfig) -> str:
     """Register (or update) every deployment in prefect.yaml; returns the CLI output."""
     return prefect(cfg, "deploy", "--all").stdout
@@ -610,6 +626,7 @@ def up(cfg: StackConfig) -> None:
     ensure_pool(cfg)
     ensure_result_storage(cfg)
     print(f"Results        s3://{cfg.bucket}/{RESULTS_FOLDER} (block s3-bucket/{RESULTS_BLOCK})")
+    print("Automations    " + ensure_automations(cfg).replace("\n", "\n               "))
     deploy_all(cfg)
     print(f"Deployments    {', '.join(list_deployments(cfg))}")
     start_service(worker_service(cfg), cfg.logs, cfg.pids)

@@ -96,6 +96,18 @@ def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> di
     return verdict
 
 
+@task(name="paper-alarm", task_run_name="paper-alarm-{ticker}")
+def alarm_task(ticker: str, reason: str) -> None:
+    """A ticker's champion failed its checksum: refuse it (nothing recorded) and raise the
+    alarm event, which ``make up``'s automation sends to the notification block. The pointer
+    is not moved: a mismatch may be a damaged copy, not a bad model; an operator decides."""
+    emit_event(
+        event=ALARM_EVENT,
+        resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},
+        payload={"status": "refused", "reasons": [reason]},
+    )
+
+
 @task(name="paper-report", task_run_name="paper-report-{ticker}")
 def report_task(
     ticker: str, champion: dict[str, Any], store: str, endpoint_url: str | None = None

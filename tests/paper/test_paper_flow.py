@@ -198,6 +198,32 @@ def captured_events(monkeypatch):
 
 
 @pytest.mark.e2e
+def test_a_tampered_champion_is_refused_with_an_alarm_and_the_others_recorded(
+    prefect_harness, captured_events, two_champions
+) -> None:
+    """TSLA's policy file was rewritten after publication: its checksum fails, nothing is
+    recorded for it, the flow emits ``tradeforge.paper.alarm`` naming it, SPY is recorded and
+    the run is Failed. The pointer stays (an operator decides; see ``alarm_task``)."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from storage.registry import ModelRegistry
+    from tasks.paper import ALARM_EVENT
+
+    store, _ = two_champions
+    registry = ModelRegistry(open_store(store))
+    champion = registry.champion("TSLA")
+    version = registry._ref("TSLA", champion.agent, champion.version_id)
+    (Path(store) / version.prefix / "policy.npz").write_bytes(b"tampered")
+    with pytest.raises(PaperRunFailed, match=r"TSLA: IntegrityError: .*checksum mismatch"):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+    captured_events.drain()
+    alarms = [e for e in captured_events._client.events if e.event == ALARM_EVENT]
+    assert [e.resource.id for e in alarms] == ["tradeforge.ticker.TSLA"]
+    assert "checksum mismatch" in alarms[0].payload["reasons"][0]
+    assert registry.champion("TSLA").version_id == champion.version_id
+
+
+@pytest.mark.e2e
 def test_flow_demotes_a_broken_champion_and_emits_the_event(
     prefect_harness, captured_events, tmp_path
 ) -> None:
