@@ -119,6 +119,10 @@ def test_flow_validates_the_new_bars_with_their_look_back_only(prefect_harness, 
     ):
         paper_pipeline(tickers=["SPY"], store=store)
     assert _count(store, "SPY") == 122
+    # Every run keeps its report; the Data Docs page is rendered only for the refused one.
+    assert len(list(Path(store).glob("validation/*/SPY/report.json"))) == 4
+    (page,) = Path(store).glob("validation/*/SPY/data-docs.html")
+    assert "ohlc_consistency" in page.read_text()
 
 
 def _task_runs(name: str) -> list:
