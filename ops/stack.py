@@ -564,23 +564,20 @@ def ensure_result_storage(cfg: StackConfig) -> None:
         " credentials=AwsCredentials())"
         f".save({RESULTS_BLOCK!r}, overwrite=True)\n"
     )
-    proc = subprocess.run(
-        [str(VENV_BIN / "python"), "-c", script],
-        cwd=cfg.repo,
-        env=base_env(cfg),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        raise StackError(f"saving the result-storage block failed:\n{proc.stderr[-3000:]}")
+    _venv_python(cfg, "saving the result-storage block", "-c", script)
 
 
 def ensure_automations(cfg: StackConfig) -> str:
     """Create or update the server-side notification automations (``ops/automations.py``):
     champion demoted, paper alarm or warning, flow run crashed -> the notification block."""
+    return _venv_python(cfg, "creating the automations", "-m", "ops.automations")
+
+
+def _venv_python(cfg: StackConfig, what: str, *args: str) -> str:
+    """Run the venv's python with ``args`` in the stack's environment; its stdout, or a
+    ``StackError`` saying ``what`` failed with its stderr."""
     proc = subprocess.run(
-        [str(VENV_BIN / "python"), "-m", "ops.automations"],
+        [str(VENV_BIN / "python"), *args],
         cwd=cfg.repo,
         env=base_env(cfg),
         capture_output=True,
@@ -588,7 +585,7 @@ def ensure_automations(cfg: StackConfig) -> str:
         timeout=300,
     )
     if proc.returncode != 0:
-        raise StackError(f"creating the automations failed:\n{proc.stderr[-3000:]}")
+        raise StackError(f"{what} failed:\n{proc.stderr[-3000:]}")
     return proc.stdout.strip()
 
 

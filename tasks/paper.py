@@ -9,7 +9,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from tasks.predict import _store_was_away
+from tasks.predict import STORE_AWAY_RETRIES
 from tradeforge.inference import open_registry
 from tradeforge.paper.monitor import monitor_champion
 from tradeforge.paper.plots import paper_report
@@ -39,9 +39,7 @@ def paper_tickers_task(
 @task(
     name="paper-window",
     task_run_name="paper-window-{ticker}",
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=_store_was_away,
+    **STORE_AWAY_RETRIES,
 )
 def window_task(
     ticker: str, ingested: Any, store: str, endpoint_url: str | None = None
@@ -55,9 +53,7 @@ def window_task(
     name="paper-record",
     task_run_name="paper-{champion[ticker]}",
     # A retry is safe: a bar already recorded with the same decision is not written again.
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=_store_was_away,
+    **STORE_AWAY_RETRIES,
 )
 def record_task(
     frame: pd.DataFrame,
@@ -77,9 +73,7 @@ def record_task(
 @task(
     name="paper-monitor",
     task_run_name="monitor-{ticker}",
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=_store_was_away,
+    **STORE_AWAY_RETRIES,
 )
 def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
     """Judge the champion's live record; demote it if it broke; emit an event for operators."""

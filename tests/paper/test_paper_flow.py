@@ -125,13 +125,20 @@ def test_flow_validates_the_new_bars_with_their_look_back_only(prefect_harness, 
     assert "ohlc_consistency" in page.read_text()
 
 
-def _task_runs(name: str) -> list:
+def _task_runs(name: str, flow_run_id) -> list:
+    """The task runs named ``name`` of one flow run (the harness server is shared by tests)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterName,
+    )
 
     with get_client(sync_client=True) as client:
         return client.read_task_runs(
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name]))
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])),
         )
 
 
@@ -151,14 +158,18 @@ def test_an_unreachable_source_is_retried_named_and_records_nothing_for_its_tick
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "paper-test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "paper-test")
     closed = "http://127.0.0.1:9"  # the discard port: connection refused
+    state = paper_pipeline(
+        tickers=["TSLA", "SPY"], store=store, s3_endpoint_url=closed, return_state=True
+    )
+    assert state.is_failed()
     with pytest.raises(
         PaperRunFailed,
         match=r"(?s)1 of 2 ticker\(s\) failed.*TSLA: DataSourceError: s3://market/TSLA.csv.*"
         r"127.0.0.1:9 unreachable",
     ):
-        paper_pipeline(tickers=["TSLA", "SPY"], store=store, s3_endpoint_url=closed)
+        state.result()
     assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
-    (ingest,) = _task_runs("ingest-TSLA")
+    (ingest,) = _task_runs("ingest-TSLA", state.state_details.flow_run_id)
     assert ingest.run_count == 4 and ingest.state.is_failed()  # the first try + 3 retries
 
 
