@@ -16,8 +16,16 @@ from prefect.runtime import flow_run
 
 from flows.hooks import NOTIFY_HOOKS
 from storage import StoreRef
+from storage.errors import IntegrityError
 from tasks.ingest import ingest_task
-from tasks.paper import monitor_task, paper_tickers_task, record_task, report_task
+from tasks.paper import (
+    alarm_task,
+    monitor_task,
+    paper_tickers_task,
+    record_task,
+    report_task,
+    window_task,
+)
 from tasks.predict import champion_task
 from tasks.validate import validate_task
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
@@ -54,6 +62,8 @@ def paper_pipeline(
         except Exception as exc:  # recorded and reported below; the other tickers go on
             failed[ticker] = f"{type(exc).__name__}: {exc}"
             print(f"{ticker}: nothing recorded: {failed[ticker]}")
+            if isinstance(exc, IntegrityError):  # a tampered champion: operators must know now
+                alarm_task(ticker, failed[ticker])
             continue
         got = done[ticker]
         verdict = got["monitor"]
@@ -78,7 +88,8 @@ def paper_ticker(
     run_id: str,
 ) -> dict[str, Any]:
     """One ticker: the verified champion, its source's bars since its training start, the
-    great-expectations contract (a bad bar stops this ticker here), then the ledger."""
+    great-expectations contract on the bars not yet recorded (with the look-back its rules need;
+    a bad bar stops this ticker here), then the ledger."""
     champion = champion_task(ticker, store, endpoint_url)
     data = DataConfig(
         tickers=(ticker,),
@@ -90,8 +101,9 @@ def paper_ticker(
     )
     ref = StoreRef(store, endpoint_url)
     ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
-    frame = validate_task(ticker, ingested, data.interval, ref, run_id)
-    recorded = record_task(frame, champion, store, run_id, endpoint_url)
+    history, window = window_task(ticker, ingested, store, endpoint_url)
+    frame = validate_task(ticker, window, data.interval, ref, run_id, docs=False)
+    recorded = record_task(frame, champion, store, run_id, endpoint_url, history)
     verdict = monitor_task(ticker, store, endpoint_url)
     report_task(ticker, champion, store, endpoint_url)
     return recorded | {"monitor": verdict}

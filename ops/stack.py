@@ -840,8 +840,20 @@ def ensure_result_storage(cfg: StackConfig) -> None:
         " credentials=AwsCredentials())"
         f".save({RESULTS_BLOCK!r}, overwrite=True)\n"
     )
+    _venv_python(cfg, "saving the result-storage block", "-c", script)
+
+
+def ensure_automations(cfg: StackConfig) -> str:
+    """Create or update the server-side notification automations (``ops/automations.py``):
+    champion demoted, paper alarm or warning, flow run crashed -> the notification block."""
+    return _venv_python(cfg, "creating the automations", "-m", "ops.automations")
+
+
+def _venv_python(cfg: StackConfig, what: str, *args: str) -> str:
+    """Run the venv's python with ``args`` in the stack's environment; its stdout, or a
+    ``StackError`` saying ``what`` failed with its stderr."""
     proc = subprocess.run(
-        [str(VENV_BIN / "python"), "-c", script],
+        [str(VENV_BIN / "python"), *args],
         cwd=cfg.repo,
         env=base_env(cfg),
         capture_output=True,
@@ -849,7 +861,8 @@ def ensure_result_storage(cfg: StackConfig) -> None:
         timeout=300,
     )
     if proc.returncode != 0:
-        raise StackError(f"saving the result-storage block failed:\n{proc.stderr[-3000:]}")
+        raise StackError(f"{what} failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout.strip()
 
 
 def deploy_all(cfg: StackConfig) -> str:
@@ -891,6 +904,7 @@ def up(cfg: StackConfig) -> None:
     ensure_pool(cfg)
     ensure_result_storage(cfg)
     print(f"Results        s3://{cfg.bucket}/{RESULTS_FOLDER} (block s3-bucket/{RESULTS_BLOCK})")
+    print("Automations    " + ensure_automations(cfg).replace("\n", "\n               "))
     deploy_all(cfg)
     print(f"Deployments    {', '.join(list_deployments(cfg))}")
     start_service(worker_service(cfg), cfg.logs, cfg.pids)

@@ -9,11 +9,16 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from tasks.predict import _store_was_away
+from tasks.predict import STORE_AWAY_RETRIES
 from tradeforge.inference import open_registry
 from tradeforge.paper.monitor import monitor_champion
 from tradeforge.paper.plots import paper_report
-from tradeforge.paper.run import record_bars, tickers_with_champion
+from tradeforge.paper.run import (
+    last_recorded,
+    record_bars,
+    tickers_with_champion,
+    validation_window,
+)
 from tradeforge.report import artifact_key, images_markdown
 
 #: Event names: a warning (outside the 95% cone), a demotion that moved the pointer, and a
@@ -32,12 +37,23 @@ def paper_tickers_task(
 
 
 @task(
+    name="paper-window",
+    task_run_name="paper-window-{ticker}",
+    **STORE_AWAY_RETRIES,
+)
+def window_task(
+    ticker: str, ingested: Any, store: str, endpoint_url: str | None = None
+) -> tuple[pd.DataFrame, Any]:
+    """The bars earlier runs validated, and the new bars (with the contract's look-back) that
+    the contract checks now: everything when the ledger is empty."""
+    return validation_window(ingested, last_recorded(ticker, store, endpoint_url))
+
+
+@task(
     name="paper-record",
     task_run_name="paper-{champion[ticker]}",
     # A retry is safe: a bar already recorded with the same decision is not written again.
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=_store_was_away,
+    **STORE_AWAY_RETRIES,
 )
 def record_task(
     frame: pd.DataFrame,
@@ -45,17 +61,19 @@ def record_task(
     store: str,
     run_id: str,
     endpoint_url: str | None = None,
+    history: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Decide and record every validated bar since the ledger's last record."""
-    return record_bars(frame, champion, store, run_id=run_id, endpoint_url=endpoint_url)
+    """Decide and record every validated bar since the ledger's last record (``history``: the
+    bars before ``frame`` that earlier runs validated)."""
+    return record_bars(
+        frame, champion, store, run_id=run_id, endpoint_url=endpoint_url, history=history
+    )
 
 
 @task(
     name="paper-monitor",
     task_run_name="monitor-{ticker}",
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=_store_was_away,
+    **STORE_AWAY_RETRIES,
 )
 def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
     """Judge the champion's live record; demote it if it broke; emit an event for operators."""
@@ -70,6 +88,18 @@ def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> di
             payload=verdict,
         )
     return verdict
+
+
+@task(name="paper-alarm", task_run_name="paper-alarm-{ticker}")
+def alarm_task(ticker: str, reason: str) -> None:
+    """A ticker's champion failed its checksum: refuse it (nothing recorded) and raise the
+    alarm event, which ``make up``'s automation sends to the notification block. The pointer
+    is not moved: a mismatch may be a damaged copy, not a bad model; an operator decides."""
+    emit_event(
+        event=ALARM_EVENT,
+        resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},
+        payload={"status": "refused", "reasons": [reason]},
+    )
 
 
 @task(name="paper-report", task_run_name="paper-report-{ticker}")

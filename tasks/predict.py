@@ -18,13 +18,15 @@ def _store_was_away(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(state.data, StoreUnavailable)
 
 
-@task(
-    name="champion",
-    task_run_name="champion-{ticker}",
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=_store_was_away,
-)
+#: ``@task(**STORE_AWAY_RETRIES)``: retried twice only when the store could not be reached.
+STORE_AWAY_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [5, 20],
+    "retry_condition_fn": _store_was_away,
+}
+
+
+@task(name="champion", task_run_name="champion-{ticker}", **STORE_AWAY_RETRIES)
 def champion_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
     """The ticker's champion with every file checked against its sha256."""
     return champion_info(ticker, store, endpoint_url=endpoint_url)

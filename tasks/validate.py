@@ -35,20 +35,25 @@ def validate_task(
     store: StoreRef,
     run_id: str,
     rules: ValidationConfig = ValidationConfig(),  # noqa: B008 - frozen
+    docs: bool = True,
 ) -> pd.DataFrame:
     """Run the suite, publish its table and Data Docs, raise ``DataValidationError`` naming
-    the failed rules."""
+    the failed rules. ``docs=False`` renders the Data Docs page only when the contract fails
+    (the paper flow's daily windows: the table artifact says the rest)."""
     from tradeforge.validation.stage import publish_validation
 
     # The suite is a cached inner task so that its table is published on every run, cached or not.
     report = suite_task(ticker, ingested, interval, rules)
-    folder, docs_url = publish_validation(ticker, report, store.open(), run_id)
-    docs = f"[Data Docs]({docs_url})" if docs_url else "no Data Docs (not OHLCV)"
+    folder, docs_url = publish_validation(ticker, report, store.open(), run_id, docs=docs)
+    if docs_url:
+        link = f"[Data Docs]({docs_url})"
+    else:
+        link = "no Data Docs (not OHLCV)" if report.gx_result is None else "no Data Docs (passed)"
     create_table_artifact(
         key=artifact_key("data-validation", ticker),
         table=report.rows(),
         description=f"Data validation of {ticker} ({ingested.source}): {report.summary()} "
-        f"{docs}; report in {folder}",
+        f"{link}; report in {folder}",
     )
     report.raise_for_errors()
     return report.frame

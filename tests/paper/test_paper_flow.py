@@ -5,7 +5,11 @@ Checked to fail without its behaviour: with the ``try``/``except`` in ``paper_pi
 removed, TSLA's bad bar (run first) ends the run with its DataValidationError before SPY is
 recorded; with the CLI's per-ticker ``except`` removed, AAPL's missing champion aborts the
 command before SPY (the CLI test wants SPY recorded and exit 1); with ``monitor_task``'s
-``emit_event`` skipped the demotion test captures no event.
+``emit_event`` skipped the demotion test captures no event; with the paper window task
+validating everything (``validation_window(ingested, None)``) the look-back test's third run
+fails on the rewritten old bar; with ``ingest_task``'s retries set to 0 the unreachable-source
+test sees one attempt instead of four; the deleted-champion test relies on the flow's per-ticker
+``except`` (removed, the run stops at TSLA before SPY is recorded).
 """
 
 from __future__ import annotations
@@ -73,6 +77,129 @@ def test_flow_records_the_good_ticker_and_fails_naming_the_bad(prefect_harness, 
     assert again["SPY"]["recorded"] == 0 and again["TSLA"]["recorded"] == 2
 
 
+def _break_bar(path: Path, row: int) -> str:
+    """Swap high and low of the source's bar ``row`` (the contract refuses it); its date."""
+    import pandas as pd
+
+    rows = pd.read_csv(path)
+    high, low = rows.loc[row, "High"], rows.loc[row, "Low"]
+    rows.loc[row, "High"], rows.loc[row, "Low"] = low - 1.0, high + 1.0
+    rows.to_csv(path, index=False)
+    return str(rows.loc[row, "Date"])
+
+
+@pytest.mark.e2e
+def test_flow_validates_the_new_bars_with_their_look_back_only(prefect_harness, tmp_path):
+    """A bar recorded more than ``VALIDATION_LOOKBACK`` bars before the first new bar is not
+    validated again (the run that recorded it did): a later rewrite of it at the source does not
+    block the new bars. A rewrite inside the look-back does (it is the new bars' context), naming
+    the rule and the bar; the new bar is not recorded."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from tradeforge.paper.run import VALIDATION_LOOKBACK
+
+    store = str(tmp_path / "store")
+    frame = spy_frame()
+    source = tmp_path / "SPY.csv"
+    write_source(frame, source, 1500)
+    publish_rule(store, frame, str(source), "momentum")
+    paper_pipeline(tickers=["SPY"], store=store)
+    write_source(frame, source, 1620)
+    assert paper_pipeline(tickers=["SPY"], store=store)["SPY"]["recorded"] == 120
+    # Bar 1505 was recorded and is 115 bars before the new bar 1620: outside the look-back.
+    write_source(frame, source, 1621)
+    assert VALIDATION_LOOKBACK < 1620 - 1505
+    _break_bar(source, 1505)
+    assert paper_pipeline(tickers=["SPY"], store=store)["SPY"]["recorded"] == 1
+    # Bar 1615 was recorded too, but is within the look-back of the new bar 1621.
+    write_source(frame, source, 1622)
+    _break_bar(source, 1505)
+    day = _break_bar(source, 1615)
+    with pytest.raises(
+        PaperRunFailed, match=rf"(?s)SPY: DataValidationError.*rule ohlc_consistency.*{day}"
+    ):
+        paper_pipeline(tickers=["SPY"], store=store)
+    assert _count(store, "SPY") == 122
+    # Every run keeps its report; the Data Docs page is rendered only for the refused one.
+    assert len(list(Path(store).glob("validation/*/SPY/report.json"))) == 4
+    (page,) = Path(store).glob("validation/*/SPY/data-docs.html")
+    assert "ohlc_consistency" in page.read_text()
+
+
+def _task_runs(name: str, flow_run_id) -> list:
+    """The task runs named ``name`` of one flow run (the harness server is shared by tests)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterName,
+    )
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])),
+        )
+
+
+@pytest.mark.e2e
+def test_an_unreachable_source_is_retried_named_and_records_nothing_for_its_ticker(
+    prefect_harness, two_champions, monkeypatch
+) -> None:
+    """TSLA's card names an S3 source on a server nobody listens at: the ingest task retries it
+    (the transient-failure policy: 3 retries, delays zeroed here), then the ticker fails naming
+    the source; SPY is recorded; the run is Failed."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from tasks.ingest import ingest_task
+
+    store, data = two_champions
+    publish_rule(store, data["frames"]["TSLA"], "s3://market/TSLA.csv", "momentum")
+    monkeypatch.setattr(ingest_task, "retry_delay_seconds", [0, 0, 0])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "paper-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "paper-test")
+    closed = "http://127.0.0.1:9"  # the discard port: connection refused
+    state = paper_pipeline(
+        tickers=["TSLA", "SPY"], store=store, s3_endpoint_url=closed, return_state=True
+    )
+    assert state.is_failed()
+    with pytest.raises(
+        PaperRunFailed,
+        match=r"(?s)1 of 2 ticker\(s\) failed.*TSLA: DataSourceError: s3://market/TSLA.csv.*"
+        r"127.0.0.1:9 unreachable",
+    ):
+        state.result()
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+    (ingest,) = _task_runs("ingest-TSLA", state.state_details.flow_run_id)
+    assert ingest.run_count == 4 and ingest.state.is_failed()  # the first try + 3 retries
+
+
+@pytest.mark.e2e
+def test_a_deleted_champion_fails_its_ticker_naming_it(prefect_harness, two_champions) -> None:
+    """TSLA's champion version was deleted from the store (its pointer left dangling): the
+    ticker fails naming it and nothing is recorded for it; SPY is recorded; the run is Failed.
+    A deleted pointer is the "no champion" case: named the same way."""
+    import shutil
+
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from storage.registry import ModelRegistry
+
+    store, _ = two_champions
+    registry = ModelRegistry(open_store(store))
+    champion = registry.champion("TSLA")
+    version = registry._ref("TSLA", champion.agent, champion.version_id)
+    shutil.rmtree(Path(store) / version.prefix)
+    with pytest.raises(
+        PaperRunFailed,
+        match=r"(?s)1 of 2 ticker\(s\) failed.*TSLA: ObjectNotFound: version TSLA/.*no model_card",
+    ):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+    (Path(store) / ModelRegistry._champion_key("TSLA")).unlink()
+    with pytest.raises(PaperRunFailed, match=r"TSLA: NoChampionError: no champion for TSLA"):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+
+
 @pytest.fixture
 def captured_events(monkeypatch):
     """Events emitted in this test, captured in memory (Prefect's own asserting client)."""
@@ -83,6 +210,32 @@ def captured_events(monkeypatch):
     monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
     yield worker
     worker.drain()
+
+
+@pytest.mark.e2e
+def test_a_tampered_champion_is_refused_with_an_alarm_and_the_others_recorded(
+    prefect_harness, captured_events, two_champions
+) -> None:
+    """TSLA's policy file was rewritten after publication: its checksum fails, nothing is
+    recorded for it, the flow emits ``tradeforge.paper.alarm`` naming it, SPY is recorded and
+    the run is Failed. The pointer stays (an operator decides; see ``alarm_task``)."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from storage.registry import ModelRegistry
+    from tasks.paper import ALARM_EVENT
+
+    store, _ = two_champions
+    registry = ModelRegistry(open_store(store))
+    champion = registry.champion("TSLA")
+    version = registry._ref("TSLA", champion.agent, champion.version_id)
+    (Path(store) / version.prefix / "policy.npz").write_bytes(b"tampered")
+    with pytest.raises(PaperRunFailed, match=r"TSLA: IntegrityError: .*checksum mismatch"):
+        paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
+    captured_events.drain()
+    alarms = [e for e in captured_events._client.events if e.event == ALARM_EVENT]
+    assert [e.resource.id for e in alarms] == ["tradeforge.ticker.TSLA"]
+    assert "checksum mismatch" in alarms[0].payload["reasons"][0]
+    assert registry.champion("TSLA").version_id == champion.version_id
 
 
 @pytest.mark.e2e

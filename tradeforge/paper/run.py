@@ -17,9 +17,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tradeforge.artifact import LoadedPolicy
+    from tradeforge.data.canonical import Ingested
 
 #: Records shown in a run's summary (the rest are in the ledger).
 SUMMARY_RECORDS = 5
+#: Bars before the first new bar that the contract sees again with the new ones: the context
+#: its run rules need (stale runs up to ``MAX_STALE_BARS``, at most 24 bars; duplicates; gaps
+#: and moves against the previous bar) and enough rows for its ``min_rows`` rule (100).
+VALIDATION_LOOKBACK = 100
 
 
 def tickers_with_champion(store: str, endpoint_url: str | None = None) -> list[str]:
@@ -61,6 +66,37 @@ def _brief(r: LedgerRecord) -> dict[str, Any]:
     }
 
 
+def last_recorded(ticker: str, store: str, endpoint_url: str | None = None) -> pd.Timestamp | None:
+    """The bar time of the ticker's last live paper record, or None for an empty ledger."""
+    from tradeforge.inference import open_registry
+
+    last = Ledger(open_registry(store, endpoint_url).store, ticker).last()
+    return None if last is None else last.bar_time
+
+
+def validation_window(
+    ingested: Ingested, last_bar: pd.Timestamp | None, lookback: int = VALIDATION_LOOKBACK
+) -> tuple[pd.DataFrame, Ingested]:
+    """Split the bars read into the history the contract already passed and what it checks now.
+
+    The bars up to the ledger's last record were validated by the run that recorded them, so
+    only the new bars and the ``lookback`` bars before the first of them go through the
+    contract again (the same ``validate``; its run rules see the context they need). An empty
+    ledger, or a last record the source no longer has (``step`` then refuses the lost
+    history), validates everything. Returns (history kept as read, the window to validate).
+    """
+    import dataclasses
+
+    frame = ingested.frame
+    start = 0
+    if last_bar is not None:
+        at = (frame["timestamp"] == last_bar).to_numpy().nonzero()[0]
+        if at.size:
+            start = max(0, int(at[0]) + 1 - lookback)
+    window = frame.iloc[start:].reset_index(drop=True)
+    return frame.iloc[:start], dataclasses.replace(ingested, frame=window)
+
+
 def record_bars(
     frame: pd.DataFrame,
     champion: dict[str, Any],
@@ -68,13 +104,17 @@ def record_bars(
     *,
     run_id: str,
     endpoint_url: str | None = None,
+    history: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Record the bars of a validated ``frame`` since the ledger's last record.
 
     ``champion`` is ``inference.champion_info``'s result; the version it names is loaded again
     and checked against the card sha256 it recorded, so a pointer moved (or a file tampered
-    with) since it was read cannot slip another model in.
+    with) since it was read cannot slip another model in. ``history`` is the bars before
+    ``frame`` that earlier runs validated (``validation_window``): features need them.
     """
+    import pandas as pd
+
     from tradeforge.artifact import load_policy
     from tradeforge.inference import open_registry
 
@@ -87,6 +127,8 @@ def record_bars(
         expected_card_sha256=champion["card_sha256"],
     )
     ledger = Ledger(registry.store, policy.ticker)
+    if history is not None and len(history):
+        frame = pd.concat([history, frame], ignore_index=True)
     new = step(frame, policy, ledger, run_id=run_id)
     return summary(policy.ticker, ledger, new, policy.version_id)
 
