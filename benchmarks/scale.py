@@ -56,8 +56,6 @@ FILES = [
     "TSLA_2013-2023_yahoo-adjusted.csv",
 ]
 TARGETS = {"utilisation": 0.85, "wall_over_ideal": 1.2}
-#: Task runs that run in the flow's own process, or nested inside another task, not on Dask.
-IN_FLOW = ("preflight", "summary", "clear-staging-", "gx-suite-")
 
 
 def load() -> str:
@@ -171,7 +169,9 @@ def summarise(
     ideal = total / n_workers
     # Prefect's own run time of the tasks it ran on Dask (nested and in-flow tasks left out):
     # what Dask's compute time has beyond it is the orchestration each task pays.
-    on_dask = {n: t for n, t in run_times.items() if not n.startswith(IN_FLOW)}
+    from flows.train import IN_FLOW_TASKS
+
+    on_dask = {n: t for n, t in run_times.items() if not n.startswith(IN_FLOW_TASKS)}
     by_kind: dict[str, list[float]] = defaultdict(list)
     for name, seconds in on_dask.items():
         by_kind[name.split("-")[0]].append(seconds)

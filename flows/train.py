@@ -39,6 +39,10 @@ from tradeforge.config import (
 )
 from tradeforge.records import CandidateId, TickerFailure
 
+IN_FLOW_TASKS = ("preflight", "summary", "clear-staging-", "gx-suite-")
+"""Task-run name prefixes of the tasks train_pipeline calls in its own process (or that run
+nested inside another task); every other task it submits to its task runner."""
+
 
 class TickersFailed(RuntimeError):
     """Some tickers' tasks failed: the others were finished and promoted on their own evidence,

@@ -15,8 +15,6 @@ pytestmark = pytest.mark.e2e
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "market"
 TICKERS = ("AAPL", "MSFT", "AMZN", "GOOGL")
-IN_FLOW = ("preflight", "summary", "clear-staging-", "gx-suite-")
-"""Task runs that run in the flow's own process (or nested inside a task), not on Dask."""
 
 
 def _market(folder: Path, bad: str) -> None:
@@ -37,7 +35,7 @@ def test_four_tickers_on_a_process_cluster_one_bad(prefect_harness, tmp_path: Pa
     from prefect.settings import PREFECT_API_URL
 
     from flows.runners import with_task_runner
-    from flows.train import TickersFailed, train_pipeline
+    from flows.train import IN_FLOW_TASKS, TickersFailed, train_pipeline
 
     _market(tmp_path / "market", bad="MSFT")
     store = tmp_path / "store"
@@ -76,6 +74,6 @@ def test_four_tickers_on_a_process_cluster_one_bad(prefect_harness, tmp_path: Pa
         task_runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
         )
-    submitted = [t for t in task_runs if not t.name.startswith(IN_FLOW)]
+    submitted = [t for t in task_runs if not t.name.startswith(IN_FLOW_TASKS)]
     assert sum(executed.values()) == len(submitted), (executed, sorted(t.name for t in submitted))
     assert len(executed) == 2 and min(executed.values()) > 0, executed

@@ -26,11 +26,6 @@ def _executed(cluster) -> dict[str, int]:
     return {name: w.state.executed_count for name, w in cluster.workers.items()}
 
 
-IN_FLOW = ("preflight", "summary", "clear-staging-", "gx-suite-")
-"""Task-run name prefixes of the tasks train_pipeline calls in its own process (or nested inside
-another task); every other task it submits to its task runner."""
-
-
 def _submitted(flow_run_id) -> list[str]:
     """Names of the flow run's task runs that the flow submitted (not called inline)."""
     from prefect import get_client
@@ -38,7 +33,9 @@ def _submitted(flow_run_id) -> list[str]:
 
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [flow_run_id]}))
-    return [r.name for r in runs if not r.name.startswith(IN_FLOW)]
+    from flows.train import IN_FLOW_TASKS
+
+    return [r.name for r in runs if not r.name.startswith(IN_FLOW_TASKS)]
 
 
 def test_train_pipeline_fans_out_on_dask(prefect_harness, local_cluster, tmp_path: Path) -> None:
