@@ -28,10 +28,14 @@ venv: $(PY)
 demo: venv
 	$(VENV)/bin/tradeforge train --seeds 0
 
+# The suite in two pytest-xdist workers, whole modules each (module-scoped servers start once):
+# its trainings, server starts and subprocess waits overlap on the 2 cores CI has. TEST_WORKERS=0
+# runs it in one process.
+TEST_WORKERS ?= 2
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,10 @@ and a throw-away Prefect API."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +15,20 @@ import pytest
 from tests.s3server import WEED, SeaweedS3
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER") and "PREFECT_HOME" not in os.environ:
+    # `make test` runs the suite in pytest-xdist workers side by side: each gets a Prefect home
+    # of its own, so no two workers share a profile or a SQLite database by default.
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="tradeforge-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a ``slow`` test run first, each module's tests in their own order.
+
+    `make test` hands whole modules to two xdist workers (``--dist loadfile``) in this order: a
+    long module handed out last would leave one worker idle while the other finishes it."""
+    slow = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow)  # stable: the rest keep their order
 
 
 def _require_weed() -> None:

@@ -47,19 +47,33 @@ def test_train_help_groups_options_by_section(tmp_path: Path) -> None:
         assert option in done.stdout
 
 
-def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+@pytest.fixture(scope="module")
+def spy_on_dask(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """One tiny training of a local file on a temporary Dask LocalCluster, with extra trials.
+
+    Two tests read it (what a local file gives the summary; what ``--dask`` and
+    ``--promotion.extra_trials`` do), so the suite pays for one CLI training, not two."""
+    tmp_path = tmp_path_factory.mktemp("cli-spy")
     options = tiny_options(
         data={"start": "2013-01-01", "end": "2016-01-01"},
         split={"val_start": "2015-01-01", "test_start": "2015-07-01"},
     )
-    args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(store), "--json"]
-    done = _run([*args, *options], tmp_path)
+    args = ["train", "--source", str(SPY), "--agents", "dqn", "--store", str(tmp_path / "store")]
+    args += ["--json", "--dask", "--promotion.extra_trials", "7"]
+    return _run([*args, *options], tmp_path, TRADEFORGE_DASK_WORKERS="1")
+
+
+@pytest.mark.slow
+def test_train_on_a_local_file_prints_the_summary_as_json(
+    spy_on_dask: subprocess.CompletedProcess[str],
+) -> None:
+    done = spy_on_dask
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     (ticker,) = summary["tickers"]
     assert ticker["ticker"] == "SPY"  # named by the file
     assert ticker["boundaries"]["val_start"] == "2015-01-02"  # the first session of 2015
+    assert len(ticker["boundaries"]["folds"]) == 2
     assert ticker["promoted"] is False  # a 300-step agent shows no edge
     assert isinstance(ticker["challenger"]["test"]["total_return"], float)
     assert isinstance(ticker["baselines"]["buy_and_hold"]["test"]["total_return"], float)
@@ -67,6 +81,7 @@ def test_train_on_a_local_file_prints_the_summary_as_json(tmp_path: Path) -> Non
     assert {"buy_and_hold", "cash", "random", "sma_crossover"} <= set(ticker["baselines"])
 
 
+@pytest.mark.slow
 def test_a_failed_training_fails_the_run_and_names_the_candidate(tmp_path: Path) -> None:
     """A training stopped by its deadline: exit 1, one error line naming ticker, agent, seed,
     fold and cause; the JSON summary marks the ticker failed, nothing staged or published."""
@@ -97,13 +112,13 @@ def test_list_options_parse_commas_and_none_as_the_empty_list() -> None:
     assert hidden("None") == () and hidden("") == ()
 
 
-def test_dask_flag_and_extra_trials_reach_the_run(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_dask_flag_and_extra_trials_reach_the_run(
+    spy_on_dask: subprocess.CompletedProcess[str],
+) -> None:
     """``--dask`` fans the run out on a temporary Dask LocalCluster; ``--promotion.extra_trials``
     reaches the gate's deflation (trials counted and in the reason)."""
-    store = tmp_path / "store"
-    options = tiny_options(run={"agents": ["dqn"]}, split={"folds": 1})
-    args = ["train", "--store", str(store), "--json", "--dask", "--promotion.extra_trials", "7"]
-    done = _run([*args, *options], tmp_path, TRADEFORGE_DASK_WORKERS="1")
+    done = spy_on_dask
     assert done.returncode == 0, done.stderr[-3000:]
     # prefect-dask's own words when the flow's task runner starts a LocalCluster
     assert "Creating a new Dask cluster with `distributed" in done.stderr, done.stderr[-3000:]

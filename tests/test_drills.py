@@ -261,6 +261,7 @@ INTERRUPTED = re.compile(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["group", "pid"])
 def test_ctrl_c_stops_a_running_training_and_keeps_its_checkpoint(how: str, tmp_path: Path) -> None:
     """Drill 1 (SIGINT to the process group, as a terminal sends it) and drill 2 (to the

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.learning_suite import rule_figures, run_train, write_csv
 from benchmarks.synthetic import make
 
 
+@pytest.mark.slow
 def test_a_mean_reverting_market_is_learned_and_promoted(tmp_path: Path) -> None:
     source, store = tmp_path / "markets", tmp_path / "store"
     source.mkdir()

@@ -11,7 +11,7 @@ import pytest
 from ops.dask_cluster import process_cluster
 from tests.tiny import tiny
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "market"
 TICKERS = ("AAPL", "MSFT", "AMZN", "GOOGL")

@@ -5,7 +5,8 @@ triggers the manual deployment with parameters through the CLI, waits (bounded) 
 then checks the run's artifacts in the API, the promoted version and champion pointer in the S3
 store, and what a person sees in the UI (headless chromium; screenshots kept in test-output/e2e).
 Everything binds 127.0.0.1 on free ports, state lives in temporary folders, and every server is
-stopped at the end, pass or fail.
+stopped at the end, pass or fail. One stack serves every test of the module (it takes a minute to
+start), including the checks of prefect.yaml's training limits as the server registered them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from ops.stack import (
     RESULTS_FOLDER,
+    TRAINING_QUEUE,
     StackConfig,
     api,
     deploy_all,
@@ -41,7 +43,7 @@ from tests.ports import start_on_free_ports
 from tests.s3server import SeaweedS3
 from tests.tiny import tiny
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
@@ -141,8 +143,45 @@ def _run_logs(cfg: StackConfig, flow_run_id: str) -> str:
     return "\n".join(entry["message"] for entry in logs)[-6000:]
 
 
+def test_training_queue_runs_one_flow_at_a_time(stack: StackConfig) -> None:
+    ensure_pool(stack)  # idempotent: a second `make up` keeps the queue and its limit
+    queues = api(stack, f"/work_pools/{stack.pool}/queues/filter", {})
+    (training,) = [q for q in queues if q["name"] == TRAINING_QUEUE]
+    assert training["concurrency_limit"] == 1
+
+
+def test_training_deployments_are_limited_and_share_the_queue(stack: StackConfig) -> None:
+    deployments = {d["name"]: d for d in api(stack, "/deployments/filter", {})}
+    for name in ("nightly", "manual", "dask"):
+        d = deployments[name]
+        assert d["work_queue_name"] == TRAINING_QUEUE, name
+        limit = d.get("global_concurrency_limit") or {}
+        assert limit.get("limit") == 1 and limit.get("active") is True, (name, limit)
+        options = d.get("concurrency_options") or {}
+        assert options.get("collision_strategy") == "ENQUEUE", (name, options)
+    assert deployments["daily"]["work_queue_name"] != TRAINING_QUEUE
+
+
+@pytest.fixture(scope="module")
+def runs(stack: StackConfig, s3) -> dict[str, dict[str, Any]]:
+    """One run of each training deployment, submitted together and waited for (bounded): the
+    manual one (two folds, store ``models``) and the dask one (two seeds, one fold, store
+    ``models-dask``). Three tests read them: what each run did, and that the training queue's
+    limit ran one after the other. Submitted once, they cost two trainings instead of four."""
+    manual = tiny(run={"store": f"s3://{s3.bucket}/models", "seeds": [0], "agents": ["dqn"]})
+    dask = tiny(
+        run={"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], "agents": ["dqn"]},
+        split={"folds": 1},
+    )
+    ids = {
+        "manual": _run_deployment(stack, manual),
+        "dask": _run_deployment(stack, dask, "train_pipeline/dask"),
+    }
+    return {name: _wait_final(stack, flow_run_id) for name, flow_run_id in ids.items()}
+
+
 def test_manual_deployment_runs_on_the_stack(
-    stack: StackConfig, s3, monkeypatch, tmp_path: Path
+    stack: StackConfig, s3, runs, monkeypatch, tmp_path: Path
 ) -> None:
     # prefect.yaml's deployments are registered, the nightly one on its schedule
     expected = {
@@ -165,9 +204,8 @@ def test_manual_deployment_runs_on_the_stack(
     assert manual["parameters"]["run"]["agents"] == ["dqn"]  # prefect.yaml's nested parameters
 
     store = f"s3://{s3.bucket}/models"
-    params = tiny(run={"store": store, "seeds": [0], "agents": ["dqn"]})
-    flow_run_id = _run_deployment(stack, params)
-    run = _wait_final(stack, flow_run_id)
+    run = runs["manual"]
+    flow_run_id = run["id"]
     _assert_completed(stack, run)
     # the CLI's nested --param reached the run
     assert run["parameters"]["dqn"]["total_steps"] == tiny()["dqn"]["total_steps"]
@@ -231,14 +269,10 @@ def test_manual_deployment_runs_on_the_stack(
         assert text in shot.metrics_text, f"{text!r} not shown on the metrics artifact page"
 
 
-def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> None:
+def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, runs) -> None:
     """The same flow from the ``dask`` deployment: two seeds trained on a Dask LocalCluster."""
-    params = tiny(
-        run={"store": f"s3://{s3.bucket}/models-dask", "seeds": [0, 1], "agents": ["dqn"]},
-        split={"folds": 1},
-    )
-    flow_run_id = _run_deployment(stack, params, "train_pipeline/dask")
-    run = _wait_final(stack, flow_run_id)
+    run = runs["dask"]
+    flow_run_id = run["id"]
     _assert_completed(stack, run)
     task_runs = api(stack, "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
     trained = sorted(t["name"] for t in task_runs if t["name"].startswith("train-"))
@@ -248,17 +282,10 @@ def test_dask_deployment_fans_out_on_a_local_cluster(stack: StackConfig, s3) -> 
     assert "Creating a new Dask cluster with `distributed" in worker_log
 
 
-def test_a_second_training_waits_for_the_first(stack: StackConfig, s3) -> None:
+def test_a_second_training_waits_for_the_first(stack: StackConfig, runs) -> None:
     """Two trainings of two deployments submitted together: the training queue's limit (1)
     makes the second start only after the first has finished, though the worker is free."""
-    runs = []
-    for i, deployment in enumerate(("train_pipeline/manual", "train_pipeline/dask")):
-        params = tiny(
-            run={"store": f"s3://{s3.bucket}/models-limit-{i}", "agents": ["dqn"]},
-            split={"folds": 1},
-        )
-        runs.append(_run_deployment(stack, params, deployment))
-    finished = [_wait_final(stack, flow_run_id) for flow_run_id in runs]
+    finished = list(runs.values())
     for run in finished:
         _assert_completed(stack, run)
     first, second = sorted(finished, key=lambda r: r["start_time"])

@@ -25,6 +25,7 @@ def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_train_then_predict_without_naming_the_source(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     options = tiny_options(
