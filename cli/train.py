@@ -24,7 +24,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from cli.options import fail, split_list
-from tradeforge.config import DEMO_SOURCE, SECTIONS, PipelineConfig, first_error
+from tradeforge.config import SECTIONS, PipelineConfig, first_error
 
 #: Short spellings users know, for the most used fields: (section, field) -> option name.
 SHORT: dict[tuple[str, str], str] = {
@@ -136,7 +136,9 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
         nested.setdefault(section, {})[name] = value
     data = nested.setdefault("data", {})
     if "tickers" not in data:
-        inferred = _ticker_of_file(data.get("source"))
+        from tradeforge.data.sources import ticker_of_source
+
+        inferred = ticker_of_source(data.get("source"))
         if inferred:
             data["tickers"] = [inferred]
     try:
@@ -146,19 +148,6 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
         field = message.split(":", 1)[0].split(".")[:2]
         shown = SHORT.get(tuple(field), f"--{'.'.join(field)}") if len(field) == 2 else ""  # type: ignore[arg-type]
         raise ValueError(f"{shown} ({message})" if shown else message) from None
-
-
-def _ticker_of_file(source: str | None) -> str | None:
-    """A single file or S3 object names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY), or
-    is mapped to one (``prices.csv=SPY``); None when it does not (preflight then says so)."""
-    if not source or source in (DEMO_SOURCE, "yahoo"):
-        return None
-    from tradeforge.data.sources import is_single_file, split_source, ticker_or_none
-
-    path, mapped = split_source(source)
-    if mapped or not is_single_file(source):
-        return mapped
-    return ticker_or_none(path)
 
 
 def train(**options: Any) -> None:
