@@ -52,6 +52,10 @@ def test_train_returns_the_flows_summary_typed(prefect_harness, tmp_path: Path) 
     assert tf.RunSummary.model_validate(json.loads(json.dumps(dumped))) == summary
     with pytest.raises(KeyError, match="GOOGL"):
         summary.ticker("SPY")
+    # The model card's format page lists every key a real card has.
+    card = reg.card("GOOGL", "dqn", googl.version)
+    formats = (Path(__file__).resolve().parents[1] / "docs/reference/formats.md").read_text()
+    assert [key for key in card if f"| `{key}` |" not in formats] == []
 
 
 def test_train_refuses_bad_settings_before_anything_starts(tmp_path: Path) -> None:
@@ -100,6 +104,15 @@ def test_load_champion_acts_as_predict_does(champion, demo_frame) -> None:
     assert list(policy.act(records).q_values) == pytest.approx(expected["q_values"], rel=1e-4)
     # policy.bars() reads the source recorded in the card (the demo data).
     assert policy.bars()["timestamp"].iloc[-1] == demo_frame["timestamp"].iloc[-1]
+
+
+def test_load_version_loads_any_published_version(champion, demo_frame) -> None:
+    version = champion.version.version_id
+    policy = tf.load_version(champion.store, "GOOGL", version)
+    assert (policy.version_id, policy.agent) == (version, "dqn")
+    assert policy.act(demo_frame) == tf.load_champion(champion.store, "GOOGL").act(demo_frame)
+    with pytest.raises(LookupError, match=version):
+        tf.load_version(champion.store, "GOOGL", "20200101T000000000000Z-abcd1234")
 
 
 def test_load_champion_refuses_missing_and_bad_bars(champion, demo_frame, tmp_path) -> None:

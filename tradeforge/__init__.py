@@ -3,7 +3,8 @@
 The Python API (``import tradeforge as tf``), the same code the ``tradeforge`` command runs:
 
 - ``tf.train(config | **sections) -> RunSummary``: the training flow, its typed summary;
-- ``tf.load_champion(store, ticker) -> Policy``: ``policy.act(bars, position) -> Action``;
+- ``tf.load_champion(store, ticker) -> Policy``: ``policy.act(bars, position) -> Action``
+  (``tf.load_version`` for any published version);
 - ``tf.validate(frame_or_path) -> Report``: the data contract's outcome, rule by rule;
 - ``tf.registry(store) -> Registry``: versions, champions and the history of decisions.
 
@@ -28,6 +29,7 @@ DEFAULT_STORE = ".tradeforge/store"
 API: dict[str, str] = {
     "train": "tradeforge.api",
     "load_champion": "tradeforge.api",
+    "load_version": "tradeforge.api",
     "validate": "tradeforge.api",
     "registry": "tradeforge.api",
     "RunSummary": "tradeforge.api",
@@ -45,6 +47,7 @@ __all__ = [  # noqa: RUF022 - the API's order: functions, then their types
     "DEFAULT_STORE",
     "train",
     "load_champion",
+    "load_version",
     "validate",
     "registry",
     "RunSummary",
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
         RunSummary,
         TickerResult,
         load_champion,
+        load_version,
         registry,
         train,
         validate,

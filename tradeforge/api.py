@@ -2,18 +2,19 @@
 
 Four doors, the same code the command line runs:
 
-- :func:`train` runs the training flow (``train_pipeline``) and returns a typed
-  :class:`RunSummary` (what ``tradeforge train --json`` prints);
-- :func:`load_champion` loads a ticker's verified champion as a :class:`Policy` whose
-  :meth:`Policy.act` gives the action for the latest bar (no TensorFlow, no Prefect);
-- :func:`validate` runs the data contract on a frame or a file and returns its :class:`Report`;
-- :func:`registry` opens a store's model registry (:class:`Registry`): versions, champions,
+- ``train`` runs the training flow (``train_pipeline``) and returns a typed
+  ``RunSummary`` (what ``tradeforge train --json`` prints);
+- ``load_champion`` loads a ticker's verified champion as a ``Policy`` whose
+  ``Policy.act`` gives the action for the latest bar (no TensorFlow, no Prefect);
+  ``load_version`` any published version, champion or not;
+- ``validate`` runs the data contract on a frame or a file and returns its ``Report``;
+- ``registry`` opens a store's model registry (``Registry``): versions, champions,
   the history of decisions.
 
 Importing ``tradeforge`` imports none of this module's heavy dependencies: pandas, Prefect,
 TensorFlow and great-expectations are imported by the call that needs them. This is the one
 module of ``tradeforge/`` that reaches the orchestration layer (``flows/``), and only inside
-:func:`train`: it is a door, like ``cli/``, not domain code.
+``train``: it is a door, like ``cli/``, not domain code.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "RunSummary",
     "TickerResult",
     "load_champion",
+    "load_version",
     "registry",
     "train",
     "validate",
@@ -129,7 +131,7 @@ class RunFailed(RuntimeError):
 
 
 SectionValues = BaseModel | Mapping[str, Any]
-"""A configuration section given to :func:`train`: its model, or a dict of its fields."""
+"""A configuration section given to ``train``: its model, or a dict of its fields."""
 
 
 def pipeline_config(
@@ -177,14 +179,14 @@ def train(
 ) -> RunSummary:
     """Run the training pipeline and return its summary.
 
-    ``config`` is a :class:`~tradeforge.config.PipelineConfig` or a nested dict
+    ``config`` is a ``PipelineConfig`` or a nested dict
     (``{"run": {"seeds": [0]}, "dqn": {"total_steps": 2000}}``); keyword sections update it
     (``tf.train(run={"seeds": [0]}, data={"source": "prices.csv=SPY"})``). With every default
     this is ``tradeforge train``: the demo data, seeds 0-2, both agent kinds.
 
     Bad settings raise ``ValueError`` naming the field, and unusable tickers, sources or stores
     raise ``tradeforge.preflight.PreflightError`` listing every problem, both before anything
-    starts. A run in which a ticker failed raises :class:`RunFailed` carrying the summary.
+    starts. A run in which a ticker failed raises ``RunFailed`` carrying the summary.
 
     Without ``PREFECT_API_URL`` the flow runs against a temporary Prefect server that ends with
     this call (and with this process, even when it is killed); with it, the run is reported to
@@ -258,7 +260,7 @@ class Action:
 class Policy:
     """A verified champion, ready to act: its model card and TensorFlow-free Q-network.
 
-    Obtain one with :func:`load_champion`. Files were checked against the card's sha256 (and
+    Obtain one with ``load_champion``. Files were checked against the card's sha256 (and
     the card against the champion pointer) before anything was parsed.
     """
 
@@ -324,7 +326,7 @@ class Policy:
         """The greedy action for the latest of ``bars`` while holding ``position``.
 
         ``bars``: a canonical frame (``ticker, timestamp, open, high, low, close, volume``; what
-        :meth:`bars` returns) or records with ``timestamp, open, high, low, close, volume``,
+        ``bars`` returns) or records with ``timestamp, open, high, low, close, volume``,
         oldest first, enough for the features' warm-up plus the window. They pass the same
         rules as every other door (``tradeforge.inference.BarsError`` names the row and rule);
         features use the card's own scaler, never refitted.
@@ -365,6 +367,31 @@ def load_champion(
 
     loaded = champion_policy(ticker.upper(), open_registry(store, endpoint_url))
     return Policy(loaded, endpoint_url)
+
+
+def load_version(
+    store: str,
+    ticker: str,
+    version_id: str,
+    *,
+    agent: str | None = None,
+    endpoint_url: str | None = None,
+) -> Policy:
+    """Any published version as a ``Policy``, champion or not (a refused challenger, a
+    demoted champion), its files verified like a champion's. ``agent`` is found when omitted.
+
+    Raises ``LookupError`` naming the versions the ticker has when ``version_id`` is not one.
+    """
+    from tradeforge.artifact import load_policy
+    from tradeforge.inference import open_registry
+
+    reg = open_registry(store, endpoint_url)
+    refs = [r for r in reg.versions(ticker.upper(), agent) if r.version_id == version_id]
+    if not refs:
+        known = [r.version_id for r in reg.versions(ticker.upper())]
+        raise LookupError(f"{ticker.upper()} has no version {version_id!r} in {store}: {known}")
+    ref = refs[0]
+    return Policy(load_policy(reg, ref.ticker, ref.agent, ref.version_id), endpoint_url)
 
 
 # -- validate -----------------------------------------------------------------------------------
@@ -448,7 +475,7 @@ def _read_one(
 class Registry:
     """A store's model registry: versions, champions and every promotion decision.
 
-    Obtain one with :func:`registry`. It only reads; versions are published and champions
+    Obtain one with ``registry``. It only reads; versions are published and champions
     moved by the training flow's promotion step.
     """
 
@@ -478,7 +505,7 @@ class Registry:
         return self.raw.history(ticker.upper())
 
     def card(self, ticker: str, agent: str, version_id: str) -> dict[str, Any]:
-        """A version's model card, checked against nothing (use :func:`load_champion` to act)."""
+        """A version's model card, checked against nothing (use ``load_champion`` to act)."""
         return self.raw.card(ticker.upper(), agent, version_id)
 
     def __repr__(self) -> str:
