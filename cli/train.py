@@ -177,7 +177,6 @@ def train(**options: Any) -> None:
     # the flow is imported: each takes seconds, now side by side (issue 26).
     with launched_server() as early:
         _preflight(cfg)
-        _check_resume(cfg)
         from flows.runners import with_task_runner
         from flows.train import TickersFailed, train_pipeline
         from tradeforge import interrupt
@@ -199,20 +198,12 @@ def train(**options: Any) -> None:
 
 
 def _preflight(cfg: PipelineConfig) -> None:
-    """Tickers, source and store checked in seconds, before any data is read; exit 2 naming
-    each problem."""
-    from tradeforge.preflight import PreflightError, preflight
+    """Tickers, source, store and ``--run.resume`` checked in seconds, before any data is read;
+    exit 2 naming each problem."""
+    from tradeforge.preflight import PreflightError, preflight_config
 
     try:
-        preflight(
-            cfg.data.tickers,
-            cfg.data.source,
-            cfg.run.store,
-            endpoint_url=cfg.data.s3_endpoint_url,
-            start=cfg.data.start,
-            end=cfg.data.end,
-            interval=cfg.data.interval,
-        )
+        preflight_config(cfg)
     except PreflightError as exc:
         for problem in exc.problems:
             typer.secho(f"error: {problem}", fg="red", err=True)
@@ -230,20 +221,6 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
-
-
-def _check_resume(cfg: PipelineConfig) -> None:
-    """Exit 2 when ``--run.resume`` names a run with nothing to resume in the work dir."""
-    if cfg.run.resume is None:
-        return
-    folder = Path(cfg.run.work_dir).expanduser() / cfg.run.resume
-    if not (folder / "checkpoints").is_dir():
-        typer.secho(
-            f"error: --run.resume {cfg.run.resume}: no checkpoints of that run in {folder}",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(2)
 
 
 @contextlib.contextmanager

@@ -67,6 +67,8 @@ def test_train_refuses_bad_settings_before_anything_starts(tmp_path: Path) -> No
 
     with pytest.raises(PreflightError, match=r"nope\.csv"):
         tf.train(data={"source": str(tmp_path / "nope.csv"), "tickers": ["SPY"]})
+    with pytest.raises(PreflightError, match=r"run\.resume nope: no checkpoints"):
+        tf.train(run={"resume": "nope", "work_dir": str(tmp_path), "store": str(tmp_path)})
     assert not (tmp_path / "models").exists()
 
 

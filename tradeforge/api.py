@@ -185,8 +185,9 @@ def train(
     this is ``tradeforge train``: the demo data, seeds 0-2, both agent kinds.
 
     Bad settings raise ``ValueError`` naming the field, and unusable tickers, sources or stores
-    raise ``tradeforge.preflight.PreflightError`` listing every problem, both before anything
-    starts. A run in which a ticker failed raises ``RunFailed`` carrying the summary.
+    (and a ``run.resume`` with no checkpoints) raise ``tradeforge.preflight.PreflightError``
+    listing every problem, both before anything starts. A run in which a ticker failed raises
+    ``RunFailed`` carrying the summary.
 
     Without ``PREFECT_API_URL`` the flow runs against a temporary Prefect server that ends with
     this call (and with this process, even when it is killed); with it, the run is reported to
@@ -194,21 +195,9 @@ def train(
     temporary Dask cluster, ``dask_address`` on an existing one.
     """
     cfg = pipeline_config(config, **sections)
-    from tradeforge.preflight import preflight
+    from tradeforge.preflight import preflight_config
 
-    preflight(
-        cfg.data.tickers,
-        cfg.data.source,
-        cfg.run.store,
-        endpoint_url=cfg.data.s3_endpoint_url,
-        start=cfg.data.start,
-        end=cfg.data.end,
-        interval=cfg.data.interval,
-    )
-    if cfg.run.resume is not None:
-        folder = Path(cfg.run.work_dir).expanduser() / cfg.run.resume
-        if not (folder / "checkpoints").is_dir():
-            raise ValueError(f"run.resume {cfg.run.resume}: no checkpoints of that run in {folder}")
+    preflight_config(cfg)
     # The door reaches the orchestration layer here only (see the module's docstring).
     from cli.ephemeral import ephemeral_server, prefect_api_configured
     from flows.runners import with_task_runner
