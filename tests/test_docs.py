@@ -92,6 +92,15 @@ def test_the_http_reference_names_every_endpoint_and_field(site: Path) -> None:
         assert field in page
 
 
+def test_the_local_stack_tutorial_lists_every_deployment(site: Path) -> None:
+    import yaml
+
+    page = _text(site, "tutorials/local-stack")
+    for dep in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]:
+        assert dep["entrypoint"] in page and f"/{dep['name']}" in page, dep["name"]
+    assert "train_pipeline/nightly" in page and "paper/daily" in page  # flow names, not attributes
+
+
 def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     import tradeforge
 
