@@ -10,7 +10,7 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::SyntaxWarning
 
-.PHONY: venv demo test lint format bench clean up down status
+.PHONY: venv demo test lint format bench clean up down status docs
 
 $(PY):
 	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found (tried python3.12 and ~/.pyenv/versions/3.12*)"; exit 1; }
@@ -37,6 +37,12 @@ test: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
+# The documentation site into site/; strict: a broken link or a generator's error fails the
+# build. Its reference pages are generated from the code (docs/_hooks/reference.py). The test
+# suite builds it too (tests/test_docs.py), so CI checks it on every run.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
@@ -59,4 +65,4 @@ status:
 	@$(PY) ops/stack.py status
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -1,4 +1,4 @@
-"""The Prefect API's task-run rate on SQLite and on PostgreSQL (for the README's "Scaling out").
+"""The Prefect API's task-run rate on SQLite and on PostgreSQL (docs/explanation/performance.md, "Scaling out").
 
 For each database, a real Prefect server is started with the stack's own helpers
 (``ops/stack.py``: ``start_prefect`` on a temporary state folder, PostgreSQL as the stack runs it

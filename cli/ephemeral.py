@@ -209,6 +209,18 @@ def ephemeral_server(
         server.stop()
 
 
+def prefect_api_configured() -> bool:
+    """True when runs already go to a Prefect API: ``PREFECT_API_URL`` in the environment, or
+    in the settings of an imported Prefect (``prefect_test_harness``, ``temporary_settings``)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    if "prefect" not in sys.modules:
+        return False
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
 @contextlib.contextmanager
 def launched_server() -> Iterator[EphemeralServer | None]:
     """A temporary server booting in the background for the body, stopped when it ends (also

@@ -24,7 +24,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from cli.options import fail, split_list
-from tradeforge.config import DEMO_SOURCE, SECTIONS, PipelineConfig, first_error
+from tradeforge.config import SECTIONS, PipelineConfig, first_error
 
 #: Short spellings users know, for the most used fields: (section, field) -> option name.
 SHORT: dict[tuple[str, str], str] = {
@@ -136,7 +136,9 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
         nested.setdefault(section, {})[name] = value
     data = nested.setdefault("data", {})
     if "tickers" not in data:
-        inferred = _ticker_of_file(data.get("source"))
+        from tradeforge.data.sources import ticker_of_source
+
+        inferred = ticker_of_source(data.get("source"))
         if inferred:
             data["tickers"] = [inferred]
     try:
@@ -146,19 +148,6 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
         field = message.split(":", 1)[0].split(".")[:2]
         shown = SHORT.get(tuple(field), f"--{'.'.join(field)}") if len(field) == 2 else ""  # type: ignore[arg-type]
         raise ValueError(f"{shown} ({message})" if shown else message) from None
-
-
-def _ticker_of_file(source: str | None) -> str | None:
-    """A single file or S3 object names its ticker (``SPY_2010-2017_yahoo.csv`` -> SPY), or
-    is mapped to one (``prices.csv=SPY``); None when it does not (preflight then says so)."""
-    if not source or source in (DEMO_SOURCE, "yahoo"):
-        return None
-    from tradeforge.data.sources import is_single_file, split_source, ticker_or_none
-
-    path, mapped = split_source(source)
-    if mapped or not is_single_file(source):
-        return mapped
-    return ticker_or_none(path)
 
 
 def train(**options: Any) -> None:
@@ -188,7 +177,6 @@ def train(**options: Any) -> None:
     # the flow is imported: each takes seconds, now side by side (issue 26).
     with launched_server() as early:
         _preflight(cfg)
-        _check_resume(cfg)
         from flows.runners import with_task_runner
         from flows.train import TickersFailed, train_pipeline
         from tradeforge import interrupt
@@ -210,20 +198,12 @@ def train(**options: Any) -> None:
 
 
 def _preflight(cfg: PipelineConfig) -> None:
-    """Tickers, source and store checked in seconds, before any data is read; exit 2 naming
-    each problem."""
-    from tradeforge.preflight import PreflightError, preflight
+    """Tickers, source, store and ``--run.resume`` checked in seconds, before any data is read;
+    exit 2 naming each problem."""
+    from tradeforge.preflight import PreflightError, preflight_config
 
     try:
-        preflight(
-            cfg.data.tickers,
-            cfg.data.source,
-            cfg.run.store,
-            endpoint_url=cfg.data.s3_endpoint_url,
-            start=cfg.data.start,
-            end=cfg.data.end,
-            interval=cfg.data.interval,
-        )
+        preflight_config(cfg)
     except PreflightError as exc:
         for problem in exc.problems:
             typer.secho(f"error: {problem}", fg="red", err=True)
@@ -241,20 +221,6 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
 
 #: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
-
-
-def _check_resume(cfg: PipelineConfig) -> None:
-    """Exit 2 when ``--run.resume`` names a run with nothing to resume in the work dir."""
-    if cfg.run.resume is None:
-        return
-    folder = Path(cfg.run.work_dir).expanduser() / cfg.run.resume
-    if not (folder / "checkpoints").is_dir():
-        typer.secho(
-            f"error: --run.resume {cfg.run.resume}: no checkpoints of that run in {folder}",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(2)
 
 
 @contextlib.contextmanager

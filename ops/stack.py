@@ -410,7 +410,7 @@ def write_env_file(cfg: StackConfig) -> Path:
     lines += [f"export {name}={shlex.quote(env[name])}" for name in names]
     if cfg.db == "postgres":  # plain `psql` reaches the stack's database
         lines += [f"export {name}={shlex.quote(value)}" for name, value in psql_env(cfg).items()]
-    # `prefect deployment run ...` and `tradeforge ...` as the README writes them need the
+    # `prefect deployment run ...` and `tradeforge ...` as the docs write them need the
     # venv's bin on PATH (issue 14: "prefect: command not found"); added once, however often
     # the file is sourced.
     venv_bin = shlex.quote(str(VENV_BIN))

@@ -18,14 +18,21 @@ HEAVY = {"pandas", "tensorflow", "keras", "prefect", "great_expectations", "fast
 
 def _imported_by(args: list[str]) -> set[str]:
     """Modules a fresh interpreter imported to run ``tradeforge *args``, and their packages."""
-    probe = (
-        "import json, sys\n"
+    return _imported_after(
         "from cli.main import app\n"
         "try:\n"
         f"    app({args!r})\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        "print(json.dumps(sorted(set(sys.modules) | {m.split('.')[0] for m in sys.modules})))\n"
+    )
+
+
+def _imported_after(code: str) -> set[str]:
+    """Modules a fresh interpreter imported to run ``code``, and their packages."""
+    probe = (
+        "import json, sys\n"
+        + code
+        + "print(json.dumps(sorted(set(sys.modules) | {m.split('.')[0] for m in sys.modules})))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120
@@ -61,3 +68,18 @@ def test_cli_default_store_is_the_configs() -> None:
     from tradeforge.config import DEFAULT_STORE as CONFIG_STORE
 
     assert DEFAULT_STORE is CONFIG_STORE  # one declaration, in tradeforge/__init__.py
+
+
+def test_importing_the_python_api_loads_nothing_heavy() -> None:
+    # `import tradeforge as tf` and naming every public function and type: no pandas, Prefect,
+    # TensorFlow, Keras, great-expectations or FastAPI until a call needs them.
+    import tradeforge
+
+    names = [n for n in tradeforge.__all__ if n != "Report"]  # Report is a pandas-backed record
+    loaded = _imported_after(
+        "import tradeforge as tf\n" + "".join(f"tf.{name}\n" for name in names)
+    )
+    assert loaded & HEAVY == set()
+    assert (
+        _imported_after("import tradeforge\n") & (HEAVY | {"pydantic", "tradeforge.api"}) == set()
+    )

@@ -30,3 +30,11 @@ def test_only_storage_imports_boto3() -> None:
     folders = ("tradeforge", "flows", "tasks", "cli")
     offenders = [p for p in _python_files(*folders) if {"boto3", "botocore"} & _imports(p)]
     assert offenders == [], f"boto3 imported outside storage/: {offenders}"
+
+
+def test_only_the_api_door_reaches_the_orchestration_layer() -> None:
+    # tradeforge/api.py is a door like cli/ (tf.train runs the flow); no other domain module may
+    # import flows/, tasks/ or cli/.
+    layers = {"flows", "tasks", "cli"}
+    offenders = [p for p in _python_files("tradeforge", "storage") if layers & _imports(p)]
+    assert offenders == [ROOT / "tradeforge" / "api.py"], offenders

@@ -11,6 +11,10 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tradeforge.config import PipelineConfig
 
 DEMO_SOURCE = "demo"
 YAHOO_SOURCE = "yahoo"
@@ -262,4 +266,26 @@ def preflight(
         problems += exc.problems
     if problems:
         raise PreflightError("\n".join(problems), problems)
+    return checked
+
+
+def preflight_config(cfg: PipelineConfig) -> list[str]:
+    """:func:`preflight` on a training configuration's tickers, source, store and window, then
+    its ``run.resume``: the run it names must have left checkpoints in ``run.work_dir``.
+    Shared by ``tradeforge train`` and ``tf.train``; raises :class:`PreflightError`."""
+    checked = preflight(
+        cfg.data.tickers,
+        cfg.data.source,
+        cfg.run.store,
+        endpoint_url=cfg.data.s3_endpoint_url,
+        start=cfg.data.start,
+        end=cfg.data.end,
+        interval=cfg.data.interval,
+    )
+    if cfg.run.resume is not None:
+        folder = Path(cfg.run.work_dir).expanduser() / cfg.run.resume
+        if not (folder / "checkpoints").is_dir():
+            raise PreflightError(
+                f"--run.resume {cfg.run.resume}: no checkpoints of that run in {folder}"
+            )
     return checked

@@ -70,7 +70,8 @@ class Bar(BaseModel):
 class PredictRequest(BaseModel):
     """What to act on: the ticker, optionally its bars, and what the account holds."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The field docstrings become the OpenAPI schema's descriptions (the docs' HTTP reference).
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     ticker: Annotated[str, AfterValidator(str.upper)] = Field(min_length=1, max_length=32)
     """Upper-cased, as ``train`` and the registry spell it (``spy`` is SPY)."""
     position: Literal["flat", "long"] | None = None
@@ -387,8 +388,11 @@ def create_app(
         frame = bars_frame(bars, request.ticker, interval)
         return policy, latest_bar(policy, check_bars(frame, request.ticker, interval))
 
-    @app.get("/health")
+    @app.get("/health", responses={503: {"description": "No champion loaded."}})
     async def health() -> Any:
+        """Whether any champion is served. Without the token (once one is set) only the status
+        code and ``{"status": ...}``; with it also the store, the tickers served and the reason
+        each refused champion was refused."""
         from fastapi.responses import JSONResponse
 
         slots = list(book.slots.values())
@@ -404,10 +408,24 @@ def create_app(
 
     @app.get("/models")
     async def models() -> dict[str, Any]:
+        """Every champion served: ticker, agent, version, where it was loaded from, when it
+        was promoted, its validation metrics; refused champions with the reason."""
         return {"store": book.registry.store.uri, "models": book.describe()}
 
-    @app.post("/predict")
+    @app.post(
+        "/predict",
+        responses={
+            404: {"description": "Unknown ticker."},
+            422: {"description": "Bad JSON, position or bars: names the field or row and rule."},
+            502: {"description": "The latest bars could not be read from the recorded source."},
+            503: {"description": "The ticker's champion is refused or not loaded."},
+        },
+    )
     async def predict(request: PredictRequest) -> dict[str, Any]:
+        """The champion's greedy action for the latest bar: of the request's ``bars``, else of
+        the source recorded in its model card (cached). Returns ticker, timestamp, close,
+        position (and ``position_assumed``), action, action_name, q_values, version_id, agent,
+        loaded_from and ``bars_from``."""
         try:
             if request.bars is not None:
                 policy, bar = await run_in_threadpool(_bars_policy, request)
@@ -433,8 +451,13 @@ def create_app(
         result["bars_from"] = bars_from
         return result
 
-    @app.get("/ledger/{ticker}")
+    @app.get(
+        "/ledger/{ticker}",
+        responses={404: {"description": "No ledger for the ticker."}},
+    )
     async def ledger(ticker: str, last: int = 20) -> dict[str, Any]:
+        """The paper ledger's ``last`` decisions and the monitor's verdict (as ``tradeforge
+        ledger --json``): live against expected return, drawdown against its bound, alarms."""
         from tradeforge.paper.run import ledger_view
 
         try:  # read only: the paper run and its monitor write

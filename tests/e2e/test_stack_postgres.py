@@ -100,7 +100,7 @@ def test_prefect_server_runs_on_the_stacks_postgres(state_dir: Path, capsys) -> 
             time.sleep(1)
         assert psql(cfg, count) == str(TASKS)
         assert not list((cfg.state_dir / "prefect").glob("*.db")), "a SQLite database was made"
-        # env.sh points a shell's plain psql at the same database (the README's example)
+        # env.sh points a shell's plain psql at the same database (docs/how-to/postgres.md's example)
         script = f"source {write_env_file(cfg)}; {postgres_bin() / 'psql'} -XqAt -c "
         script += f"\"SELECT state_type FROM flow_run WHERE id = '{flow_run_id}'\""
         shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={})

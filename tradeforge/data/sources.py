@@ -210,6 +210,18 @@ def _pick_file(ticker: str, names: list[str], where: Path | str) -> str:
     )
 
 
+def ticker_of_source(source: str | None) -> str | None:
+    """The ticker a single file or S3 object names (``SPY_2010-2017_yahoo.csv`` -> SPY) or is
+    mapped to (``prices.csv=SPY``); None for ``demo``, ``yahoo``, a folder or a prefix, and a
+    file that names none (preflight then says so)."""
+    if not source or source in (DEMO_SOURCE, "yahoo"):
+        return None
+    path, mapped = split_source(source)
+    if mapped or not is_single_file(source):
+        return mapped
+    return ticker_or_none(path)
+
+
 def ticker_or_none(name: str) -> str | None:
     """The ticker a file name gives (``infer_ticker``), or None when it gives none."""
     try:
