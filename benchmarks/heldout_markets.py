@@ -37,6 +37,7 @@ Usage::
     nice -n 10 .venv/bin/python benchmarks/heldout_markets.py --out heldout.jsonl   # 4 x 5 paths
     .venv/bin/python benchmarks/heldout_markets.py --families turn_of_month --seeds 1
     .venv/bin/python benchmarks/heldout_markets.py --table heldout.jsonl   # the table again
+    .venv/bin/python benchmarks/heldout_markets.py --table heldout.jsonl --rejudge difference
 
 The seeds are 100..104 (the study markets use 0..5): one protocol, fixed here.
 """
@@ -345,6 +346,42 @@ def print_table(rows: list[dict]) -> dict[str, Any]:
     return s
 
 
+def rejudge(rows: list[dict], benchmark_test: str = "difference") -> list[dict]:
+    """The rows as the current gate (``benchmark_test``) would have decided on the same trained
+    candidates: training never reads the gate (each family's store starts empty: no champion),
+    so only the promotions and what they earned can change. Also returns, per row, whether the
+    recorded decision is reproduced with the test it was made by (``reproduced``)."""
+    from tradeforge.config import PromotionConfig
+    from tradeforge.promotion.gate import decide
+
+    out = []
+    for r in rows:
+        g = r["gate_inputs"]
+        hold = g["buy_and_hold_returns"]
+        d = decide(
+            g["challenger_returns"],
+            {"cash": [0.0] * len(hold), "buy_and_hold": hold},
+            g["trial_sharpes"],
+            g["max_drawdown"],
+            PromotionConfig(benchmark_test=benchmark_test),
+            252,
+            independent_trials=(g["effective_trials"], g["trial_correlation"]),
+        )
+        promoted_return = r["challenger_test_return"] if d.promote else 0.0
+        rule = r["rule_test_return"]
+        out.append(
+            r
+            | {
+                "promoted": d.promote,
+                "promoted_test_return": promoted_return,
+                "share_of_rule": promoted_return / rule if rule > 0 else None,
+                "reason": d.reason,
+                "reproduced": d.promote == r["promoted"],
+            }
+        )
+    return out
+
+
 def read_rows(path: Path) -> list[dict]:
     """Rows of a results file written by ``--out`` (one JSON object per line)."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -364,13 +401,27 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="append each path's row to this JSON-lines file")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
+    parser.add_argument(
+        "--rejudge",
+        choices=("difference", "psr"),
+        help="with --table: the recorded runs' candidates judged by this gate test instead",
+    )
     parser.add_argument("--json", action="store_true", help="the summary as JSON on the last line")
     parser.add_argument("extra", nargs="*", help="extra `tradeforge train` options, after --")
     args = parser.parse_args()
+    if args.rejudge is not None and args.table is None:
+        parser.error("--rejudge: needs --table FILE (the recorded runs to re-judge)")
     if args.table is not None:
         if not args.table.is_file():
             parser.error(f"--table: {args.table} is not a file")
-        summary = print_table(read_rows(args.table))
+        rows = read_rows(args.table)
+        if args.rejudge is not None:
+            rows = rejudge(rows, args.rejudge)
+            same = sum(r["reproduced"] for r in rows)
+            print(
+                f"re-judged with benchmark_test={args.rejudge}: {same} of {len(rows)} same as run"
+            )
+        summary = print_table(rows)
         if args.json:
             print(json.dumps(summary))
         return
