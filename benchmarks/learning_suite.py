@@ -102,11 +102,16 @@ def run_train(
     return summary
 
 
-def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> dict[str, Any]:
+def rule_figures(
+    frame: Any, market_name: str, boundaries: dict[str, str], positions: Any = None
+) -> dict[str, Any]:
     """The reference rule on the run's bars, after the same costs and fills: its test return,
     and the rule judged like a challenger - its pooled validation Sharpe over the run's
     walk-forward folds and whether the same gate (one trial: the rule is not searched) would
-    promote it. A rule the gate would refuse leaves an agent little room on that market."""
+    promote it. A rule the gate would refuse leaves an agent little room on that market.
+
+    ``positions`` are the rule's positions on ``frame`` (default: ``market_name``'s study
+    rule); buy-and-hold's pooled validation returns come back too."""
     import numpy as np
 
     from benchmarks.synthetic import MARKETS, rule_actions
@@ -120,7 +125,8 @@ def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> di
     env = EnvConfig()
     split = SplitConfig(test_start=boundaries["test_start"])
     prep = prepare(frame, FeatureConfig(), split, env.window)
-    positions = MARKETS[market_name].rule(frame)
+    if positions is None:
+        positions = MARKETS[market_name].rule(frame)
     test = evaluate(rule_actions(positions, frame, prep.test), prep.test, env, periods_per_year=252)
     rule, hold = [], []
     for fold in prep.folds:
@@ -137,6 +143,7 @@ def rule_figures(frame: Any, market_name: str, boundaries: dict[str, str]) -> di
         "rule_test_return": float(test.metrics["total_return"]),
         "rule_val_sharpe": float(sharpe),
         "rule_passes_gate": decision.promote,
+        "buy_and_hold_val_returns": [float(x) for x in hold],
     }
 
 

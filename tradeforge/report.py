@@ -130,9 +130,16 @@ def gate_lines(gate: dict[str, Any]) -> list[str]:
     ]
     for c in gate["checks"]:
         mark = "pass" if c["passed"] else "FAIL"
+        if c.get("test") == "difference":  # issue 28: the paired Sharpe-difference test
+            test = (
+                f"deflated P(Sharpe difference > bar) {c['psr']:.3f} (se "
+                f"{c['difference_se']:.2f}, correlation {c['correlation']:.2f})"
+            )
+        else:
+            test = f"deflated PSR {c['psr']:.3f}"
         lines.append(
             f"  vs {c['benchmark']}: Sharpe {c['benchmark_sharpe']:.2f}, bar to beat "
-            f"{c['required_sharpe']:.2f}, deflated PSR {c['psr']:.3f} [{mark}]"
+            f"{c['required_sharpe']:.2f}, {test} [{mark}]"
         )
     return lines
 

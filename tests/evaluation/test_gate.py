@@ -1,4 +1,5 @@
-"""The promotion gate: PSR / DSR against hand-computed values; noise and losers are refused."""
+"""The promotion gate: PSR / DSR and the Sharpe-difference test against hand-computed values;
+noise and losers are refused."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from tradeforge.evaluation.significance import (
     expected_max_normal,
     expected_max_sharpe,
     independent_equivalent,
+    long_run_covariance,
     moments,
+    newey_west_lags,
     probabilistic_sharpe,
+    sharpe_difference,
 )
 from tradeforge.promotion.gate import decide
 
@@ -209,3 +213,170 @@ def test_extra_trials_deflate_as_more_candidates_tried() -> None:
     assert alone.checks[0].psr > searched.checks[0].psr > many.checks[0].psr
     assert alone.promote and not many.promote, (alone.reason, many.reason)
     assert "502 candidate(s) tried" in many.reason
+
+
+def test_long_run_covariance_by_hand() -> None:
+    """Bartlett weights on the demeaned rows' autocovariances, written out for one lag."""
+    y = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 0.5], [2.0, 1.5], [-1.0, 0.0]])
+    u = y - y.mean(axis=0)
+    t = len(y)
+    g0 = sum(np.outer(u[i], u[i]) for i in range(t)) / t
+    g1 = sum(np.outer(u[i], u[i - 1]) for i in range(1, t)) / t
+    assert long_run_covariance(y, 0) == pytest.approx(g0)
+    assert long_run_covariance(y, 1) == pytest.approx(g0 + 0.5 * (g1 + g1.T))
+    assert newey_west_lags(750) == 6 and newey_west_lags(100) == 4
+
+
+def test_sharpe_difference_is_memmels_jobson_korkie_for_iid_normal_returns() -> None:
+    """With no lags and normal returns the delta method's variance is Memmel's (2003)
+    corrected Jobson-Korkie variance (2 - 2 rho + (SR_a^2 + SR_b^2 - 2 SR_a SR_b rho^2) / 2) / T."""
+    rng = np.random.default_rng(31)
+    n = 400_000
+    for rho in (0.0, 0.6, 0.95):
+        z0, e = rng.standard_normal(n), rng.standard_normal(n)
+        b = 0.1 + z0  # per-period Sharpes 0.1 and 0.35: the SR terms matter
+        a = 0.35 + rho * z0 + math.sqrt(1 - rho**2) * e
+        d = sharpe_difference(a, b, lags=0)
+        sa, sb = a.mean() / a.std(), b.mean() / b.std()
+        r = np.corrcoef(a, b)[0, 1]
+        memmel = math.sqrt((2 - 2 * r + 0.5 * (sa**2 + sb**2 - 2 * sa * sb * r**2)) / n)
+        assert d.difference == pytest.approx(sa - sb, rel=1e-9)
+        assert d.se == pytest.approx(memmel, rel=0.02), rho
+        assert d.correlation == pytest.approx(r)
+
+
+def test_sharpe_difference_covers_the_truth_and_widens_with_autocorrelation() -> None:
+    """Across draws, z = (difference - truth) / se is about standard normal for paired AR(1)
+    returns with the default lags; ignoring the autocorrelation (lags 0) understates se."""
+    rng = np.random.default_rng(32)
+    n, phi = 1_000, 0.4
+    zs, ratio = [], []
+    for _ in range(300):
+        shocks = rng.standard_normal((2, n))
+        shocks[1] = 0.7 * shocks[0] + math.sqrt(1 - 0.49) * shocks[1]
+        x = np.zeros((2, n))
+        for t in range(1, n):
+            x[:, t] = phi * x[:, t - 1] + shocks[:, t]
+        a, b = 0.1 + x[0], 0.0 + x[1]  # stationary sd 1/sqrt(1-phi^2): true SR gap 0.1 sqrt(.84)
+        d = sharpe_difference(a, b)
+        zs.append((d.difference - 0.1 * math.sqrt(1 - phi**2)) / d.se)
+        ratio.append(d.se / sharpe_difference(a, b, lags=0).se)
+    zs = np.asarray(zs)
+    assert abs(zs.mean()) < 0.2 and 0.8 < zs.std() < 1.25
+    assert np.mean(np.abs(zs) > 1.96) < 0.1  # about 5% two-sided
+    assert np.median(ratio) > 1.25  # positively autocorrelated: the iid se is too small
+
+
+def test_sharpe_difference_edge_cases() -> None:
+    b = _series(0.0005, 0.01, 300, 33)
+    same = sharpe_difference(b, b.copy())
+    assert same.difference == 0.0 and same.probability(0.0) == 0.5
+    flat = sharpe_difference(np.zeros(300), b)  # a challenger that never trades
+    assert flat.difference == pytest.approx(-b.mean() / b.std()) and flat.se > 0
+    with pytest.raises(ValueError, match="benchmark is flat"):
+        sharpe_difference(b, np.zeros(300))
+    with pytest.raises(ValueError, match="equal series"):
+        sharpe_difference(b, b[:-1])
+    with pytest.raises(ValueError, match="NaN"):
+        sharpe_difference(np.r_[b[:-1], np.nan], b)
+
+
+def _standard(x: np.ndarray) -> np.ndarray:
+    """``x`` with sample mean 0 and sd 1: the sample Sharpe is then the one written."""
+    return (x - x.mean()) / x.std()
+
+
+def test_the_difference_test_sees_an_edge_over_a_benchmark_it_moves_with() -> None:
+    """A challenger that holds the market and adds a small steady edge: annualised Sharpe 0.58
+    above the market's 0.5, correlation 0.95. Against buy-and-hold's point Sharpe as a constant (the old
+    test) the gap is within one series' noise; on the paired returns it is not."""
+    n = 750
+    rng = np.random.default_rng(34)
+    bh = 0.5 / math.sqrt(PPY) * 0.01 + 0.01 * _standard(rng.standard_normal(n))
+    agent = bh + 0.0004 + 0.0032 * _standard(rng.standard_normal(n))
+    benchmarks = {"cash": np.zeros(n), "buy_and_hold": bh}
+    sharpe = moments(agent).sharpe * math.sqrt(PPY)
+    old = decide(agent, benchmarks, [sharpe], 0.1, PromotionConfig(benchmark_test="psr"), PPY)
+    new = decide(agent, benchmarks, [sharpe], 0.1, CFG, PPY)
+    old_bh = {c.benchmark: c for c in old.checks}["buy_and_hold"]
+    new_bh = {c.benchmark: c for c in new.checks}["buy_and_hold"]
+    assert not old.promote and old_bh.test == "psr" and not old_bh.passed
+    assert new.promote, new.reason
+    assert new_bh.test == "difference" and new_bh.correlation > 0.9
+    d = sharpe_difference(agent, bh)
+    assert new_bh.psr == pytest.approx(stats.norm.cdf(d.difference / d.se))
+    assert new_bh.difference_se == pytest.approx(d.se * math.sqrt(PPY))
+    # cash keeps the plain PSR in both (one trial: no deflation)
+    for decision in (old, new):
+        cash = {c.benchmark: c for c in decision.checks}["cash"]
+        assert cash.test == "psr" and cash.psr == pytest.approx(
+            probabilistic_sharpe(moments(agent), 0.0)
+        )
+
+
+def test_the_difference_test_counts_the_benchmarks_own_noise() -> None:
+    """An independent challenger with the same true Sharpe as buy-and-hold whose sample beat
+    buy-and-hold's: the old test, taking buy-and-hold's Sharpe as known, calls it an edge; the
+    paired test, with both estimates' noise, does not."""
+    n = 750
+    rng = np.random.default_rng(35)
+    bh = 0.01 * _standard(rng.standard_normal(n)) - 0.0002  # sample Sharpe -0.32
+    agent = 0.01 * _standard(rng.standard_normal(n)) + 0.00053  # 0.84, unrelated to it
+    benchmarks = {"cash": np.zeros(n), "buy_and_hold": bh}
+    sharpe = moments(agent).sharpe * math.sqrt(PPY)
+    old = decide(agent, benchmarks, [sharpe], 0.1, PromotionConfig(benchmark_test="psr"), PPY)
+    new = decide(agent, benchmarks, [sharpe], 0.1, CFG, PPY)
+    old_bh = {c.benchmark: c for c in old.checks}["buy_and_hold"]
+    new_bh = {c.benchmark: c for c in new.checks}["buy_and_hold"]
+    assert old_bh.passed and not new_bh.passed and new_bh.psr < old_bh.psr
+    # the champion's margin and the deflation raise the paired bar as they raised the old one
+    margin = PromotionConfig(sharpe_margin=0.5)
+    champ = decide(agent, {"champion": bh}, [sharpe, sharpe - 1], 0.1, margin, PPY).checks[0]
+    d = sharpe_difference(agent, bh)
+    bar = (champ.required_sharpe - champ.benchmark_sharpe) / math.sqrt(PPY)
+    assert bar > 0.5 / math.sqrt(PPY)  # margin + SR0 of two trials
+    assert champ.psr == pytest.approx(stats.norm.cdf((d.difference - bar) / d.se))
+
+
+def test_the_report_names_each_checks_test() -> None:
+    """``tradeforge show``/the summary print which test judged each benchmark, and the reason
+    says it too (cash: deflated PSR; buy-and-hold: the paired difference with its correlation)."""
+    from tradeforge.report import gate_lines
+
+    n = 750
+    rng = np.random.default_rng(36)
+    bh = 0.0003 + 0.01 * rng.standard_normal(n)
+    agent = bh + 0.0004 + 0.0032 * rng.standard_normal(n)
+    d = decide(agent, {"cash": np.zeros(n), "buy_and_hold": bh}, [1.5], 0.1, CFG, PPY)
+    cash, hold = gate_lines(d.json_dict())[1:]
+    assert "vs cash" in cash and "deflated PSR" in cash
+    assert "vs buy_and_hold" in hold and "P(Sharpe difference > bar)" in hold
+    assert f"correlation {d.checks[1].correlation:.2f}" in hold
+    assert "Sharpe-difference probability" in d.reason or "deflated PSR" in d.reason
+
+
+def test_a_recorded_decision_is_rejudged_from_its_independent_trial_count() -> None:
+    """``independent_trials`` stands for the candidates' returns: the same deflation, the same
+    decision (how the held-out table re-judges recorded runs with a new test)."""
+    n = 600
+    rng = np.random.default_rng(37)
+    common = rng.normal(0.0006, 0.01, n)
+    cands = [common + rng.normal(0.0, 0.002, n) for _ in range(4)]
+    sharpes = [moments(c).sharpe * math.sqrt(PPY) for c in cands]
+    bench = {"cash": np.zeros(n), "buy_and_hold": common * 0.5 + rng.normal(0.0, 0.008, n)}
+    full = decide(cands[0], bench, sharpes, 0.1, CFG, PPY, trial_returns=cands)
+    again = decide(
+        cands[0],
+        bench,
+        sharpes,
+        0.1,
+        CFG,
+        PPY,
+        independent_trials=(full.effective_trials, full.trial_correlation),
+    )
+    assert 1.0 < full.effective_trials < 4.0
+    assert again.model_dump() == full.model_dump()
+    with pytest.raises(ValueError, match="not both"):
+        decide(cands[0], bench, sharpes, 0.1, CFG, PPY, cands, (1.0, 0.9))
+    with pytest.raises(ValueError, match=r"5\.0 independent trials of 4"):
+        decide(cands[0], bench, sharpes, 0.1, CFG, PPY, independent_trials=(5.0, 0.0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from tradeforge.config._base import Section
@@ -42,9 +44,10 @@ class EvalConfig(Section):
 class PromotionConfig(Section):
     """The gate: a challenger is promoted only with a measured edge on the pooled validation bars.
 
-    It must beat cash, buy-and-hold and the current champion (re-scored on the same bars) by the
-    probabilistic Sharpe ratio against each one's Sharpe, deflated for the number of candidates
-    tried (Bailey & Lopez de Prado 2012, 2014; see ``tradeforge/evaluation/significance.py``).
+    It must beat cash by the probabilistic Sharpe ratio, and buy-and-hold and the current
+    champion (re-scored on the same bars) by a Sharpe-difference test on the paired returns
+    (Ledoit & Wolf 2008, HAC), both deflated for the number of candidates tried (Bailey & Lopez
+    de Prado 2012, 2014; see ``tradeforge/evaluation/significance.py``).
     """
 
     confidence: float = Field(
@@ -52,6 +55,12 @@ class PromotionConfig(Section):
         ge=0.5,
         lt=1,
         description="Probability (deflated PSR) with which the challenger's Sharpe must exceed each benchmark's.",
+    )
+    benchmark_test: Literal["difference", "psr"] = Field(
+        "difference",
+        description="Against a benchmark that moves (buy-and-hold, the champion): 'difference' "
+        "tests the Sharpe difference on the paired returns (Ledoit-Wolf HAC); 'psr' is the "
+        "test before issue 28, the challenger's PSR against the benchmark's Sharpe as if known.",
     )
     extra_trials: int = Field(
         0,
