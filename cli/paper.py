@@ -107,6 +107,9 @@ def paper(
 def _report(done: list[dict[str, Any]], failed: dict[str, str], as_json: bool) -> None:
     for ticker, reason in failed.items():
         typer.secho(f"error: {ticker}: {reason}", fg="red", err=True)
+    for s in done:  # recorded, but by the previous champion: an operator must look
+        if s.get("refused"):
+            typer.secho(f"ALARM: {s['ticker']}: {s['refused']['reason']}", fg="red", err=True)
     if as_json:
         sys.stdout.write(json.dumps({"tickers": done, "failed": failed}) + "\n")
         return

@@ -2,8 +2,8 @@
 -> monitored (a warning or a demotion is a Prefect event).
 
 Only chains tasks; the work is in ``tradeforge.paper``. One ticker's failure (no champion, an
-unreachable source, a bar that breaks the data contract, a tampered champion) records nothing
-for it and does not stop the others; the run then ends Failed naming each failed ticker and its
+unreachable source, a bar that breaks the data contract, a tampered champion without an intact
+previous one) records nothing for it and does not stop the others; the run then ends Failed naming each failed ticker and its
 reason, after the others are recorded. ``tradeforge paper`` runs the same loop without Prefect.
 """
 
@@ -21,12 +21,12 @@ from tasks.ingest import ingest_task
 from tasks.paper import (
     alarm_task,
     monitor_task,
+    paper_champion_task,
     paper_tickers_task,
     record_task,
     report_task,
     window_task,
 )
-from tasks.predict import champion_task
 from tasks.validate import validate_task
 from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
 
@@ -90,7 +90,10 @@ def paper_ticker(
     """One ticker: the verified champion, its source's bars since its training start, the
     great-expectations contract on the bars not yet recorded (with the look-back its rules need;
     a bad bar stops this ticker here), then the ledger."""
-    champion = champion_task(ticker, store, endpoint_url)
+    champion = paper_champion_task(ticker, store, endpoint_url)
+    refused = champion.get("refused")
+    if refused is not None:  # tampered champion: the previous one trades, operators must know
+        alarm_task(ticker, refused["reason"])
     data = DataConfig(
         tickers=(ticker,),
         source=source or champion["source"] or DEMO_SOURCE,
@@ -104,6 +107,9 @@ def paper_ticker(
     history, window = window_task(ticker, ingested, store, endpoint_url)
     frame = validate_task(ticker, window, data.interval, ref, run_id, docs=False)
     recorded = record_task(frame, champion, store, run_id, endpoint_url, history)
-    verdict = monitor_task(ticker, store, endpoint_url)
+    if refused is None:
+        verdict = monitor_task(ticker, store, endpoint_url)
+    else:  # the pointer's champion is not the one trading: nothing of its own to judge
+        verdict = {"status": "refused", "reasons": [refused["reason"]]}
     report_task(ticker, champion, store, endpoint_url)
     return recorded | {"monitor": verdict}

@@ -549,6 +549,12 @@ class ModelRegistry:
         )
         return Demotion(True, ticker, version_id, now, reason)
 
+    def previous_intact(self, ticker: str) -> tuple[VersionRef, str] | None:
+        """The champion before the current one, when it is complete, verifies and was never
+        demoted (what ``demote`` would restore): its ref and card sha256, else None."""
+        current = self.champion(ticker)
+        return None if current is None else self._fallback(ticker, current.previous)
+
     def _fallback(self, ticker: str, previous: str | None) -> tuple[VersionRef, str] | None:
         """The previous champion to restore: complete, every file verified, never demoted."""
         if previous is None:

@@ -15,6 +15,7 @@ from tradeforge.paper.monitor import monitor_champion
 from tradeforge.paper.plots import paper_report
 from tradeforge.paper.run import (
     last_recorded,
+    paper_champion,
     record_bars,
     tickers_with_champion,
     validation_window,
@@ -34,6 +35,13 @@ def paper_tickers_task(
 ) -> list[str]:
     """The tickers given, or every ticker of the store with a champion."""
     return list(tickers) if tickers else tickers_with_champion(store, endpoint_url)
+
+
+@task(name="paper-champion", task_run_name="paper-champion-{ticker}", **STORE_AWAY_RETRIES)
+def paper_champion_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """The verified policy that trades on paper: the champion, or the previous intact one in
+    place of a tampered champion (``refused`` then says which and why; the pointer stays)."""
+    return paper_champion(ticker, store, endpoint_url)
 
 
 @task(
@@ -92,9 +100,10 @@ def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> di
 
 @task(name="paper-alarm", task_run_name="paper-alarm-{ticker}")
 def alarm_task(ticker: str, reason: str) -> None:
-    """A ticker's champion failed its checksum: refuse it (nothing recorded) and raise the
-    alarm event, which ``make up``'s automation sends to the notification block. The pointer
-    is not moved: a mismatch may be a damaged copy, not a bad model; an operator decides."""
+    """A ticker's champion failed its checksum: it is refused (the previous intact champion
+    trades in its place, else nothing is recorded) and the alarm event goes out, which
+    ``make up``'s automation sends to the notification block. The pointer is not moved: a
+    mismatch may be a damaged copy, not a bad model; an operator decides."""
     emit_event(
         event=ALARM_EVENT,
         resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},

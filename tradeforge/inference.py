@@ -91,7 +91,11 @@ def champion_policy(
 
 def champion_info(ticker: str, store: str, *, endpoint_url: str | None = None) -> dict[str, Any]:
     """The ticker's champion, its card and policy files verified: version, agent, source, ..."""
-    policy = champion_policy(ticker, open_registry(store, endpoint_url))
+    return policy_info(champion_policy(ticker, open_registry(store, endpoint_url)))
+
+
+def policy_info(policy: LoadedPolicy) -> dict[str, Any]:
+    """A verified policy's plain facts as ``champion_info`` returns them."""
     return {
         **policy.describe(),
         "metrics": policy.card.get("metrics", {}),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import time
@@ -38,6 +39,7 @@ from ops.stack import (
     stop_service,
     worker_service,
 )
+from tests.e2e import paper_markets
 from tests.e2e.ui import capture_artifact, capture_flow_run, capture_run_form, require_chromium
 from tests.ports import start_on_free_ports
 from tests.s3server import SeaweedS3
@@ -293,3 +295,107 @@ def test_a_second_training_waits_for_the_first(stack: StackConfig, runs) -> None
         f"{first['name']} ran {first['start_time']}..{first['end_time']}, "
         f"{second['name']} started {second['start_time']}"
     )
+
+
+#: ``benchmarks/paper_stack.py`` sets these: 30 runs of one new bar each, and where the figures go.
+PAPER_RUNS = int(os.environ.get("TRADEFORGE_PAPER_E2E_RUNS", "0"))
+PAPER_RESULT = os.environ.get("TRADEFORGE_PAPER_E2E_RESULT")
+
+
+def _events(cfg: StackConfig, name: str) -> list[dict[str, Any]]:
+    """The server's events named ``name`` (the last day's)."""
+    found = api(cfg, "/events/filter", {"filter": {"event": {"name": [name]}}, "limit": 50})
+    return found["events"]
+
+
+@pytest.mark.timeout(600 + 60 * max(PAPER_RUNS, 3))
+def test_paper_deployment_over_a_growing_feed_demotes_only_the_broken_market(
+    stack: StackConfig, s3, monkeypatch
+) -> None:
+    """``paper/daily`` on the stack's worker over two S3 feeds that grow before each run
+    (``tests/e2e/paper_markets``): the champion whose market holds is recorded on every bar and
+    never demoted; the one whose market breaks is demoted, with the event on the server, and
+    recorded no more. The cone artifact is looked at in the UI.
+
+    Short version (CI): three runs, the feeds growing by 0, 1 and then 24 bars (a worker down
+    for a month catches up in order). ``benchmarks/paper_stack.py``: 30 runs of one bar each.
+    """
+    from storage.objectstore import open_store
+    from storage.registry import ModelRegistry
+    from tasks.paper import DEMOTED_EVENT
+    from tradeforge.paper.ledger import Ledger
+
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    store, market_uri = f"s3://{s3.bucket}/paper", f"s3://{s3.bucket}/market"
+    frames = paper_markets.publish_champions(store, market_uri)
+    registry = ModelRegistry(open_store(store))
+    versions = {t: registry.champion(t).version_id for t in paper_markets.TICKERS}
+    sources = open_store(market_uri)
+    growth = [0] + [1] * (PAPER_RUNS - 1) if PAPER_RUNS else [0, 1, 24]
+    bars, runs = paper_markets.LIVE_START + 1, []
+    for added in growth:
+        bars += added
+        for ticker in paper_markets.TICKERS:
+            paper_markets.put_source(sources, ticker, frames[ticker], bars)
+        began = time.monotonic()
+        flow_run_id = _run_deployment(stack, {"store": store}, "paper/daily")
+        run = _wait_final(stack, flow_run_id)
+        _assert_completed(stack, run)
+        counts = {t: len(Ledger(registry.store, t).keys()) for t in paper_markets.TICKERS}
+        champion = registry.champion("BRKN")
+        runs.append(
+            {
+                "flow_run_id": flow_run_id,
+                "bars": bars,
+                "seconds": round(time.monotonic() - began, 1),
+                "flow_seconds": run["total_run_time"],
+                "records": counts,
+                "brkn_champion": None if champion is None else champion.version_id,
+            }
+        )
+    live = bars - paper_markets.LIVE_START  # bars the stable champion decided on
+    # The market that holds: a record for every bar, its champion in place, no demotion event.
+    stable = Ledger(registry.store, "STBL").frame()
+    assert len(stable) == live and set(stable["version_id"]) == {versions["STBL"]}
+    assert registry.champion("STBL").version_id == versions["STBL"]
+    events = _events(stack, DEMOTED_EVENT)
+    assert [e["resource"]["prefect.resource.id"] for e in events] == ["tradeforge.ticker.BRKN"]
+    # The broken one: demoted to none (no previous champion), the reason kept, the event's
+    # payload naming the version; after the run that demoted it nothing more is recorded.
+    assert registry.champion("BRKN") is None
+    demotion = registry.demotion("BRKN")
+    assert demotion["demoted"] == versions["BRKN"] and demotion["reason"].startswith("demoted: ")
+    assert events[0]["payload"]["version_id"] == versions["BRKN"]
+    demoted_at = next(i for i, r in enumerate(runs) if r["brkn_champion"] is None)
+    broken = Ledger(registry.store, "BRKN").frame()
+    assert len(broken) == runs[demoted_at]["records"]["BRKN"]
+    assert all(r["records"]["BRKN"] == len(broken) for r in runs[demoted_at:])
+    # The last run's cone artifact, as a person sees it in the UI.
+    artifacts = api(
+        stack,
+        "/artifacts/filter",
+        {"artifacts": {"flow_run_id": {"any_": [runs[-1]["flow_run_id"]]}}},
+    )
+    cone = next(a for a in artifacts if a["key"] == "paper-cone-stbl")
+    require_chromium()
+    text, images = capture_artifact(
+        stack.ui_url, cone["id"], "paper_cone", OUTPUT, auth=prefect_auth_string(stack)
+    )
+    assert images >= 1, "the cone PNG did not decode on the artifact's page"
+    assert "live equity in the validation cone" in text or "STBL" in text, text[:500]
+    if PAPER_RESULT:
+        Path(PAPER_RESULT).write_text(
+            json.dumps(
+                {
+                    "runs": runs,
+                    "live_bars": live,
+                    "brkn_demoted_on_run": demoted_at + 1,
+                    "brkn_live_returns_at_demotion": runs[demoted_at]["records"]["BRKN"] - 1,
+                    "brkn_break_after_live_bars": paper_markets.BREAK_AFTER,
+                    "demotion_reason": demotion["reason"],
+                    "stbl_demoted": False,
+                    "screenshot": str(OUTPUT / "paper_cone.png"),
+                }
+            )
+        )

@@ -8,11 +8,14 @@ resume that started again from the beginning would still pass, every record bein
 With ``record_bars`` loading the store's current champion instead of the version the run read,
 the moved-pointer test records B on the first run and fails. The refused-writes test fails
 when the reader identity in tests/s3server.py is given "Write" (the paper run then succeeds). The tampered-champion test
-relies on the registry's existing checksum check (tested in tests/storage and tests/predict).
+relies on the registry's existing checksum check (tested in tests/storage and tests/predict);
+the previous-keeps-trading test fails with ``trading_policy``'s fallback removed (exit 1,
+nothing recorded) and with ``previous_intact`` returning the tampered champion (IntegrityError).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -91,6 +94,29 @@ def test_a_tampered_champion_is_refused_and_nothing_recorded(frame, tmp_path) ->
     assert done.exit_code == 1
     assert "SPY: IntegrityError" in done.output and "checksum mismatch" in done.output
     assert Ledger(open_store(str(store)), "SPY").keys() == []
+
+
+def test_a_tampered_champion_is_refused_and_the_previous_one_keeps_trading(frame, tmp_path) -> None:
+    """B replaced A as champion, then B's policy file was rewritten: the run refuses B, A
+    trades in its place (each record names A), the alarm names both, the pointer stays on B."""
+    from storage.registry import ModelRegistry
+
+    store = tmp_path / "store"
+    source = write_source(frame, tmp_path / "SPY.csv", 1500)
+    first = publish_rule(str(store), frame, source, "always_long")
+    second = publish_rule(str(store), frame, source, "momentum")
+    (store / second.prefix / "policy.npz").write_bytes(b"tampered")
+    done = CliRunner().invoke(app, ["paper", "--tickers", "SPY", "--store", str(store), "--json"])
+    assert done.exit_code == 0, done.output
+    alarm = f"champion {second.version_id} refused (IntegrityError"
+    assert f"ALARM: SPY: {alarm}" in done.stderr
+    assert f"the previous champion {first.version_id} trades in its place" in done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])["tickers"][0]
+    assert got["version_id"] == first.version_id and got["recorded"] == 1
+    assert got["monitor"]["status"] == "refused"
+    records = Ledger(open_store(str(store)), "SPY").frame()
+    assert records["version_id"].tolist() == [first.version_id]
+    assert ModelRegistry(open_store(str(store))).champion("SPY").version_id == second.version_id
 
 
 def test_a_pointer_moved_during_a_run_does_not_change_who_decided(frame, tmp_path) -> None:

@@ -4,7 +4,8 @@ Checked to fail without their behaviour: with ``restart`` forced to all-True in
 ``stationary_bootstrap`` (an i.i.d. bootstrap) the block test sees runs of length 1; with
 ``first_alarm``'s CUSUM term removed it misses the slow bleed that ``judge`` demotes on; with the drawdown band
 taken pointwise (``band = int(demote_level * samples)``) the band test's crossing share is
-~5x the allowed 1%.
+~5x the allowed 1%; with ``demote_bound``'s headroom term removed the headroom test's champion
+is not demoted.
 """
 
 from __future__ import annotations
@@ -100,3 +101,24 @@ def test_live_returns_are_the_current_champions_since_it_took_over() -> None:
     # A took over again on row 4: its decisions there and on row 5 settled in rows 5 and 6.
     np.testing.assert_allclose(live_returns(frame, "A"), [0.5, 0.6])
     assert live_returns(frame, "B").size == 0  # B is not the one trading now
+
+
+def test_the_headroom_stop_demotes_while_one_more_bad_bar_could_pass_twice_the_drawdown() -> None:
+    """A champion whose worst validation bar (-4%) is most of its maximum drawdown (~4.1%):
+    after live losses to ~6.4% (1.56x, inside the 1.6x floor and the 1.7x hard stop) one more
+    such bar would pass 2x, so it is demoted now, naming the headroom; without it, not."""
+    validation = np.r_[np.tile([0.004, 0.003, -0.002, 0.001], 95), [-0.04]]
+    worst = 0.04
+    live = np.r_[np.full(5, 0.002), [-0.035, -0.03]]
+    # A floor at 1.6x keeps the (narrow) bootstrap band out of the way: the stop is the headroom.
+    cfg = CFG.replace(drawdown_floor=1.6)
+    ref = reference(validation, len(live), cfg)
+    assert ref.worst_bar == pytest.approx(worst)
+    # (1 - stop) (1 - 0.6 x 4%) = 1 - 2 x validation max drawdown
+    stop = 1 - (1 - 2 * ref.validation_max_drawdown) / (1 - 0.6 * worst)
+    dd = float(drawdown_paths(live[None, :])[0, -1])
+    assert stop < dd < 1.6 * ref.validation_max_drawdown < 2 * ref.validation_max_drawdown
+    verdict = judge(validation, live, cfg)
+    assert verdict.status == "demote" and verdict.drawdown_bound == pytest.approx(stop)
+    assert any("one more bar losing 0.6 x the validation's worst bar" in r for r in verdict.reasons)
+    assert judge(validation, live, cfg.replace(bar_headroom=0.0)).status != "demote"

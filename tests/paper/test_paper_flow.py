@@ -239,6 +239,36 @@ def test_a_tampered_champion_is_refused_with_an_alarm_and_the_others_recorded(
 
 
 @pytest.mark.e2e
+def test_a_tampered_champion_with_an_intact_previous_one_trades_the_previous_with_an_alarm(
+    prefect_harness, captured_events, two_champions
+) -> None:
+    """TSLA's new champion was tampered with after promotion: the flow refuses it, TSLA's
+    previous champion records the bar in its place, the alarm event names both, the run
+    completes (SPY recorded too) and the pointer still names the tampered version."""
+    from flows.paper import paper_pipeline
+    from storage.registry import ModelRegistry
+    from tasks.paper import ALARM_EVENT
+
+    store, data = two_champions
+    registry = ModelRegistry(open_store(store))
+    previous = registry.champion("TSLA").version_id
+    tsla = data["frames"]["TSLA"]
+    newer = publish_rule(store, tsla, str(data["sources"]["TSLA"]), "always_long")
+    (Path(store) / newer.prefix / "policy.npz").write_bytes(b"tampered")
+    done = paper_pipeline(tickers=["TSLA", "SPY"], store=store)
+    assert done["TSLA"]["version_id"] == previous and done["TSLA"]["recorded"] == 1
+    assert done["TSLA"]["monitor"]["status"] == "refused" and done["SPY"]["recorded"] == 1
+    assert Ledger(open_store(store), "TSLA").frame()["version_id"].tolist() == [previous]
+    captured_events.drain()
+    alarms = [e for e in captured_events._client.events if e.event == ALARM_EVENT]
+    assert [e.resource.id for e in alarms] == ["tradeforge.ticker.TSLA"]
+    reason = alarms[0].payload["reasons"][0]
+    assert f"champion {newer.version_id} refused" in reason and "checksum mismatch" in reason
+    assert f"previous champion {previous} trades in its place" in reason
+    assert registry.champion("TSLA").version_id == newer.version_id
+
+
+@pytest.mark.e2e
 def test_flow_demotes_a_broken_champion_and_emits_the_event(
     prefect_harness, captured_events, tmp_path
 ) -> None:

@@ -20,7 +20,14 @@ net returns of the bars the champion decided, since it took over.
   bars (crossed anywhere by ``1 - demote_level`` of the paths), kept between ``drawdown_floor``
   and ``drawdown_cap`` times the validation's maximum drawdown: never below what the champion
   already lived through (a bootstrap of one record is too narrow early on), and a hard stop
-  above (the issue's bound: demoted before twice it).
+  above it (``drawdown_cap``).
+- **Headroom before the limit** (``bar_headroom``): the monitor judges a bar after it closed,
+  so the only way to demote *before* the drawdown passes ``drawdown_limit`` times the
+  validation maximum (issue 25: twice) is to demote while one more bad bar could carry it
+  past: once a bar losing ``bar_headroom`` times the validation's worst bar would. This is a
+  per-champion stop: a champion whose single bars can lose most of its validation drawdown
+  (a mean-reversion rule: worst bar ~0.85 of it) stops near 1.5x, one whose worst bar is a
+  small part of it (momentum, regimes: ~0.3) at the ``drawdown_cap``.
 
 Verdict: cumulative return outside the central ``warn_level`` cone, or drawdown past its
 ``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop)
@@ -63,10 +70,27 @@ class MonitorConfig(Section):
         "vanishing, slower and with more false alarms in benchmarks/paper_monitor.py).",
     )
     drawdown_cap: float | None = Field(
-        1.5,
+        1.7,
         gt=1,
         description="Demote once the live drawdown passes this multiple of the validation's "
         "maximum drawdown, even inside the bootstrap band (a hard stop); None = the band only.",
+    )
+    drawdown_limit: float = Field(
+        2.0,
+        gt=1,
+        description="Multiple of the validation's maximum drawdown the live drawdown should "
+        "never pass before a demotion (issue 25: twice); bar_headroom keeps a bar's loss "
+        "of room below it.",
+    )
+    bar_headroom: float = Field(
+        0.6,
+        ge=0,
+        le=2,
+        description="Demote once one more bar losing this multiple of the validation's worst "
+        "bar would carry the drawdown past drawdown_limit; 0 = off. 0.6 chosen on tuning seeds "
+        "(benchmarks/paper_monitor.py --seed-offset 1000): 0.5 / 0.6 / 0.75 / 1.0 kept "
+        "90 / 96 / 97 / 99% of broken champions below the limit at 4.5 / 4.9 / 6.3 / 11% "
+        "false demotions per 252 bars.",
     )
     drawdown_floor: float = Field(
         1.25,
@@ -78,7 +102,7 @@ class MonitorConfig(Section):
         0.05, gt=0, description="Least CUSUM reference value k, in standard deviations."
     )
     cusum_false_alarm: float = Field(
-        0.01,
+        0.002,
         gt=0,
         lt=0.5,
         description="Share of bootstrap paths of cusum_horizon bars the CUSUM may alarm on.",
@@ -192,6 +216,8 @@ class Reference:
     block: float
     cusum_threshold: float
     validation_max_drawdown: float
+    worst_bar: float
+    """The validation's largest one-bar loss, as a positive fraction."""
     cum_quantiles: np.ndarray
     """``(horizon, 4)``: cumulative-return quantiles at each bar, levels
     ``[(1-demote)/2, (1-warn)/2, (1+warn)/2, (1+demote)/2]``."""
@@ -234,13 +260,9 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
     head = paths[:, :horizon]
     cum = np.cumprod(1.0 + head, axis=1) - 1.0
     w, d = config.warn_level, config.demote_level
-    bound = np.sort(dd[:, :horizon], axis=0)[band]
     validation_mdd = float(drawdown_paths(v[None, :])[0, -1])
-    # A bootstrap of one record cannot lose more in one bar than its worst bar: early on the
-    # band is too narrow, and a drawdown the champion already had in validation is no evidence.
-    bound = np.maximum(bound, config.drawdown_floor * validation_mdd)
-    if config.drawdown_cap is not None:
-        bound = np.minimum(bound, config.drawdown_cap * validation_mdd)
+    worst = max(0.0, -float(v.min()))
+    bound = demote_bound(np.sort(dd[:, :horizon], axis=0)[band], validation_mdd, worst, config)
     return Reference(
         mean=mean,
         std=std,
@@ -248,11 +270,36 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
         block=block,
         cusum_threshold=threshold,
         validation_max_drawdown=validation_mdd,
+        worst_bar=worst,
         cum_quantiles=np.quantile(
             cum, [(1 - d) / 2, (1 - w) / 2, (1 + w) / 2, (1 + d) / 2], axis=0
         ).T,
         drawdown_quantiles=np.stack([np.quantile(dd[:, :horizon], w, axis=0), bound], axis=1),
     )
+
+
+def headroom_stop(validation_mdd: float, worst_bar: float, config: MonitorConfig) -> float:
+    """The drawdown past which one more bar losing ``bar_headroom`` x the validation's worst bar
+    would carry the drawdown past ``drawdown_limit`` x its maximum (``inf`` when off):
+    ``(1 - stop) (1 - h w) = 1 - limit mdd``."""
+    h = config.bar_headroom * worst_bar
+    if h <= 0 or h >= 1:
+        return float("inf") if h <= 0 else 0.0
+    return 1.0 - (1.0 - config.drawdown_limit * validation_mdd) / (1.0 - h)
+
+
+def demote_bound(
+    band: np.ndarray, validation_mdd: float, worst_bar: float, config: MonitorConfig
+) -> np.ndarray:
+    """The drawdown per bar past which the champion is demoted: the bootstrap ``band``, never
+    below ``drawdown_floor`` x the validation maximum (a bootstrap of one record cannot lose
+    more in one bar than its worst bar: early on the band is too narrow, and a drawdown the
+    champion already had in validation is no evidence), at most ``drawdown_cap`` x it and the
+    headroom stop."""
+    bound = np.maximum(band, config.drawdown_floor * validation_mdd)
+    if config.drawdown_cap is not None:
+        bound = np.minimum(bound, config.drawdown_cap * validation_mdd)
+    return np.minimum(bound, headroom_stop(validation_mdd, worst_bar, config))
 
 
 def judge(
@@ -286,8 +333,14 @@ def judge(
             )
         if mdd > dd_bound:
             cap = config.drawdown_cap
+            room = headroom_stop(ref.validation_max_drawdown, ref.worst_bar, config)
             stop = cap is not None and dd_bound >= cap * ref.validation_max_drawdown
             which = f"hard stop {cap} x" if stop else f"{pct} bootstrap band;"
+            if dd_bound >= room:
+                which = (
+                    f"one more bar losing {config.bar_headroom} x the validation's worst bar "
+                    f"{ref.worst_bar:.2%} would pass {config.drawdown_limit} x the"
+                )
             reasons.append(
                 f"drawdown {mdd:.2%} past the bound {dd_bound:.2%} after {n} bars ({which} "
                 f"validation max drawdown {ref.validation_max_drawdown:.2%})"
@@ -335,7 +388,16 @@ def first_alarm(
         return None
     s = cusum((x - ref.mean) / ref.std, ref.k)
     mdd = drawdown_paths(x[None, :])[0]
-    bad = (s > ref.cusum_threshold) | (mdd > ref.drawdown_quantiles[: len(x), 1])
+    return first_crossing(
+        s > ref.cusum_threshold, mdd > ref.drawdown_quantiles[: len(x), 1], config
+    )
+
+
+def first_crossing(
+    cusum_alarm: np.ndarray, drawdown_alarm: np.ndarray, config: MonitorConfig
+) -> int | None:
+    """The first bar (1-based) after ``min_bars - 1`` where either alarm is set, or None."""
+    bad = cusum_alarm | drawdown_alarm
     bad[: config.min_bars - 1] = False
     hits = np.flatnonzero(bad)
     return int(hits[0]) + 1 if hits.size else None

@@ -27,6 +27,51 @@ SUMMARY_RECORDS = 5
 VALIDATION_LOOKBACK = 100
 
 
+def trading_policy(registry: Any, ticker: str) -> tuple[LoadedPolicy, dict[str, Any] | None]:
+    """The policy that trades ``ticker`` on paper, and what was refused on the way (or None).
+
+    The champion, verified. When its files fail their checksum (``IntegrityError``: a tampered
+    or damaged copy), the previous champion trades in its place if it is complete, verifies and
+    was never demoted (``ModelRegistry.previous_intact``), and ``refused`` says which version
+    was refused and why, for the alarm. The pointer is not moved: a mismatch may be a damaged
+    copy, not a bad model, and an operator decides. Without an intact previous champion the
+    ``IntegrityError`` is raised: nothing trades.
+    """
+    from storage.errors import IntegrityError
+    from tradeforge.artifact import load_policy
+    from tradeforge.inference import champion_policy
+
+    try:
+        return champion_policy(ticker, registry), None
+    except IntegrityError as exc:
+        refused = registry.champion(ticker)
+        previous = registry.previous_intact(ticker)
+        if previous is None or refused is None:
+            raise
+        ref, card_sha256 = previous
+        policy = load_policy(
+            registry, ticker, ref.agent, ref.version_id, expected_card_sha256=card_sha256
+        )
+        reason = (
+            f"champion {refused.version_id} refused ({type(exc).__name__}: {exc}); the previous "
+            f"champion {ref.version_id} trades in its place (pointer not moved)"
+        )
+        return policy, {
+            "version_id": refused.version_id,
+            "trading": ref.version_id,
+            "reason": reason,
+        }
+
+
+def paper_champion(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """``inference.champion_info`` of the policy that trades on paper (``trading_policy``),
+    with ``refused`` when a tampered champion was passed over for the previous one."""
+    from tradeforge.inference import open_registry, policy_info
+
+    policy, refused = trading_policy(open_registry(store, endpoint_url), ticker)
+    return policy_info(policy) | ({"refused": refused} if refused else {})
+
+
 def tickers_with_champion(store: str, endpoint_url: str | None = None) -> list[str]:
     """Every ticker of the store that has a champion, sorted."""
     from tradeforge.inference import open_registry
@@ -174,10 +219,10 @@ def paper_ticker(
     With ``replay_from`` every bar from that date to the source's last bar is driven through
     the same loop into a replay ledger (``replay/<date>/<ticker>/``), apart from the live one.
     """
-    from tradeforge.inference import champion_policy, open_registry
+    from tradeforge.inference import open_registry
 
     registry = open_registry(store, endpoint_url)
-    policy = champion_policy(ticker, registry)
+    policy, refused = trading_policy(registry, ticker)
     frame, read_from = champion_bars(
         policy, source, offline=offline, endpoint_url=endpoint_url, snapshot_store=store
     )
@@ -187,7 +232,10 @@ def paper_ticker(
         ledger = Ledger.replay(registry.store, ticker, replay_from)
     new = step(frame, policy, ledger, start=replay_from, run_id=run_id)
     extra: dict[str, Any] = {"read_from": read_from}
-    if replay_from is None:  # a replay is history, not live trading: nothing to judge
+    if refused is not None:  # the pointer's champion is not the one trading: nothing to judge
+        extra["refused"] = refused
+        extra["monitor"] = {"status": "refused", "reasons": [refused["reason"]]}
+    elif replay_from is None:  # a replay is history, not live trading: nothing to judge
         from tradeforge.paper.monitor import monitor_champion
 
         extra["monitor"] = monitor_champion(registry, ticker)
