@@ -17,21 +17,21 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's BLAS pools stay single
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import random_walk  # noqa: E402
-from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig  # noqa: E402
-from tradeforge.envs import VectorTradingEnv  # noqa: E402
-from tradeforge.portfolio.env import PortfolioVectorEnv  # noqa: E402
-from tradeforge.portfolio.market import PortfolioMarket, prepare_portfolio  # noqa: E402
+from benchmarks.synthetic import random_walk
+from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig
+from tradeforge.envs import VectorTradingEnv
+from tradeforge.portfolio.env import PortfolioVectorEnv
+from tradeforge.portfolio.market import PortfolioMarket, prepare_portfolio
 
 TARGET = 1_000_000
 

@@ -8,7 +8,6 @@ import pytest
 
 from benchmarks.synthetic import random_walk
 from tradeforge.config import EnvConfig, FeatureConfig, SplitConfig
-from tradeforge.portfolio import align_universe
 from tradeforge.portfolio.env import PortfolioVectorEnv, slot_weights
 from tradeforge.portfolio.market import PortfolioMarket, prepare_portfolio
 from tradeforge.portfolio.simulator import run_weights
