@@ -278,6 +278,10 @@ def _preflight(cfg: PipelineConfig) -> None:
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    elif "portfolio" in summary:
+        from tradeforge.portfolio.report import render_portfolio
+
+        render_portfolio(summary)
     else:
         from tradeforge.report import render_summary
 

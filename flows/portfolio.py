@@ -1,5 +1,7 @@
 """The portfolio pipeline as a story (issue 27): ingest and validate every ticker of the
-universe with the single-ticker contract -> align them on one calendar -> ...
+universe with the single-ticker contract -> align them on one calendar -> features and
+walk-forward folds per asset -> train the allocators (agent kind x seed x fold) and fit the
+baselines per fold -> gate on pooled validation -> summary.
 
 Only chains tasks. A ticker that fails its contract, or a universe that cannot be aligned, stops
 the run with ``UniverseError`` naming it, before anything is trained.
@@ -14,7 +16,13 @@ from prefect.runtime import flow_run
 
 from flows.hooks import NOTIFY_HOOKS
 from tasks.ingest import ingest_task, preflight_task
-from tasks.portfolio import universe_task
+from tasks.portfolio import (
+    portfolio_baselines_task,
+    portfolio_features_task,
+    portfolio_gate_task,
+    portfolio_train_task,
+    universe_task,
+)
 from tasks.validate import validate_task
 from tradeforge.config import (
     DataConfig,
@@ -31,6 +39,7 @@ from tradeforge.config import (
     ValidationConfig,
 )
 from tradeforge.portfolio import UniverseError
+from tradeforge.portfolio.report import portfolio_summary
 
 
 @flow(name="portfolio_pipeline", log_prints=True, **NOTIFY_HOOKS)
@@ -60,14 +69,18 @@ def portfolio_pipeline(
     run_id = run.resume or flow_run.get_id() or "local"
     preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
     universe = universe_task(_validated_frames(cfg, run_id), portfolio)
-    return {
-        "portfolio": {
-            "name": portfolio.universe_name,
-            "tickers": list(universe.tickers),
-            "universe": universe.report(),
-            "notes": list(universe.notes),
-        }
-    }
+    prepared = portfolio_features_task(universe, features, split, env.window)
+    baselines = portfolio_baselines_task.submit(prepared, env, portfolio)
+    trained = [
+        portfolio_train_task.submit(agent, seed, fold, prepared, env, dqn, parallel, portfolio)
+        for agent in run.agents
+        for seed in run.seeds
+        for fold in range(split.folds)
+    ]
+    decision = portfolio_gate_task(
+        [t.result() for t in trained], baselines.result(), prepared, cfg, universe.asset_class
+    )
+    return portfolio_summary(portfolio.universe_name, universe, prepared.boundaries, decision)
 
 
 def _validated_frames(cfg: PipelineConfig, run_id: str) -> dict[str, Any]:

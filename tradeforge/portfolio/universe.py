@@ -44,6 +44,12 @@ class Universe:
         first = self.frames[self.tickers[0]]["timestamp"]
         return first.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
 
+    @property
+    def asset_class(self) -> str:
+        """``stock`` when any asset trades on an exchange calendar (the universe then does),
+        else ``crypto``: what annualises its returns."""
+        return CRYPTO if all(asset_class_of(t) == CRYPTO for t in self.tickers) else "stock"
+
     def prices(self, column: str) -> np.ndarray:
         """``(T, N)`` float64 array of one price column, assets in ``tickers`` order."""
         return np.column_stack([self.frames[t][column].to_numpy("float64") for t in self.tickers])
