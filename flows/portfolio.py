@@ -42,7 +42,7 @@ from tradeforge.portfolio import UniverseError
 from tradeforge.portfolio.report import portfolio_summary
 
 
-@flow(name="portfolio_pipeline", log_prints=True, **NOTIFY_HOOKS)
+@flow(name="portfolio", log_prints=True, **NOTIFY_HOOKS)
 def portfolio_pipeline(
     portfolio: PortfolioConfig = PortfolioConfig(tickers=("AAPL", "MSFT")),  # noqa: B008 - frozen
     run: RunConfig = RunConfig(),  # noqa: B008
