@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from tradeforge.config._base import OptionalText, Section
-from tradeforge.config.data import TICKER_PATTERN
+from tradeforge.config.data import check_symbols
 
 Align = Literal["refuse", "exchange_sessions"]
 ALIGNS: tuple[str, ...] = ("refuse", "exchange_sessions")
@@ -57,11 +57,7 @@ class PortfolioConfig(Section):
     @field_validator("tickers")
     @classmethod
     def _universe(cls, tickers: tuple[str, ...]) -> tuple[str, ...]:
-        for t in tickers:
-            if not TICKER_PATTERN.match(t) or ".." in t:
-                raise ValueError(
-                    f"{t!r} is not a ticker symbol (letters, digits and .-_=^, e.g. SPY, BTC-USD)"
-                )
+        check_symbols(tickers)
         upper = [t.upper() for t in tickers]
         twice = sorted({t for t in upper if upper.count(t) > 1})
         if twice:
