@@ -123,3 +123,17 @@ def test_no_asset_observation_or_slot_looks_ahead(where: float) -> None:
     np.testing.assert_array_equal(before.features[: cut + 1], after.features[: cut + 1])
     # The perturbation is real: every asset's later features did change.
     assert (before.features[cut + 1 :] != after.features[cut + 1 :]).any(axis=(0, 2)).all()
+
+
+def test_a_clients_current_weights_are_checked_against_the_universe() -> None:
+    from tradeforge.portfolio.simulator import current_weights
+
+    tickers = ("AAPL", "MSFT")
+    got = current_weights({"AAPL": 0.25, "cash": 0.75}, tickers)
+    np.testing.assert_array_equal(got, [0.25, 0.0])
+    with pytest.raises(ValueError, match=r"sum to 0\.900000, not 1"):
+        current_weights({"AAPL": 0.4, "MSFT": 0.5}, tickers)
+    with pytest.raises(ValueError, match=r"TSLA not in the universe \(AAPL, MSFT, cash\)"):
+        current_weights({"AAPL": 0.5, "TSLA": 0.5}, tickers)
+    with pytest.raises(ValueError, match="MSFT must be finite and >= 0"):
+        current_weights({"AAPL": 1.5, "MSFT": -0.5}, tickers)

@@ -135,3 +135,30 @@ def run_weights(
         turnover[i] = turned[0]
         net_worth[i + 1] = acc.net_worth[0]
     return PortfolioEpisode(market.timestamps[market.start : market.end], net_worth, w, turnover)
+
+
+def current_weights(
+    weights: dict[str, float], tickers: tuple[str, ...], *, tolerance: float = 1e-4
+) -> np.ndarray:
+    """A client's current holdings, ticker -> weight with ``"cash"`` for the rest, as ``(N,)``
+    in ``tickers`` order; ``ValueError`` naming the problem (what ``predict --portfolio`` and
+    ``POST /predict`` are to check before deciding; issue 27).
+
+    Refused: a ticker outside the universe, a negative or non-finite weight, weights (cash
+    included) that do not sum to one within ``tolerance``. A ticker left out weighs 0.
+    """
+    outside = sorted(k for k in weights if k != "cash" and k not in tickers)
+    if outside:
+        raise ValueError(
+            f"weights: {', '.join(outside)} not in the universe ({', '.join(tickers)}, cash)"
+        )
+    values = {k: float(v) for k, v in weights.items()}
+    bad = [k for k, v in values.items() if not np.isfinite(v) or v < 0]
+    if bad:
+        raise ValueError(f"weights: {', '.join(bad)} must be finite and >= 0 (long only)")
+    total = sum(values.values())
+    if abs(total - 1.0) > tolerance:
+        raise ValueError(
+            f"weights sum to {total:.6f}, not 1 (give every asset's weight and cash's)"
+        )
+    return np.array([values.get(t, 0.0) for t in tickers])
