@@ -24,7 +24,13 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from cli.options import fail, split_list
-from tradeforge.config import SECTIONS, PipelineConfig, first_error
+from tradeforge.config import (
+    CLI_SECTIONS,
+    SECTIONS,
+    PipelineConfig,
+    PortfolioConfig,
+    first_error,
+)
 
 #: Short spellings users know, for the most used fields: (section, field) -> option name.
 SHORT: dict[tuple[str, str], str] = {
@@ -43,13 +49,14 @@ SHORT: dict[tuple[str, str], str] = {
     ("dqn", "max_seconds"): "--train-timeout",
     ("split", "folds"): "--folds",
     ("env", "commission"): "--commission",
+    ("portfolio", "tickers"): "--portfolio",
 }
 SEP = "__"
 
 
 def _section_models() -> dict[str, type[BaseModel]]:
     fields = PipelineConfig.model_fields
-    return {name: fields[name].annotation for name in SECTIONS}  # type: ignore[misc]
+    return {name: fields[name].annotation for name in CLI_SECTIONS}  # type: ignore[misc]
 
 
 def _is_sequence(annotation: Any) -> bool:
@@ -103,7 +110,7 @@ def _parameters() -> list[inspect.Parameter]:
             option = typer.Option(
                 *decls,
                 help=help_text,
-                rich_help_panel=SECTIONS[section],
+                rich_help_panel=CLI_SECTIONS[section],
                 show_default=_shown(info.get_default(call_default_factory=True)),
             )
             if choices and not _is_sequence(annotation):
@@ -135,7 +142,10 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
             value = [] if value.strip().lower() == "none" else split_list([value])
         nested.setdefault(section, {})[name] = value
     data = nested.setdefault("data", {})
-    if "tickers" not in data:
+    universe = nested.get("portfolio", {}).get("tickers")
+    if universe:
+        _universe_as_tickers(universe, data)
+    elif "tickers" not in data:
         from tradeforge.data.sources import ticker_of_source
 
         inferred = ticker_of_source(data.get("source"))
@@ -148,6 +158,21 @@ def build_config(options: dict[str, Any]) -> PipelineConfig:
         field = message.split(":", 1)[0].split(".")[:2]
         shown = SHORT.get(tuple(field), f"--{'.'.join(field)}") if len(field) == 2 else ""  # type: ignore[arg-type]
         raise ValueError(f"{shown} ({message})" if shown else message) from None
+
+
+def _universe_as_tickers(universe: list[str], data: dict[str, Any]) -> None:
+    """A portfolio run reads its universe's tickers as the data section's (so preflight and
+    ingest check each one); ``--tickers`` beside ``--portfolio`` is refused, not guessed."""
+    try:
+        PortfolioConfig(tickers=tuple(universe))  # its own errors first: one ticker, twice
+    except ValidationError as exc:
+        raise ValueError(f"--portfolio ({first_error(exc)})") from None
+    if "tickers" in data:
+        raise ValueError(
+            "--tickers: give either --tickers (one agent per ticker) or --portfolio "
+            "(one agent over the universe), not both"
+        )
+    data["tickers"] = list(universe)
 
 
 def train(**options: Any) -> None:
@@ -163,6 +188,8 @@ def train(**options: Any) -> None:
       tradeforge train --tickers SPY,AAPL --source yahoo --start 2015-01-01 --seeds 0,1
 
       tradeforge train --rewards simple,pbr --env.commission 0.002 --split.folds 4
+
+      tradeforge train --portfolio AAPL,MSFT,NVDA --source ../shared/data/market
     """
     as_json = options.pop("as_json")
     dask, dask_address = options.pop("dask"), options.pop("dask_address")
@@ -182,12 +209,19 @@ def train(**options: Any) -> None:
         from tradeforge import interrupt
 
         try:
-            pipeline = with_task_runner(train_pipeline, dask=dask, dask_address=dask_address)
+            if cfg.portfolio.enabled:  # one agent over the universe (issue 27)
+                from flows.portfolio import portfolio_pipeline
+
+                flow, sections = portfolio_pipeline, CLI_SECTIONS
+            else:
+                flow, sections = train_pipeline, SECTIONS
+            pipeline = with_task_runner(flow, dask=dask, dask_address=dask_address)
             # A temporary Prefect server that dies with this process, even on SIGKILL.
             with _ctrl_c_stops_the_run(), ephemeral_server(server=early):
                 interrupt.check("train")  # Ctrl-C while the server was starting
-                summary = pipeline(**{name: getattr(cfg, name) for name in SECTIONS})
+                summary = pipeline(**{name: getattr(cfg, name) for name in sections})
         except Exception as exc:  # one clear line, the traceback is in the flow run's logs
+            _exit_2_for_bad_universe(exc)
             if isinstance(exc, TickersFailed) and not interrupt.requested():
                 _print_summary(exc.summary, as_json)  # the other tickers finished: show them
             if interrupt.requested():
@@ -195,6 +229,16 @@ def train(**options: Any) -> None:
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             raise fail(exc) from exc
     _print_summary(summary, as_json)
+
+
+def _exit_2_for_bad_universe(exc: Exception) -> None:
+    """A universe refused before any training (a ticker failing its contract, no overlapping
+    dates, a late ticker) is bad input: exit 2 naming it, as for a bad option."""
+    from tradeforge.portfolio import UniverseError
+
+    if isinstance(exc, UniverseError):
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _preflight(cfg: PipelineConfig) -> None:
@@ -213,6 +257,10 @@ def _preflight(cfg: PipelineConfig) -> None:
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    elif "portfolio" in summary:
+        from tradeforge.portfolio.report import render_portfolio
+
+        render_portfolio(summary)
     else:
         from tradeforge.report import render_summary
 

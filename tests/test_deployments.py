@@ -9,7 +9,11 @@ import yaml
 from ops.stack import TRAINING_QUEUE, TRAINING_QUEUE_LIMIT
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_ENTRYPOINTS = ("flows/train.py:train_pipeline", "flows/runners.py:train_pipeline_dask")
+TRAINING_ENTRYPOINTS = (
+    "flows/train.py:train_pipeline",
+    "flows/runners.py:train_pipeline_dask",
+    "flows/portfolio.py:portfolio_pipeline",
+)
 
 
 def _deployments() -> list:
@@ -21,7 +25,7 @@ def _deployments() -> list:
 
 def test_every_training_deployment_is_limited_to_one_run_and_queued() -> None:
     training = [d for d in _deployments() if d.entrypoint in TRAINING_ENTRYPOINTS]
-    assert {d.name for d in training} == {"nightly", "manual", "dask"}
+    assert {d.name for d in training} == {"nightly", "manual", "dask", "weekly"}
     for deployment in training:
         limit = deployment.concurrency_limit
         assert limit is not None, deployment.name
@@ -50,3 +54,13 @@ def test_paper_trades_after_the_close_and_before_the_nightly_retraining() -> Non
         return int(hour) * 60 + int(minute)
 
     assert 16 * 60 < minutes(paper) < minutes(nightly)
+
+
+def test_the_weekly_portfolio_deployment_passes_valid_sections() -> None:
+    """Its parameters validate as the flow's sections (a typo would fail the Saturday run)."""
+    from tradeforge.config import PipelineConfig
+
+    (weekly,) = [d for d in _deployments() if d.name == "weekly"]
+    assert weekly.entrypoint == "flows/portfolio.py:portfolio_pipeline"
+    cfg = PipelineConfig.model_validate(weekly.parameters)
+    assert len(cfg.portfolio.tickers) == 7 and cfg.portfolio.universe_name == "mag7"

@@ -75,7 +75,11 @@ class DQNBuilder:
             return "dqn.all_actions is off"
         if self.dqn.n_step != 1:
             return f"n_step {self.dqn.n_step}: later rewards depend on the actions taken"
-        if self.env_factory is not make_vector_env:
+        # An env factory whose envs pay what the single-asset simulator pays (the portfolio's
+        # per-asset episodes, tradeforge.portfolio.allocator) keeps the reward table.
+        if self.env_factory is not make_vector_env and not getattr(
+            self.env_factory, "single_asset_accounting", False
+        ):
             return "a custom env factory"
         return counterfactual_supported(self.env)
 

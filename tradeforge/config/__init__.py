@@ -8,11 +8,19 @@ from tradeforge.config.agents import AGENT_KINDS, DQNConfig, ParallelConfig
 from tradeforge.config.data import DEMO_SOURCE, DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
-from tradeforge.config.pipeline import DEFAULT_STORE, SECTIONS, PipelineConfig, RunConfig
+from tradeforge.config.pipeline import (
+    CLI_SECTIONS,
+    DEFAULT_STORE,
+    SECTIONS,
+    PipelineConfig,
+    RunConfig,
+)
+from tradeforge.config.portfolio import PortfolioConfig
 from tradeforge.config.validation import ValidationConfig
 
 __all__ = [
     "AGENT_KINDS",
+    "CLI_SECTIONS",
     "DEFAULT_STORE",
     "DEMO_SOURCE",
     "SECTIONS",
@@ -23,6 +31,7 @@ __all__ = [
     "FeatureConfig",
     "ParallelConfig",
     "PipelineConfig",
+    "PortfolioConfig",
     "PromotionConfig",
     "RunConfig",
     "Section",

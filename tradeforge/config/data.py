@@ -17,6 +17,15 @@ INTERVALS: tuple[str, ...] = ("1d", "1h")
 TICKER_PATTERN = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-_=^]{0,31}$")
 
 
+def check_symbols(tickers: tuple[str, ...]) -> None:
+    """``ValueError`` naming the first entry that is not a ticker symbol."""
+    for t in tickers:
+        if not TICKER_PATTERN.match(t) or ".." in t:
+            raise ValueError(
+                f"{t!r} is not a ticker symbol (letters, digits and .-_=^, e.g. SPY, BTC-USD, ^GSPC)"
+            )
+
+
 class DataConfig(Section):
     """Which instruments, from which source, over which dates."""
 
@@ -42,11 +51,7 @@ class DataConfig(Section):
     @field_validator("tickers")
     @classmethod
     def _symbols(cls, tickers: tuple[str, ...]) -> tuple[str, ...]:
-        for t in tickers:
-            if not TICKER_PATTERN.match(t) or ".." in t:
-                raise ValueError(
-                    f"{t!r} is not a ticker symbol (letters, digits and .-_=^, e.g. SPY, BTC-USD, ^GSPC)"
-                )
+        check_symbols(tickers)
         if len(set(tickers)) != len(tickers):
             raise ValueError(f"{list(tickers)} names a ticker twice")
         return tickers

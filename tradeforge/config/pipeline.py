@@ -12,6 +12,7 @@ from tradeforge.config.agents import AGENT_KINDS, AgentKind, DQNConfig, Parallel
 from tradeforge.config.data import DataConfig, SplitConfig
 from tradeforge.config.env import EnvConfig, FeatureConfig, Reward
 from tradeforge.config.evaluation import EvalConfig, PromotionConfig
+from tradeforge.config.portfolio import PortfolioConfig
 from tradeforge.config.validation import ValidationConfig
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class PipelineConfig(Section):
     evaluation: EvalConfig = Field(default_factory=EvalConfig)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    portfolio: PortfolioConfig = Field(default_factory=PortfolioConfig)
 
     @property
     def rewards(self) -> tuple[str, ...]:
@@ -102,4 +104,11 @@ SECTIONS: dict[str, str] = {
     "parallel": "ParallelDQN",
     "evaluation": "Evaluation",
     "promotion": "Promotion gate",
+}
+
+#: The sections ``tradeforge train`` takes options for: the single-ticker pipeline's, and the
+#: portfolio's (issue 27; its own flow, flows/portfolio.py, takes it as a parameter).
+CLI_SECTIONS: dict[str, str] = {
+    **SECTIONS,
+    "portfolio": "Portfolio: a universe of tickers allocated together",
 }

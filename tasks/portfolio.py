@@ -1,0 +1,112 @@
+"""Portfolio tasks (issue 27): the universe on one calendar, with its alignment report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from tasks.policies import PURE_CACHE
+from tradeforge.config import (
+    DQNConfig,
+    EnvConfig,
+    FeatureConfig,
+    ParallelConfig,
+    PipelineConfig,
+    PortfolioConfig,
+    SplitConfig,
+)
+from tradeforge.report import artifact_key
+
+
+@task(name="universe", task_run_name="universe-{portfolio.universe_name}", cache_policy=PURE_CACHE)
+def universe_task(frames: dict[str, pd.DataFrame], portfolio: PortfolioConfig):
+    """Align the validated frames on one calendar; a table artifact names the bars dropped."""
+    from tradeforge.portfolio import align_universe
+
+    universe = align_universe(frames, align=portfolio.align)
+    create_table_artifact(
+        key=artifact_key("universe", portfolio.universe_name),
+        table=universe.report(),
+        description=f"Universe {portfolio.universe_name}: "
+        + ("; ".join(universe.notes) or "every ticker traded on every date"),
+    )
+    for note in universe.notes:
+        print(note)
+    return universe
+
+
+@task(name="portfolio-features", cache_policy=PURE_CACHE)
+def portfolio_features_task(universe, features: FeatureConfig, split: SplitConfig, window: int):
+    """Each asset's features, folds and train-only scalers, stacked on the shared calendar."""
+    from tradeforge.portfolio.market import prepare_portfolio
+
+    prepared = prepare_portfolio(universe.frames, features, split, window)
+    print(f"universe windows: {prepared.boundaries}")
+    return prepared
+
+
+@task(name="portfolio-train", task_run_name="portfolio-train-{agent}-seed{seed}-fold{fold}")
+def portfolio_train_task(
+    agent: str,
+    seed: int,
+    fold: int,
+    prepared,
+    env: EnvConfig,
+    dqn: DQNConfig,
+    parallel: ParallelConfig,
+    portfolio: PortfolioConfig,
+):
+    """Train one allocator on a fold's training bars, score it on validation (and test)."""
+    from tradeforge.portfolio.evaluate import train_and_score
+
+    last = fold == len(prepared.folds) - 1
+    return train_and_score(
+        agent, seed, prepared.folds[fold], env, dqn, parallel, portfolio, test=last
+    )
+
+
+@task(name="portfolio-baselines", cache_policy=PURE_CACHE)
+def portfolio_baselines_task(prepared, env: EnvConfig, portfolio: PortfolioConfig):
+    """skfolio's baselines fitted per fold on its training bars, plus cash and momentum top-k."""
+    from tradeforge.portfolio.evaluate import score_baselines
+
+    return score_baselines(prepared, env, portfolio)
+
+
+@task(name="portfolio-gate")
+def portfolio_gate_task(
+    candidates: list, baselines: list, prepared, cfg: PipelineConfig, asset_class: str
+) -> dict[str, Any]:
+    """Select on pooled validation, gate against cash and 1/N; table and plots as artifacts."""
+    from tradeforge.evaluation.metrics import periods_per_year
+    from tradeforge.portfolio.evaluate import decide_portfolio
+    from tradeforge.portfolio.plots import plot_equity_vs, plot_weights
+    from tradeforge.portfolio.report import decision_rows
+    from tradeforge.report import images_markdown
+
+    name = cfg.portfolio.universe_name
+    ppy = periods_per_year(cfg.data.interval, asset=asset_class)
+    decision = decide_portfolio(candidates, baselines, cfg.promotion, ppy)
+    create_table_artifact(
+        key=artifact_key("portfolio-metrics", name),
+        table=decision_rows(decision),
+        description=f"{name}: allocator vs baselines after costs; {decision['reason']}",
+    )
+    best = decision["challenger"]
+    test = next(
+        c.test for c in candidates
+        if (c.agent, c.seed) == (best["agent"], best["seed"]) and c.test is not None
+    )  # fmt: skip
+    images = {
+        "weights (test window)": plot_weights(test, prepared.tickers, title=f"{name} weights"),
+        "equity vs 1/N (test window)": plot_equity_vs(
+            test, baselines[-1]["equal_weight@test"], title=f"{name}: agent vs 1/N after costs"
+        ),
+    }
+    create_markdown_artifact(
+        key=artifact_key("portfolio-plots", name), markdown=images_markdown(images)
+    )
+    return decision
