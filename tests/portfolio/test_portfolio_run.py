@@ -39,3 +39,19 @@ def test_portfolio_run_prints_the_decision_baselines_and_windows_as_json(tmp_pat
     gate = {c["benchmark"] for c in summary["gate"]["checks"]}
     assert gate == {"cash", "equal_weight"}
     assert summary["sharpe_difference_vs_equal_weight"]["test"]["p_value"] is not None
+
+
+def test_the_ui_form_is_the_portfolio_section_then_the_training_sections() -> None:
+    """The Prefect UI's run form of the ``portfolio`` flow: a Portfolio group with dropdowns,
+    then every section single-ticker training has."""
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.portfolio import portfolio_pipeline
+    from tradeforge.config import SECTIONS
+
+    schema = parameter_schema(portfolio_pipeline).model_dump_for_openapi()
+    assert list(schema["properties"]) == ["portfolio", *SECTIONS]
+    portfolio = schema["definitions"]["PortfolioConfig"]["properties"]
+    assert portfolio["align"]["enum"] == ["refuse", "exchange_sessions"]
+    assert portfolio["allocation"]["enum"] == ["equal", "inverse_vol"]
+    assert portfolio["tickers"]["description"].startswith("The universe")
