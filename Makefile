@@ -29,13 +29,15 @@ demo: venv
 	$(VENV)/bin/tradeforge train --seeds 0
 
 # The suite in two pytest-xdist workers, whole modules each (module-scoped servers start once):
-# its trainings, server starts and subprocess waits overlap on the 2 cores CI has. TEST_WORKERS=0
-# runs it in one process.
+# its trainings, server starts and subprocess waits overlap on the 2 cores CI has. Modules are
+# handed out in collection order (slow ones first, tests/conftest.py), not xdist's default of
+# most tests first, which would leave the one-test trainings for the end. TEST_WORKERS=0 runs
+# it in one process.
 TEST_WORKERS ?= 2
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The documentation site into site/; strict: a broken link or a generator's error fails the
 # build. Its reference pages are generated from the code (docs/_hooks/reference.py). The test

@@ -234,7 +234,9 @@ def _context(drill: Drill, request: pytest.FixtureRequest) -> tuple[dict[str, st
         server = request.getfixturevalue("s3_server")
         ctx["s3"] = f"s3://{server.bucket}/drills"
         env.update(server.env())
-        os.environ.update(server.env())  # this process puts the object
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        for name, value in server.env().items():  # this process puts the object; undone after
+            monkeypatch.setenv(name, value)
         open_store(ctx["s3"]).put_bytes("SPY.csv", SPY.read_bytes())
     return ctx, env
 
