@@ -5,7 +5,7 @@ Runs the e2e test ``tests/e2e/test_stack.py::test_paper_deployment_over_a_growin
 with ``TRADEFORGE_PAPER_E2E_RUNS=30``: two S3 feeds grow by one bar before each run; the
 stable market's champion must be recorded on every bar and never demoted, the broken market's
 demoted (with the event on the server) and recorded no more. The CI test runs the same scenario
-in three runs (0, 1, then 24 new bars). Writes ``benchmarks/results/paper_stack.json`` and
+in three runs (0, 24, then 1 new bar). Writes ``benchmarks/results/paper_stack.json`` and
 copies the UI screenshot of the last run's cone artifact to ``benchmarks/results/paper_cone.png``.
 
 Usage::

@@ -317,8 +317,9 @@ def test_paper_deployment_over_a_growing_feed_demotes_only_the_broken_market(
     never demoted; the one whose market breaks is demoted, with the event on the server, and
     recorded no more. The cone artifact is looked at in the UI.
 
-    Short version (CI): three runs, the feeds growing by 0, 1 and then 24 bars (a worker down
-    for a month catches up in order). ``benchmarks/paper_stack.py``: 30 runs of one bar each.
+    Short version (CI): three runs, the feeds growing by 0, 24 (a worker down for a month
+    catches up in order; the broken market is demoted after it) and 1 bar (recorded for the
+    stable market only). ``benchmarks/paper_stack.py``: 30 runs of one bar each.
     """
     from storage.objectstore import open_store
     from storage.registry import ModelRegistry
@@ -332,7 +333,7 @@ def test_paper_deployment_over_a_growing_feed_demotes_only_the_broken_market(
     registry = ModelRegistry(open_store(store))
     versions = {t: registry.champion(t).version_id for t in paper_markets.TICKERS}
     sources = open_store(market_uri)
-    growth = [0] + [1] * (PAPER_RUNS - 1) if PAPER_RUNS else [0, 1, 24]
+    growth = [0] + [1] * (PAPER_RUNS - 1) if PAPER_RUNS else [0, 24, 1]
     bars, runs = paper_markets.LIVE_START + 1, []
     for added in growth:
         bars += added
