@@ -1,12 +1,16 @@
-"""The model registry: immutable versions, a champion pointer per ticker, a promotion history.
+"""The model registry: immutable versions, a champion pointer per key, a promotion history.
 
-Layout inside any ``ObjectStore`` (local directory or S3)::
+A key is a ticker (``TICKERS``, the single-asset models) or a portfolio's universe name
+(``PORTFOLIOS``, under ``models/portfolio/<name>/``): the same code, the key space validated
+by its own rule. Layout of the ticker space inside any ``ObjectStore`` (local directory or S3)::
 
     models/<ticker>/<agent>/<version>/model.keras        the files of one version (plots, ...)
     models/<ticker>/<agent>/<version>/model_card.json    written LAST: a version without its card
                                                          is incomplete and is never promoted
     models/<ticker>/champion.json                        the pointer, moved by conditional writes
     models/<ticker>/history/<time>-<id>.json             one object per decision, never rewritten
+
+and the same under ``models/portfolio/<name>/`` for portfolios (``portfolio`` is not a ticker).
 
 Every object of a version is written with If-None-Match, so a version can never change once
 written. The card records the sha256 of every file; reading a version verifies them all, and the
@@ -26,6 +30,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +54,9 @@ HISTORY = "history"
 OUTCOMES = ("promoted", "rejected", "lost_race", "demoted")
 
 _TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-_=^]{0,31}$")
+_PORTFOLIO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_=^]{0,127}$")
+#: The folder of portfolio champions inside ``models/``: reserved, never a ticker.
+PORTFOLIO_FOLDER = "portfolio"
 _AGENT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _VERSION = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{8}$")
 _FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -58,7 +66,38 @@ def check_ticker(ticker: str) -> str:
     """Return ``ticker`` or raise ``InvalidKey`` (letters, digits, ``.-_=^``, up to 32)."""
     if not isinstance(ticker, str) or not _TICKER.match(ticker) or ".." in ticker:
         raise InvalidKey(f"ticker {ticker!r}: not a ticker symbol (e.g. SPY, BTC-USD, ^GSPC)")
+    if ticker.lower() == PORTFOLIO_FOLDER:
+        raise InvalidKey(f"ticker {ticker!r}: reserved for portfolio champions (models/portfolio/)")
     return ticker
+
+
+def check_portfolio_name(name: str) -> str:
+    """Return ``name`` or raise ``InvalidKey``: a universe name (letters, digits, ``.-_=^``, up
+    to 128, no ``/`` or ``..``), e.g. ``mega7`` or ``AAPL-MSFT-NVDA``."""
+    if not isinstance(name, str) or not _PORTFOLIO.match(name) or ".." in name:
+        raise InvalidKey(
+            f"portfolio {name!r}: not a universe name (letters, digits and .-_=^, 1 to 128 "
+            "characters, e.g. mega7; name a long universe with --portfolio.name)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class KeySpace:
+    """Where a kind of model lives in the store and how its keys are checked."""
+
+    root: str
+    """Key prefix of the space: ``models`` or ``models/portfolio``."""
+    check: Callable[[str], str]
+    """Returns a valid key or raises ``InvalidKey``."""
+    label: str
+    """The JSON field naming the key in cards, pointers and history (``ticker``/``portfolio``)."""
+
+
+#: Single-asset models: ``models/<ticker>/...``.
+TICKERS = KeySpace(ROOT, check_ticker, "ticker")
+#: Portfolio models: ``models/portfolio/<name>/...``, one champion per named universe.
+PORTFOLIOS = KeySpace(f"{ROOT}/{PORTFOLIO_FOLDER}", check_portfolio_name, "portfolio")
 
 
 def check_agent(agent: str) -> str:
@@ -125,11 +164,13 @@ class VersionRef:
     version_id: str
     uri: str
     """Where the version's folder lives (path or ``s3://...``)."""
+    root: str = ROOT
+    """The key space's prefix (``KeySpace.root``); ``ticker`` is then a portfolio name."""
 
     @property
     def prefix(self) -> str:
         """The version's key prefix inside the store."""
-        return f"{ROOT}/{self.ticker}/{self.agent}/{self.version_id}"
+        return f"{self.root}/{self.ticker}/{self.agent}/{self.version_id}"
 
 
 @dataclass(frozen=True)
@@ -147,11 +188,13 @@ class Champion:
     promoted_at: str = ""
     previous: str | None = None
     reason: str = ""
+    root: str = ROOT
+    """The key space's prefix (``KeySpace.root``)."""
 
     @property
     def version(self) -> VersionRef:
         """The champion's ``VersionRef``."""
-        return VersionRef(self.ticker, self.agent, self.version_id, self.uri)
+        return VersionRef(self.ticker, self.agent, self.version_id, self.uri, self.root)
 
 
 @dataclass(frozen=True)
@@ -198,20 +241,27 @@ class VerifiedFiles:
 
 
 class ModelRegistry:
-    """Versions, champion pointers and promotion history on top of an ``ObjectStore``."""
+    """Versions, champion pointers and promotion history on top of an ``ObjectStore``.
 
-    def __init__(self, store: ObjectStore) -> None:
+    ``space`` chooses the models: ``TICKERS`` (default; the key is a ticker) or ``PORTFOLIOS``
+    (the key is a universe name). Methods name the key ``ticker`` in either space."""
+
+    def __init__(self, store: ObjectStore, space: KeySpace = TICKERS) -> None:
         self.store = store
+        self.space = space
 
     # -- keys -------------------------------------------------------------------------------
 
-    def _ref(self, ticker: str, agent: str, version_id: str) -> VersionRef:
-        prefix = f"{ROOT}/{check_ticker(ticker)}/{check_agent(agent)}/{check_version(version_id)}"
-        return VersionRef(ticker, agent, version_id, self.store.uri_for(prefix))
+    def _base(self, ticker: str) -> str:
+        """The key's folder: ``models/<ticker>`` or ``models/portfolio/<name>`` (validated)."""
+        return f"{self.space.root}/{self.space.check(ticker)}"
 
-    @staticmethod
-    def _champion_key(ticker: str) -> str:
-        return f"{ROOT}/{check_ticker(ticker)}/{CHAMPION}"
+    def _ref(self, ticker: str, agent: str, version_id: str) -> VersionRef:
+        prefix = f"{self._base(ticker)}/{check_agent(agent)}/{check_version(version_id)}"
+        return VersionRef(ticker, agent, version_id, self.store.uri_for(prefix), self.space.root)
+
+    def _champion_key(self, ticker: str) -> str:
+        return f"{self._base(ticker)}/{CHAMPION}"
 
     # -- publish ----------------------------------------------------------------------------
 
@@ -224,7 +274,7 @@ class ModelRegistry:
         The registry adds ``ticker``, ``agent``, ``version_id``, ``created_at`` and ``files``
         (name -> sha256 and size) to ``card``. Returns the new version's reference.
         """
-        check_ticker(ticker)
+        self.space.check(ticker)
         check_agent(agent)
         if MODEL not in files:
             raise ValueError(f"publish {ticker}/{agent}: files must include {MODEL!r}")
@@ -236,7 +286,7 @@ class ModelRegistry:
         ref = self._ref(ticker, agent, version_id)
         full_card = {
             **card,
-            "ticker": ticker,
+            self.space.label: ticker,
             "agent": agent,
             "version_id": version_id,
             "created_at": created.isoformat(),
@@ -375,7 +425,7 @@ class ModelRegistry:
             return None
         try:
             return Champion(
-                ticker=data["ticker"],
+                ticker=data[self.space.label],
                 agent=data["agent"],
                 version_id=check_version(data["version_id"]),
                 uri=data["uri"],
@@ -385,6 +435,7 @@ class ModelRegistry:
                 promoted_at=data.get("promoted_at", ""),
                 previous=data.get("previous"),
                 reason=data.get("reason", ""),
+                root=self.space.root,
             )
         except (KeyError, InvalidKey) as exc:
             raise StoreError(
@@ -398,24 +449,27 @@ class ModelRegistry:
         return self.store.head(self._champion_key(ticker))
 
     def tickers(self) -> list[str]:
-        """Tickers with at least one stored object."""
-        return sorted({k.split("/")[1] for k in self.store.list(f"{ROOT}/") if k.count("/") >= 2})
+        """Keys (tickers, or portfolio names) with at least one stored object."""
+        root = f"{self.space.root}/"
+        names = {
+            k[len(root) :].split("/")[0] for k in self.store.list(root) if "/" in k[len(root) :]
+        }
+        return sorted(n for n in names if self.space.root != ROOT or n != PORTFOLIO_FOLDER)
 
     def versions(self, ticker: str, agent: str | None = None) -> list[VersionRef]:
-        """Complete versions (card present) of a ticker, oldest first."""
-        prefix = f"{ROOT}/{check_ticker(ticker)}/"
-        if agent is not None:
-            prefix += f"{check_agent(agent)}/"
+        """Complete versions (card present) of a key, oldest first."""
+        base = f"{self._base(ticker)}/"
+        prefix = base if agent is None else f"{base}{check_agent(agent)}/"
         refs = []
         for key in self.store.list(prefix):
-            parts = key.split("/")
-            if len(parts) == 5 and parts[4] == CARD and _VERSION.match(parts[3]):
-                refs.append(self._ref(parts[1], parts[2], parts[3]))
+            parts = key[len(base) :].split("/")
+            if len(parts) == 3 and parts[2] == CARD and _VERSION.match(parts[1]):
+                refs.append(self._ref(ticker, parts[0], parts[1]))
         return sorted(refs, key=lambda r: (r.version_id, r.agent))
 
     def history(self, ticker: str) -> list[dict[str, Any]]:
-        """Every recorded decision of a ticker, oldest first."""
-        prefix = f"{ROOT}/{check_ticker(ticker)}/{HISTORY}/"
+        """Every recorded decision of a key, oldest first."""
+        prefix = f"{self._base(ticker)}/{HISTORY}/"
         return [
             _parse_json(self.store.get_bytes(k), self.store.uri_for(k))
             for k in self.store.list(prefix)
@@ -457,7 +511,7 @@ class ModelRegistry:
         card, card_raw = self._verify(self._ref(ticker, version.agent, version.version_id))
         before = self.champion(ticker)
         pointer = {
-            "ticker": ticker,
+            self.space.label: ticker,
             "agent": version.agent,
             "version_id": version.version_id,
             "uri": version.uri,
@@ -519,11 +573,11 @@ class ModelRegistry:
         restored = self._fallback(ticker, current.previous)
         at = _now().isoformat()
         if restored is None:
-            pointer: dict[str, Any] = {"ticker": ticker, "version_id": None}
+            pointer: dict[str, Any] = {self.space.label: ticker, "version_id": None}
         else:
             ref, card_sha = restored
             pointer = {
-                "ticker": ticker,
+                self.space.label: ticker,
                 "agent": ref.agent,
                 "version_id": ref.version_id,
                 "uri": ref.uri,
@@ -590,14 +644,14 @@ class ModelRegistry:
         at = _now()
         entry = {
             "at": at.isoformat(),
-            "ticker": check_ticker(ticker),
+            self.space.label: self.space.check(ticker),
             "agent": version.agent,
             "version_id": check_version(version.version_id),
             "outcome": outcome,
             "champion_before": champion_before,
             "decision": decision,
         }
-        key = f"{ROOT}/{ticker}/{HISTORY}/{_stamp(at)}-{secrets.token_hex(4)}.json"
+        key = f"{self._base(ticker)}/{HISTORY}/{_stamp(at)}-{secrets.token_hex(4)}.json"
         self.store.put_bytes(key, to_json(entry), if_none_match=True)
         return key
 

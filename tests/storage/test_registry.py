@@ -18,7 +18,7 @@ from storage import (
     StoreUnavailable,
     open_store,
 )
-from storage.registry import ModelRegistry, VersionRef, sha256_hex
+from storage.registry import PORTFOLIOS, ModelRegistry, VersionRef, sha256_hex
 
 CARD = {"metrics": {"validation": {"sharpe": 1.2, "max_drawdown": 0.1}}, "features": ["a", "b"]}
 DECISION = {"promote": True, "reason": "test"}
@@ -169,6 +169,56 @@ def test_file_names_are_plain(registry: ModelRegistry) -> None:
     for name in ("../model.keras", "a/b.png", "model_card.json", ".hidden"):
         with pytest.raises(InvalidKey):
             registry.publish("SPY", "dqn", {"model.keras": b"m", name: b"x"}, CARD)
+
+
+def test_portfolio_champions_live_in_their_own_key_space(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    """``models/portfolio/<name>/``: the same versions, checksums and conditional pointer,
+    beside (never mixed with) the tickers' models."""
+    portfolios = ModelRegistry(registry.store, PORTFOLIOS)
+    ticker_v = _publish(registry)
+    assert registry.promote("SPY", ticker_v, DECISION, expected_etag=None)
+    files = {"model.keras": b"allocator", "policy.npz": b"w"}
+    p1 = portfolios.publish("mega7", "dqn", files, CARD)
+    p2 = portfolios.publish("mega7", "dqn", files, CARD)
+    assert p1.uri.endswith(f"models/portfolio/mega7/dqn/{p1.version_id}")
+    assert portfolios.card("mega7", "dqn", p1.version_id)["portfolio"] == "mega7"
+    assert portfolios.promote("mega7", p1, DECISION, expected_etag=None)
+    first = portfolios.champion("mega7")
+    assert first.version_id == p1.version_id
+    assert not portfolios.promote("mega7", p2, DECISION, expected_etag=None)  # stale view
+    assert portfolios.promote("mega7", p2, DECISION, expected_etag=first.etag)
+    assert not portfolios.promote("mega7", p1, DECISION, expected_etag=first.etag)
+    assert [h["outcome"] for h in portfolios.history("mega7")] == [
+        "promoted",
+        "lost_race",
+        "promoted",
+        "lost_race",
+    ]
+    champ, loaded = portfolios.load_champion("mega7", tmp_path / "p")
+    assert champ.version_id == p2.version_id and loaded.model_path.read_bytes() == b"allocator"
+    assert [v.version_id for v in portfolios.versions("mega7")] == [p1.version_id, p2.version_id]
+    # Neither space sees the other's models.
+    assert registry.tickers() == ["SPY"] and portfolios.tickers() == ["mega7"]
+    assert registry.champion("SPY").version_id == ticker_v.version_id
+    assert [v.version_id for v in registry.versions("SPY")] == [ticker_v.version_id]
+    registry.store.put_bytes(f"{p2.prefix}/model.keras", b"tampered")
+    with pytest.raises(IntegrityError, match="checksum mismatch"):
+        portfolios.load_champion("mega7", tmp_path / "q")
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", "a..b", "x" * 129, "-lead"])
+def test_portfolio_names_that_could_escape_are_refused(registry: ModelRegistry, name) -> None:
+    portfolios = ModelRegistry(registry.store, PORTFOLIOS)
+    with pytest.raises(InvalidKey, match="portfolio"):
+        portfolios.publish(name, "dqn", {"model.keras": b"m"}, CARD)
+    assert registry.store.list() == []
+
+
+def test_portfolio_is_not_a_ticker(registry: ModelRegistry) -> None:
+    with pytest.raises(InvalidKey, match="reserved"):
+        registry.publish("portfolio", "dqn", {"model.keras": b"m"}, CARD)
 
 
 # -- against a server that stops, and one that refuses the credentials -------------------------
