@@ -286,6 +286,14 @@ def _standard(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / x.std()
 
 
+def _old_and_new(agent: np.ndarray, bh: np.ndarray) -> tuple:
+    """One trial against cash and buy-and-hold: the old test's decision and the new one's."""
+    benchmarks = {"cash": np.zeros(len(bh)), "buy_and_hold": bh}
+    sharpe = moments(agent).sharpe * math.sqrt(PPY)
+    old = decide(agent, benchmarks, [sharpe], 0.1, PromotionConfig(benchmark_test="psr"), PPY)
+    return old, decide(agent, benchmarks, [sharpe], 0.1, CFG, PPY)
+
+
 def test_the_difference_test_sees_an_edge_over_a_benchmark_it_moves_with() -> None:
     """A challenger that holds the market and adds a small steady edge: annualised Sharpe 0.58
     above the market's 0.5, correlation 0.95. Against buy-and-hold's point Sharpe as a constant (the old
@@ -294,12 +302,8 @@ def test_the_difference_test_sees_an_edge_over_a_benchmark_it_moves_with() -> No
     rng = np.random.default_rng(34)
     bh = 0.5 / math.sqrt(PPY) * 0.01 + 0.01 * _standard(rng.standard_normal(n))
     agent = bh + 0.0004 + 0.0032 * _standard(rng.standard_normal(n))
-    benchmarks = {"cash": np.zeros(n), "buy_and_hold": bh}
-    sharpe = moments(agent).sharpe * math.sqrt(PPY)
-    old = decide(agent, benchmarks, [sharpe], 0.1, PromotionConfig(benchmark_test="psr"), PPY)
-    new = decide(agent, benchmarks, [sharpe], 0.1, CFG, PPY)
-    old_bh = {c.benchmark: c for c in old.checks}["buy_and_hold"]
-    new_bh = {c.benchmark: c for c in new.checks}["buy_and_hold"]
+    old, new = _old_and_new(agent, bh)
+    old_bh, new_bh = old.checks[1], new.checks[1]  # cash first, then buy-and-hold
     assert not old.promote and old_bh.test == "psr" and not old_bh.passed
     assert new.promote, new.reason
     assert new_bh.test == "difference" and new_bh.correlation > 0.9
@@ -322,15 +326,12 @@ def test_the_difference_test_counts_the_benchmarks_own_noise() -> None:
     rng = np.random.default_rng(35)
     bh = 0.01 * _standard(rng.standard_normal(n)) - 0.0002  # sample Sharpe -0.32
     agent = 0.01 * _standard(rng.standard_normal(n)) + 0.00053  # 0.84, unrelated to it
-    benchmarks = {"cash": np.zeros(n), "buy_and_hold": bh}
-    sharpe = moments(agent).sharpe * math.sqrt(PPY)
-    old = decide(agent, benchmarks, [sharpe], 0.1, PromotionConfig(benchmark_test="psr"), PPY)
-    new = decide(agent, benchmarks, [sharpe], 0.1, CFG, PPY)
-    old_bh = {c.benchmark: c for c in old.checks}["buy_and_hold"]
-    new_bh = {c.benchmark: c for c in new.checks}["buy_and_hold"]
+    old, new = _old_and_new(agent, bh)
+    old_bh, new_bh = old.checks[1], new.checks[1]  # cash first, then buy-and-hold
     assert old_bh.passed and not new_bh.passed and new_bh.psr < old_bh.psr
     # the champion's margin and the deflation raise the paired bar as they raised the old one
     margin = PromotionConfig(sharpe_margin=0.5)
+    sharpe = moments(agent).sharpe * math.sqrt(PPY)
     champ = decide(agent, {"champion": bh}, [sharpe, sharpe - 1], 0.1, margin, PPY).checks[0]
     d = sharpe_difference(agent, bh)
     bar = (champ.required_sharpe - champ.benchmark_sharpe) / math.sqrt(PPY)
