@@ -121,33 +121,20 @@ def curve_metrics(curves: list[Curve], periods_per_year: int) -> dict[str, float
 
 
 def sharpe_difference(a: np.ndarray, b: np.ndarray, periods_per_year: int) -> dict[str, float]:
-    """Ledoit & Wolf (2008) HAC test of ``SR_a - SR_b`` on paired returns (delta method on the
-    first and second moments, Newey-West long-run covariance with a Bartlett kernel).
+    """Ledoit & Wolf (2008) HAC test of ``SR_a - SR_b`` on paired returns, the gate's own
+    (``significance.sharpe_difference``), reported as the annualised difference, its standard
+    error and the two-sided p-value. Too few bars or a flat benchmark: no evidence either way."""
+    from tradeforge.evaluation.significance import sharpe_difference as paired_difference
 
-    Returns the annualised difference, its standard error and the two-sided p-value.
-    (Issue 28 adds the same test to ``tradeforge.evaluation.significance``; at merge this one
-    should call it.)
-    """
-    x = np.column_stack([a, b]).astype(np.float64)
-    n = len(x)
-    mu, gamma = x.mean(axis=0), (x**2).mean(axis=0)
-    var = gamma - mu**2
-    if n < 10 or (var <= 0).any():
+    x, z = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(x) < 10 or float(np.var(z)) <= 0.0:
         return {"difference": 0.0, "standard_error": math.inf, "p_value": 1.0}
-    grad = np.r_[gamma / var**1.5 * [1, -1], -mu / (2 * var**1.5) * [1, -1]]
-    y = np.column_stack([x - mu, x**2 - gamma])
-    lags = int(4 * (n / 100) ** (2 / 9))
-    psi = y.T @ y / n
-    for lag in range(1, lags + 1):
-        g = y[lag:].T @ y[:-lag] / n
-        psi += (1 - lag / (lags + 1)) * (g + g.T)
-    se = math.sqrt(max(float(grad @ psi @ grad) / n, 1e-300))
-    diff = float(mu[0] / math.sqrt(var[0]) - mu[1] / math.sqrt(var[1]))
-    p = math.erfc(abs(diff) / se / math.sqrt(2))
+    d = paired_difference(x, z)
+    p = math.erfc(abs(d.difference) / d.se / math.sqrt(2)) if d.se > 0.0 else 1.0
     scale = math.sqrt(periods_per_year)
     return {
-        "difference": round(diff * scale, 6),
-        "standard_error": round(se * scale, 6),
+        "difference": round(d.difference * scale, 6),
+        "standard_error": round(d.se * scale, 6),
         "p_value": round(p, 6),
     }
 
