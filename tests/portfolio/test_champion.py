@@ -127,3 +127,104 @@ def test_champion_of_another_universe_under_the_same_name_is_refused(trained, st
     with pytest.raises(ValueError, match="another name"):
         gate_and_promote("mom3", picked, baselines, renamed, other, cfg, store, "r", PPY)
     assert len(portfolio_registry(store).versions("mom3")) == 1
+
+
+# -- predict --portfolio: target weights for the latest bar, without TensorFlow ----------------
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("tensorflow", "keras", "prefect", "great_expectations")
+
+
+def _promoted_with_bars(trained, store, tmp_path: Path) -> Path:
+    """Promote the trained allocator as ``mom3`` and write its universe's bars as CSV files."""
+    from tests.portfolio.test_universe import _csv
+
+    frames, prepared, cfg, candidates, baselines = trained
+    picked = _over_equal_weight(candidates, baselines, 0.004)
+    decision, _ = gate_and_promote(
+        "mom3", picked, baselines, prepared, frames, cfg, store, "r", PPY
+    )
+    assert decision["published"], decision["reason"]
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    for ticker, frame in frames.items():
+        _csv(frame, bars / f"{ticker}.csv")
+    return bars
+
+
+def test_predict_portfolio_gives_target_weights_from_current_weights(
+    trained, store, tmp_path: Path
+) -> None:
+    from tradeforge.portfolio.predict import WeightsError, predict_portfolio
+
+    bars = _promoted_with_bars(trained, store, tmp_path)
+    frames = trained[0]
+    out = predict_portfolio("mom3", store.uri, source=str(bars))
+    assert out["weights_assumed"] and list(out["weights"]) == list(TICKERS)
+    assert out["timestamp"][:10] == frames["A0"]["timestamp"].iloc[-1].strftime("%Y-%m-%d")
+    assert out["version_id"] == portfolio_registry(store).champion("mom3").version_id
+    assert out["loaded_from"] == POLICY_WEIGHTS
+    for ticker, w in out["weights"].items():  # long gets its 1/N slot, flat 0
+        q_flat, q_long = out["q_values"][ticker]
+        assert w == pytest.approx(1 / 3 if q_long > q_flat else 0.0), ticker
+    assert sum(out["weights"].values()) + out["cash"] == pytest.approx(1.0)
+    # Current weights are the held flag of each asset's observation: holding changes the Qs.
+    held = predict_portfolio("mom3", store.uri, source=str(bars), current={"A0": 1.0})
+    assert held["current_weights"] == {"A0": 1.0, "A1": 0.0, "A2": 0.0}
+    assert held["q_values"]["A0"] != out["q_values"]["A0"]
+    assert held["q_values"]["A1"] == out["q_values"]["A1"]
+    assert held["turnover"] == pytest.approx(
+        sum(abs(held["weights"][t] - (t == "A0")) for t in TICKERS)
+    )
+    with pytest.raises(WeightsError, match="ZZZ not in the universe"):
+        predict_portfolio("mom3", store.uri, source=str(bars), current={"ZZZ": 1.0})
+    with pytest.raises(WeightsError, match=r"sum to 0\.900000"):
+        predict_portfolio("mom3", store.uri, source=str(bars), current={"A0": 0.5, "cash": 0.4})
+
+
+def _cli(args: list[str], cwd: Path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "400"}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "tradeforge"), *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
+    )  # fmt: skip
+
+
+def test_predict_portfolio_command_exits_2_on_bad_weights_and_imports_no_tensorflow(
+    trained, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+
+    store = open_store(str(tmp_path / "store"))
+    bars = _promoted_with_bars(trained, store, tmp_path)
+    base = ["predict", "--portfolio", "mom3", "--store", store.uri, "--source", str(bars)]
+    done = _cli([*base, "--weights", "A0=0.5,cash=0.5", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["current_weights"]["A0"] == 0.5 and not out["weights_assumed"]
+    for weights, says in (("ZZZ=1", "ZZZ not in the universe"), ("A0=0.5", "sum to 0.500000")):
+        bad = _cli([*base, "--weights", weights], tmp_path)
+        assert bad.returncode == 2, bad.stderr[-2000:]
+        assert "--weights" in bad.stderr and says in bad.stderr
+    both = _cli(["predict", "--ticker", "SPY", "--portfolio", "mom3"], tmp_path)
+    assert both.returncode == 2 and "one of --ticker or --portfolio" in both.stderr
+    probe = (
+        "import json, sys\n"
+        "from cli.main import app\n"
+        "try:\n"
+        f"    app({[*base, '--json']!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))\n"
+    )
+    modules = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", probe],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert modules.returncode == 0, modules.stderr[-3000:]
+    assert json.loads(modules.stdout.strip().splitlines()[-1]) == []
