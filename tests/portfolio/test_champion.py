@@ -34,13 +34,19 @@ PPY = 252
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """A real universe, its baselines and a really trained allocator on every fold."""
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """A real universe (also as CSV files: the source its model card records), its baselines
+    and a really trained allocator on every fold."""
+    from tests.portfolio.test_universe import _csv
+
     frames = {t: momentum(i, 700).assign(ticker=t) for i, t in enumerate(TICKERS)}
+    bars = tmp_path_factory.mktemp("bars")
+    for ticker, frame in frames.items():
+        _csv(frame, bars / f"{ticker}.csv")
     split = SplitConfig(folds=2, gap=2)
     prepared = prepare_portfolio(frames, FeatureConfig(), split, window=3)
     cfg = PipelineConfig(
-        data=DataConfig(tickers=TICKERS), split=split, env=ENV,
+        data=DataConfig(tickers=TICKERS, source=str(bars)), split=split, env=ENV,
         dqn=DQNConfig(total_steps=200, num_envs=4),
         portfolio=PortfolioConfig(tickers=TICKERS, name="mom3"),
     )  # fmt: skip
@@ -136,20 +142,14 @@ HEAVY = ("tensorflow", "keras", "prefect", "great_expectations")
 
 
 def _promoted_with_bars(trained, store, tmp_path: Path) -> Path:
-    """Promote the trained allocator as ``mom3`` and write its universe's bars as CSV files."""
-    from tests.portfolio.test_universe import _csv
-
+    """Promote the trained allocator as ``mom3``; returns the folder of its universe's bars."""
     frames, prepared, cfg, candidates, baselines = trained
     picked = _over_equal_weight(candidates, baselines, 0.004)
     decision, _ = gate_and_promote(
         "mom3", picked, baselines, prepared, frames, cfg, store, "r", PPY
     )
     assert decision["published"], decision["reason"]
-    bars = tmp_path / "bars"
-    bars.mkdir()
-    for ticker, frame in frames.items():
-        _csv(frame, bars / f"{ticker}.csv")
-    return bars
+    return Path(cfg.data.source)
 
 
 def test_predict_portfolio_gives_target_weights_from_current_weights(
@@ -228,3 +228,38 @@ def test_predict_portfolio_command_exits_2_on_bad_weights_and_imports_no_tensorf
     )  # fmt: skip
     assert modules.returncode == 0, modules.stderr[-3000:]
     assert json.loads(modules.stdout.strip().splitlines()[-1]) == []
+
+
+def test_serve_answers_portfolio_predictions_and_names_bad_current_weights(
+    trained, tmp_path: Path
+) -> None:
+    """``POST /predict`` on the real ``tradeforge serve``: the same target weights as
+    ``predict --portfolio``, from the bars of the card's source; bad weights 422 naming the
+    field; a request naming both a ticker and a portfolio refused."""
+    from tests.predict.test_serve import call, serving
+    from tradeforge.portfolio.predict import predict_portfolio
+
+    store = open_store(str(tmp_path / "store"))
+    _promoted_with_bars(trained, store, tmp_path)
+    expected = predict_portfolio("mom3", store.uri, current={"A1": 0.6, "cash": 0.4})
+    with serving(store.uri) as url:
+        status, models = call(url, "/models")
+        assert [p["ticker"] for p in models["portfolios"]] == ["mom3"] and models["models"] == []
+        body = {"portfolio": "mom3", "current_weights": {"A1": 0.6, "cash": 0.4}}
+        status, out = call(url, "/predict", body)
+        assert status == 200, out
+        assert out["weights"] == expected["weights"] and out["cash"] == expected["cash"]
+        for ticker in TICKERS:
+            assert out["q_values"][ticker] == pytest.approx(expected["q_values"][ticker], abs=1e-6)
+        assert out["version_id"] == expected["version_id"] and not out["weights_assumed"]
+        for weights, says in (({"ZZZ": 1.0}, "ZZZ not in the universe"), ({"A0": 0.5}, "sum to")):
+            status, bad = call(url, "/predict", {"portfolio": "mom3", "current_weights": weights})
+            assert status == 422, bad
+            assert bad["detail"][0]["loc"] == ["body", "current_weights"]
+            assert says in bad["detail"][0]["msg"]
+        status, none = call(url, "/predict", {"portfolio": "nope"})
+        assert status == 404, none
+        status, both = call(url, "/predict", {"ticker": "SPY", "portfolio": "mom3"})
+        assert status == 422 and "one of ticker or portfolio" in both["detail"][0]["msg"]
+        status, mixed = call(url, "/predict", {"portfolio": "mom3", "position": "long"})
+        assert status == 422 and "a portfolio takes current_weights" in mixed["detail"][0]["msg"]

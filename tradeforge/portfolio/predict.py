@@ -98,25 +98,46 @@ def predict_portfolio(
     ``source`` (default: the one in its model card). ``current`` (ticker -> weight, ``cash``
     for the rest) defaults to all cash, and the result says it was assumed."""
     from storage import open_store
-    from tradeforge.inference import champion_policy, check_bars, read_latest_bars, resolve_source
-    from tradeforge.portfolio.champion import card_tickers, portfolio_registry
-    from tradeforge.portfolio.universe import align_universe
+    from tradeforge.inference import champion_policy, resolve_source
+    from tradeforge.portfolio.champion import portfolio_registry
 
     registry = portfolio_registry(open_store(store, endpoint_url=endpoint_url))
     policy = champion_policy(name, registry, allow_keras=False)
     held = check_current(policy, current)  # a bad request fails before any bar is read
+    frames = latest_frames(
+        policy, source, start=start, end=end, offline=offline, endpoint_url=endpoint_url,
+        snapshot_store=store,
+    )  # fmt: skip
+    return target_weights(policy, frames, held) | {
+        "weights_assumed": current is None,
+        "source": resolve_source(policy, source),
+    }
+
+
+def latest_frames(
+    policy: LoadedPolicy,
+    source: str | None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    offline: bool = False,
+    endpoint_url: str | None = None,
+    snapshot_store: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Each asset's bars from ``source`` (default: the card's), checked by the contract's error
+    rules and aligned on one calendar as in training."""
+    from tradeforge.inference import check_bars, read_latest_bars, resolve_source
+    from tradeforge.portfolio.champion import card_tickers
+    from tradeforge.portfolio.universe import align_universe
+
     where = resolve_source(policy, source)
     interval = card_interval(policy.card)
     frames = {}
     for ticker in card_tickers(policy.card):
         frame, _ = read_latest_bars(
             ticker, where, start=start, end=end, interval=interval, offline=offline,
-            endpoint_url=endpoint_url, snapshot_store=store,
+            endpoint_url=endpoint_url, snapshot_store=snapshot_store,
         )  # fmt: skip
         frames[ticker] = check_bars(frame, ticker, interval)
     align = policy.card.get("config", {}).get("portfolio", {}).get("align", "refuse")
-    universe = align_universe(frames, align=align)
-    return target_weights(policy, dict(universe.frames), held) | {
-        "weights_assumed": current is None,
-        "source": where,
-    }
+    return dict(align_universe(frames, align=align).frames)
