@@ -423,13 +423,17 @@ def create_app(
         slots = list(book.slots.values())
         served = [s.ticker for s in slots if s.policy is not None]
         errors = {s.ticker: s.error for s in slots if s.error}
+        others = list(book.portfolios.slots.values()) if book.portfolios is not None else []
+        portfolios = sorted(s.ticker for s in others if s.policy is not None)
+        errors |= {f"portfolio/{s.ticker}": s.error for s in others if s.error}
         body = {
-            "status": "ok" if served else "no champion loaded",
+            "status": "ok" if served or portfolios else "no champion loaded",
             "store": book.registry.store.uri,
             "serving": sorted(served),
+            "portfolios": portfolios,
             "errors": errors,
         }
-        return JSONResponse(body, status_code=200 if served else 503)
+        return JSONResponse(body, status_code=200 if served or portfolios else 503)
 
     @app.get("/models")
     async def models() -> dict[str, Any]:

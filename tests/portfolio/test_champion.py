@@ -243,6 +243,8 @@ def test_serve_answers_portfolio_predictions_and_names_bad_current_weights(
     _promoted_with_bars(trained, store, tmp_path)
     expected = predict_portfolio("mom3", store.uri, current={"A1": 0.6, "cash": 0.4})
     with serving(store.uri) as url:
+        status, health = call(url, "/health")  # a store with only a portfolio champion is up
+        assert status == 200 and health["portfolios"] == ["mom3"] and health["serving"] == []
         status, models = call(url, "/models")
         assert [p["ticker"] for p in models["portfolios"]] == ["mom3"] and models["models"] == []
         body = {"portfolio": "mom3", "current_weights": {"A1": 0.6, "cash": 0.4}}
