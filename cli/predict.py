@@ -18,8 +18,42 @@ from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, OfflineOpt, fail, r
 POSITIONS = ("flat", "long")
 
 
+def parse_weights(text: str) -> dict[str, float]:
+    """``AAPL=0.3,MSFT=0.2,cash=0.5`` (or a JSON object) -> ticker -> weight."""
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            parsed = json.loads(text)
+            if not isinstance(parsed, dict):
+                raise ValueError("not an object")
+            return {str(k): float(v) for k, v in parsed.items()}
+        pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+        if not pairs or any(len(p) != 2 for p in pairs):
+            raise ValueError("expected TICKER=WEIGHT pairs")
+        return {k.strip(): float(v) for k, v in pairs}
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(
+            f"{text!r}: {exc}; give e.g. AAPL=0.3,MSFT=0.2,cash=0.5", param_hint="--weights"
+        ) from None
+
+
 def predict(
-    ticker: Annotated[str, typer.Option(help="Instrument whose champion decides, e.g. SPY.")],
+    ticker: Annotated[
+        str | None, typer.Option(help="Instrument whose champion decides, e.g. SPY.")
+    ] = None,
+    portfolio: Annotated[
+        str | None,
+        typer.Option(
+            help="A universe's name: its portfolio champion's target weights (not with --ticker)."
+        ),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="With --portfolio: current holdings, e.g. AAPL=0.3,MSFT=0.2,cash=0.5 (sum 1). "
+            "Default: all cash, and the output says it was assumed."
+        ),
+    ] = None,
     store: Annotated[
         str,
         typer.Option(
@@ -61,7 +95,17 @@ def predict(
       tradeforge predict --ticker GOOGL                       # the champion's own source
 
       tradeforge predict --ticker SPY --position long --store s3://models/tradeforge --json
+
+      tradeforge predict --portfolio mega7 --weights AAPL=0.5,cash=0.5 --json
     """
+    if (ticker is None) == (portfolio is None):
+        raise typer.BadParameter("give one of --ticker or --portfolio", param_hint="--ticker")
+    if portfolio is not None:
+        _predict_portfolio(portfolio, weights, store, source, start, end, offline,
+                           s3_endpoint_url, as_json)  # fmt: skip
+        return
+    if weights is not None:
+        raise typer.BadParameter("only with --portfolio", param_hint="--weights")
     if position is not None and position not in POSITIONS:
         raise typer.BadParameter(f"{position!r}: use flat or long", param_hint="--position")
     if interval is not None and interval not in ("1d", "1h"):
@@ -100,6 +144,42 @@ def predict(
         f"at {result['version_uri']}\n"
         f"bars from {result['read_from']}"
         + (" (the source recorded in its model card)" if result["source_recorded"] else "")
+    )
+
+
+def _predict_portfolio(
+    name: str,
+    weights: str | None,
+    store: str,
+    source: str | None,
+    start: str | None,
+    end: str | None,
+    offline: bool,
+    endpoint_url: str | None,
+    as_json: bool,
+) -> None:
+    """``predict --portfolio``: the champion's target weights; bad weights exit 2."""
+    from tradeforge.portfolio.predict import WeightsError, predict_portfolio
+
+    current = parse_weights(weights) if weights is not None else None
+    try:
+        result = predict_portfolio(
+            name, store, current=current, source=source, start=start, end=end,
+            offline=offline, endpoint_url=endpoint_url,
+        )  # fmt: skip
+    except WeightsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--weights") from None
+    except Exception as exc:  # one clear line naming the input; exit code 1
+        raise fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    targets = ", ".join(f"{k} {w:.1%}" for k, w in result["weights"].items())
+    typer.echo(
+        f"{result['portfolio']} {result['timestamp']}: {targets}, cash {result['cash']:.1%} "
+        f"(turnover {result['turnover']:.1%}"
+        + (", assuming all cash now)" if result["weights_assumed"] else ")")
+        + f"\nchampion {result['version_id']} ({result['agent']}) at {result['version_uri']}"
     )
 
 

@@ -1,7 +1,8 @@
 """The portfolio pipeline as a story (issue 27): ingest and validate every ticker of the
 universe with the single-ticker contract -> align them on one calendar -> features and
 walk-forward folds per asset -> train the allocators (agent kind x seed x fold) and fit the
-baselines per fold -> gate on pooled validation -> summary.
+baselines per fold -> gate on pooled validation against cash, 1/N and the
+universe's champion, publish the version, promote it if earned -> summary.
 
 Only chains tasks. A ticker that fails its contract, or a universe that cannot be aligned, stops
 the run with ``UniverseError`` naming it, before anything is trained.
@@ -78,7 +79,7 @@ def portfolio_pipeline(
         for fold in range(split.folds)
     ]
     decision = portfolio_gate_task(
-        [t.result() for t in trained], baselines.result(), prepared, cfg, universe.asset_class
+        [t.result() for t in trained], baselines.result(), prepared, universe, cfg, run_id
     )
     return portfolio_summary(portfolio.universe_name, universe, prepared.boundaries, decision)
 

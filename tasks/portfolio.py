@@ -8,7 +8,7 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from tasks.policies import PURE_CACHE
+from tasks.policies import PURE_CACHE, STORE_RETRIES
 from tradeforge.config import (
     DQNConfig,
     EnvConfig,
@@ -76,37 +76,34 @@ def portfolio_baselines_task(prepared, env: EnvConfig, portfolio: PortfolioConfi
     return score_baselines(prepared, env, portfolio)
 
 
-@task(name="portfolio-gate")
+@task(name="portfolio-gate", **STORE_RETRIES)
 def portfolio_gate_task(
-    candidates: list, baselines: list, prepared, cfg: PipelineConfig, asset_class: str
+    candidates: list,
+    baselines: list,
+    prepared,
+    universe,
+    cfg: PipelineConfig,
+    run_id: str,
 ) -> dict[str, Any]:
-    """Select on pooled validation, gate against cash and 1/N; table and plots as artifacts."""
+    """Select on pooled validation, gate against cash, 1/N and the universe's champion, publish
+    the challenger as a version and promote it if earned; table and plots as artifacts."""
     from tradeforge.evaluation.metrics import periods_per_year
-    from tradeforge.portfolio.evaluate import decide_portfolio
-    from tradeforge.portfolio.plots import plot_equity_vs, plot_weights
+    from tradeforge.portfolio.champion import gate_and_promote
     from tradeforge.portfolio.report import decision_rows
     from tradeforge.report import images_markdown
 
     name = cfg.portfolio.universe_name
-    ppy = periods_per_year(cfg.data.interval, asset=asset_class)
-    decision = decide_portfolio(candidates, baselines, cfg.promotion, ppy)
+    ppy = periods_per_year(cfg.data.interval, asset=universe.asset_class)
+    decision, plots = gate_and_promote(
+        name, candidates, baselines, prepared, universe.frames, cfg, cfg.store_ref().open(),
+        run_id, ppy,
+    )  # fmt: skip
     create_table_artifact(
         key=artifact_key("portfolio-metrics", name),
         table=decision_rows(decision),
         description=f"{name}: allocator vs baselines after costs; {decision['reason']}",
     )
-    best = decision["challenger"]
-    test = next(
-        c.test for c in candidates
-        if (c.agent, c.seed) == (best["agent"], best["seed"]) and c.test is not None
-    )  # fmt: skip
-    images = {
-        "weights (test window)": plot_weights(test, prepared.tickers, title=f"{name} weights"),
-        "equity vs 1/N (test window)": plot_equity_vs(
-            test, baselines[-1]["equal_weight@test"], title=f"{name}: agent vs 1/N after costs"
-        ),
-    }
     create_markdown_artifact(
-        key=artifact_key("portfolio-plots", name), markdown=images_markdown(images)
+        key=artifact_key("portfolio-plots", name), markdown=images_markdown(plots)
     )
     return decision

@@ -82,9 +82,14 @@ def champion_policy(
                 f"no champion for {ticker} in {registry.store.uri}: {demoted['demoted']} was "
                 f"{demoted['reason']} (at {demoted['demoted_at']}); train and promote a new one"
             )
+        how = (
+            f"--tickers {ticker}"
+            if registry.space.label == "ticker"
+            else f"--portfolio A,B,... --portfolio.name {ticker}"
+        )
         raise NoChampionError(
             f"no champion for {ticker} in {registry.store.uri}: train and promote one first "
-            f"(tradeforge train --tickers {ticker} --store {registry.store.uri})"
+            f"(tradeforge train {how} --store {registry.store.uri})"
         )
     return policy
 

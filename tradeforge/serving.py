@@ -8,6 +8,9 @@
   cached per version: a local file is re-read when its size or modification time changes,
   any other source after ``data_ttl_s`` seconds. A prediction is then one numpy forward pass.
 - ``create_app(book)`` is the FastAPI app: ``GET /health``, ``GET /models``, ``POST /predict``.
+- Portfolio champions (``models/portfolio/<name>/``) are kept by a second book over the
+  registry's portfolio space (``book.portfolios``); ``POST /predict`` with ``portfolio`` and
+  ``current_weights`` returns the target weights for the latest bar (issue 27).
 
 Requests cannot name a data source or a store: the server reads only what its champions'
 cards record, so a client cannot make it open arbitrary files or URLs.
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from tradeforge.artifact import ArtifactError, LoadedPolicy, card_interval, load_champion_policy
 from tradeforge.inference import (
@@ -68,17 +71,36 @@ class Bar(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    """What to act on: the ticker, optionally its bars, and what the account holds."""
+    """What to act on: the ticker, optionally its bars, and what the account holds; or a
+    portfolio (a universe's name) and its current weights."""
 
     # The field docstrings become the OpenAPI schema's descriptions (the docs' HTTP reference).
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-    ticker: Annotated[str, AfterValidator(str.upper)] = Field(min_length=1, max_length=32)
+    ticker: Annotated[str, AfterValidator(str.upper)] | None = Field(
+        None, min_length=1, max_length=32
+    )
     """Upper-cased, as ``train`` and the registry spell it (``spy`` is SPY)."""
+    portfolio: str | None = Field(None, min_length=1, max_length=128)
+    """A universe's name: its portfolio champion's target weights (instead of ``ticker``)."""
+    current_weights: dict[str, float] | None = Field(None, max_length=1_000)
+    """With ``portfolio``: ticker -> weight and ``cash``, summing to 1; default all cash."""
     position: Literal["flat", "long"] | None = None
     """Default flat (the response says it was assumed)."""
     bars: list[Bar] | None = Field(default=None, max_length=100_000)
     """Oldest first, enough for the features' warm-up plus the window; default: the latest
     bars from the source recorded in the champion's model card."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PredictRequest:
+        if (self.ticker is None) == (self.portfolio is None):
+            raise ValueError("give one of ticker or portfolio")
+        if self.portfolio is not None and (self.position or self.bars is not None):
+            raise ValueError(
+                "position and bars are for a ticker; a portfolio takes current_weights"
+            )
+        if self.ticker is not None and self.current_weights is not None:
+            raise ValueError("current_weights is for a portfolio; a ticker takes position")
+        return self
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,10 @@ class ChampionBook:
     endpoint_url: str | None = None
     """S3 endpoint for data sources on S3 (the registry's store has its own)."""
     data_ttl_s: float = 60.0
+    portfolios: ChampionBook | None = None
+    """The portfolio champions (a book over the registry's portfolio space), refreshed along."""
+    warm: bool = True
+    """Read a new champion's latest bars at once (single-asset books)."""
     slots: dict[str, Slot] = field(default_factory=dict)
     _discovered: tuple[tuple[str, ...], float] = ((), float("-inf"))
     _cache: dict[tuple[str, str], _Cached] = field(default_factory=dict)
@@ -124,6 +150,8 @@ class ChampionBook:
             if message:
                 messages.append(message)
                 log.warning(message) if "refused" in message else log.info(message)
+        if self.portfolios is not None:
+            messages += self.portfolios.refresh()
         return messages
 
     def _tickers(self) -> tuple[str, ...]:
@@ -170,7 +198,8 @@ class ChampionBook:
             return f"{ticker}: stopped serving {slot.policy.version_id} ({why})"
         before = slot.policy.version_id if slot.policy else None
         self.slots[ticker] = Slot(ticker, policy=policy, checked_at=now)
-        self._warm(ticker)
+        if self.warm:
+            self._warm(ticker)
         return f"{ticker}: serving {policy.version_id} ({policy.loaded_from}; was {before})"
 
     def _warm(self, ticker: str) -> None:
@@ -398,34 +427,64 @@ def create_app(
         slots = list(book.slots.values())
         served = [s.ticker for s in slots if s.policy is not None]
         errors = {s.ticker: s.error for s in slots if s.error}
+        others = list(book.portfolios.slots.values()) if book.portfolios is not None else []
+        portfolios = sorted(s.ticker for s in others if s.policy is not None)
+        errors |= {f"portfolio/{s.ticker}": s.error for s in others if s.error}
         body = {
-            "status": "ok" if served else "no champion loaded",
+            "status": "ok" if served or portfolios else "no champion loaded",
             "store": book.registry.store.uri,
             "serving": sorted(served),
+            "portfolios": portfolios,
             "errors": errors,
         }
-        return JSONResponse(body, status_code=200 if served else 503)
+        return JSONResponse(body, status_code=200 if served or portfolios else 503)
 
     @app.get("/models")
     async def models() -> dict[str, Any]:
         """Every champion served: ticker, agent, version, where it was loaded from, when it
-        was promoted, its validation metrics; refused champions with the reason."""
-        return {"store": book.registry.store.uri, "models": book.describe()}
+        was promoted, its validation metrics; refused champions with the reason; and the
+        portfolio champions."""
+        portfolios = book.portfolios.describe() if book.portfolios is not None else []
+        return {
+            "store": book.registry.store.uri,
+            "models": book.describe(),
+            "portfolios": portfolios,
+        }
+
+    def _portfolio(request: PredictRequest) -> dict[str, Any]:
+        from tradeforge.portfolio.predict import check_current, latest_frames, target_weights
+
+        if book.portfolios is None:
+            raise LookupError("this server serves no portfolios")
+        policy = book.portfolios.policy(request.portfolio)
+        held = check_current(policy, request.current_weights)  # before any bar is read
+        frames = latest_frames(
+            policy, None, endpoint_url=book.endpoint_url, snapshot_store=book.registry.store.uri
+        )
+        return target_weights(policy, frames, held) | {
+            "weights_assumed": request.current_weights is None
+        }
 
     @app.post(
         "/predict",
         responses={
-            404: {"description": "Unknown ticker."},
-            422: {"description": "Bad JSON, position or bars: names the field or row and rule."},
+            404: {"description": "Unknown ticker or portfolio."},
+            422: {
+                "description": "Bad JSON, position, bars or current_weights: names the field "
+                "or row and rule."
+            },
             502: {"description": "The latest bars could not be read from the recorded source."},
             503: {"description": "The ticker's champion is refused or not loaded."},
         },
     )
-    async def predict(request: PredictRequest) -> dict[str, Any]:
+    async def predict(request: PredictRequest) -> Any:
         """The champion's greedy action for the latest bar: of the request's ``bars``, else of
         the source recorded in its model card (cached). Returns ticker, timestamp, close,
         position (and ``position_assumed``), action, action_name, q_values, version_id, agent,
-        loaded_from and ``bars_from``."""
+        loaded_from and ``bars_from``. With ``portfolio``: the portfolio champion's target
+        weights for the latest bar from ``current_weights``."""
+        if request.portfolio is not None:
+            return await _predict_portfolio(request)
         try:
             if request.bars is not None:
                 policy, bar = await run_in_threadpool(_bars_policy, request)
@@ -450,6 +509,26 @@ def create_app(
         result["position_assumed"] = request.position is None
         result["bars_from"] = bars_from
         return result
+
+    async def _predict_portfolio(request: PredictRequest) -> Any:
+        from fastapi.responses import JSONResponse
+
+        from tradeforge.portfolio.predict import WeightsError
+
+        try:
+            return await run_in_threadpool(_portfolio, request)
+        except WeightsError as exc:  # shaped as the validation 422s: the field named
+            loc = ["body", "current_weights"]
+            detail = [{"loc": loc, "msg": str(exc), "type": "value_error"}]
+            return JSONResponse({"detail": detail, "errors": 1}, status_code=422)
+        except ChampionUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        except LookupError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except Exception as exc:  # the sources could not be read, or their bars are unusable
+            raise HTTPException(
+                status_code=502, detail=f"{request.portfolio}: latest bars unusable: {exc}"
+            ) from None
 
     @app.get(
         "/ledger/{ticker}",
@@ -483,12 +562,18 @@ def open_book(
 ) -> ChampionBook:
     """A ``ChampionBook`` over a store, refreshed once (champions loaded and verified)."""
     from tradeforge.inference import open_registry
+    from tradeforge.portfolio.champion import portfolio_registry
 
+    registry = open_registry(store, endpoint_url)
+    portfolios = ChampionBook(
+        portfolio_registry(registry.store), endpoint_url=endpoint_url, warm=False
+    )
     book = ChampionBook(
-        open_registry(store, endpoint_url),
+        registry,
         tickers=tuple(tickers),
         endpoint_url=endpoint_url,
         data_ttl_s=data_ttl_s,
+        portfolios=portfolios,
     )
     book.refresh()
     return book

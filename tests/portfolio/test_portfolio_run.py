@@ -28,7 +28,20 @@ def test_portfolio_run_prints_the_decision_baselines_and_windows_as_json(tmp_pat
     summary = json.loads(done.stdout.strip().splitlines()[-1])["portfolio"]
     assert summary["tickers"] == ["AAA", "BBB", "CCC"]
     assert isinstance(summary["promoted"], bool) and summary["reason"]
-    assert summary["published"] is False
+    # The challenger is a version under models/portfolio/<name>/ either way; the summary says
+    # whether it is now the champion (published).
+    assert summary["published"] is summary["promoted"]
+    card = (
+        tmp_path
+        / "store"
+        / "models"
+        / "portfolio"
+        / "AAA-BBB-CCC"
+        / summary["challenger"]["agent"]
+        / summary["version"]
+        / "model_card.json"
+    )
+    assert json.loads(card.read_text())["tickers"] == ["AAA", "BBB", "CCC"]
     assert isinstance(summary["challenger"]["test"]["total_return"], float)
     assert summary["challenger"]["agent"] in ("dqn", "parallel_dqn")
     assert {c["agent"] for c in summary["candidates"]} == {"dqn", "parallel_dqn"}

@@ -4,7 +4,7 @@ walk-forward validation, the existing deflated-PSR gate, and the test window rep
 Each candidate (agent kind, seed) is trained on every fold's training bars and scored on that
 fold's validation stretch; the pooled validation returns select the challenger and feed
 ``tradeforge.promotion.gate.decide`` (the project's gate, called through its public function
-unchanged) against cash and 1/N. The final test window is scored by the last fold's model and
+unchanged) against cash, 1/N and the universe's champion when there is one. The final test window is scored by the last fold's model and
 by the baselines fitted on the last fold's training bars; it is reported, never used to choose.
 """
 
@@ -21,8 +21,8 @@ from tradeforge.evaluation.metrics import compute_metrics
 from tradeforge.portfolio.market import PortfolioFold, PortfolioPrepared
 from tradeforge.portfolio.simulator import PortfolioEpisode, run_weights
 
-#: The benchmarks every challenger must beat on the pooled validation bars (no portfolio
-#: registry yet, so no champion: see docs/portfolios.md).
+#: The benchmarks every challenger must beat on the pooled validation bars (and the universe's
+#: champion, re-scored on the same bars, when there is one).
 GATE_BENCHMARKS = ("cash", "equal_weight")
 
 
@@ -55,6 +55,8 @@ class CandidateFold:
     validation: Curve
     test: Curve | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    model: bytes | None = None
+    """The trained ``.keras`` file (last fold only): what promotion publishes."""
 
 
 def train_and_score(
@@ -78,7 +80,12 @@ def train_and_score(
     val = Curve.of(evaluate_allocator(result.agent, fold.val, env, **kw))
     tested = Curve.of(evaluate_allocator(result.agent, fold.test, env, **kw)) if test else None
     stats = {k: result.stats.get(k) for k in ("steps", "seconds", "action_augmentation")}
-    return CandidateFold(agent, seed, fold.index, val, tested, stats)
+    model = None
+    if test:  # the last fold's model is the one a promotion publishes
+        from tradeforge.portfolio.champion import keras_bytes
+
+        model = keras_bytes(result.agent)
+    return CandidateFold(agent, seed, fold.index, val, tested, stats, model)
 
 
 def score_baselines(
@@ -144,9 +151,11 @@ def decide_portfolio(
     baselines: list[dict[str, Curve]],
     promotion: PromotionConfig,
     periods_per_year: int,
+    champion: list[Curve] | None = None,
 ) -> dict[str, Any]:
-    """Select the candidate with the best pooled validation Sharpe, gate it against cash and
-    1/N with the project's deflated-PSR gate, and report every baseline on validation and test."""
+    """Select the candidate with the best pooled validation Sharpe, gate it against cash, 1/N
+    and ``champion`` (its validation curve per fold, on the same bars) with the project's
+    deflated-PSR gate, and report every baseline on validation and test."""
     from tradeforge.promotion.gate import decide
 
     by_candidate: dict[tuple[str, int], list[CandidateFold]] = {}
@@ -167,9 +176,19 @@ def decide_portfolio(
     best = max(pooled, key=lambda key: (rows[key]["sharpe"], -pooled[key].std()))
     names = [n for n in baselines[0] if "@" not in n]
     base_val = {n: np.concatenate([b[n].returns for b in baselines]) for n in names}
+    benchmarks = {n: base_val[n] for n in GATE_BENCHMARKS}
+    champion_row = None
+    if champion is not None:
+        benchmarks["champion"] = np.concatenate([c.returns for c in champion])
+        if len(benchmarks["champion"]) != len(pooled[best]):
+            raise ValueError(
+                f"champion scored on {len(benchmarks['champion'])} validation bars, the "
+                f"challenger on {len(pooled[best])}: not the same bars"
+            )
+        champion_row = curve_metrics(champion, periods_per_year)
     gate = decide(
         pooled[best],
-        {n: base_val[n] for n in GATE_BENCHMARKS},
+        benchmarks,
         [rows[k]["sharpe"] for k in pooled],
         rows[best]["max_drawdown"],
         promotion,
@@ -198,6 +217,7 @@ def decide_portfolio(
             {"agent": k[0], "seed": k[1], "validation": rows[k]} for k in sorted(pooled)
         ],
         "baselines": baseline_rows,
+        "champion_validation": champion_row,
         "sharpe_difference_vs_equal_weight": {
             "validation": sharpe_difference(
                 pooled[best], base_val["equal_weight"], periods_per_year

@@ -32,11 +32,8 @@ def decision_rows(decision: dict[str, Any]) -> list[dict[str, Any]]:
 def portfolio_summary(
     name: str, universe: Any, boundaries: dict[str, str], decision: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The run summary's ``portfolio`` object: the universe, its windows and the decision.
-
-    ``published`` is False: the portfolio registry (``models/portfolio/<name>``) is not built
-    yet, so a promoted challenger is reported, not stored (docs/portfolios.md).
-    """
+    """The run summary's ``portfolio`` object: the universe, its windows and the decision
+    (with ``published``: True when the champion pointer now names this run's version)."""
     return {
         "portfolio": {
             "name": name,
@@ -44,8 +41,8 @@ def portfolio_summary(
             "universe": universe.report(),
             "notes": list(universe.notes),
             "boundaries": dict(boundaries),
-            **(decision or {}),
             "published": False,
+            **(decision or {}),
         }
     }
 
