@@ -30,8 +30,10 @@ net returns of the bars the champion decided, since it took over.
   small part of it (momentum, regimes: ~0.3) at the ``drawdown_cap``.
 
 Verdict: cumulative return outside the central ``warn_level`` cone, or drawdown past its
-``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop)
-or a CUSUM alarm: ``demote``. ``benchmarks/paper_monitor.py`` measures the defaults. Everything is seeded: the same records give the same verdict.
+``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop,
+or the headroom stop) or a CUSUM alarm: ``demote``. ``benchmarks/paper_monitor.py`` measures the
+defaults (tuned with its ``--tune`` on seeds apart from the report's). Everything is seeded: the
+same records give the same verdict.
 """
 
 from __future__ import annotations
