@@ -6,7 +6,7 @@ with ``TRADEFORGE_PAPER_E2E_RUNS=30``: two S3 feeds grow by one bar before each 
 stable market's champion must be recorded on every bar and never demoted, the broken market's
 demoted (with the event on the server) and recorded no more. The CI test runs the same scenario
 in three runs (0, 24, then 1 new bar). Writes ``benchmarks/results/paper_stack.json`` and
-copies the UI screenshot of the last run's cone artifact to ``benchmarks/results/paper_cone.png``.
+copies the UI screenshot of the last run's cone artifact to ``docs/images/paper_cone.png``.
 
 Usage::
 
@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = json.loads(result.read_text()) | {"wall_s": round(time.perf_counter() - began, 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(out.pop("screenshot"), RESULTS / "paper_cone.png")
+    shutil.copyfile(
+        out.pop("screenshot"), RESULTS.parents[1] / "docs" / "images" / "paper_cone.png"
+    )
     (RESULTS / "paper_stack.json").write_text(json.dumps(out, indent=1) + "\n")
     print(f"{'run':>3} {'bars':>5} {'s':>6} {'flow s':>7}  records  BRKN champion")
     for i, r in enumerate(out["runs"], 1):
