@@ -194,7 +194,7 @@ def test_a_deleted_champion_fails_its_ticker_naming_it(prefect_harness, two_cham
     ):
         paper_pipeline(tickers=["TSLA", "SPY"], store=store)
     assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
-    (Path(store) / ModelRegistry._champion_key("TSLA")).unlink()
+    (Path(store) / registry._champion_key("TSLA")).unlink()
     with pytest.raises(PaperRunFailed, match=r"TSLA: NoChampionError: no champion for TSLA"):
         paper_pipeline(tickers=["TSLA", "SPY"], store=store)
     assert _count(store, "TSLA") == 0 and _count(store, "SPY") == 1
