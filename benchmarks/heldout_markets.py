@@ -318,12 +318,10 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
     }
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:+.1%}"
-
-
 def print_table(rows: list[dict]) -> dict[str, Any]:
     """The per-path Markdown table and the summary line."""
+    from benchmarks.learning_suite import _pct
+
     print(
         "\n| family | path | rule test return | promoted? | promoted test return | "
         "share of rule | buy-and-hold | challenger test return |"
