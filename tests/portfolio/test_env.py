@@ -137,3 +137,11 @@ def test_a_clients_current_weights_are_checked_against_the_universe() -> None:
         current_weights({"AAPL": 0.5, "TSLA": 0.5}, tickers)
     with pytest.raises(ValueError, match="MSFT must be finite and >= 0"):
         current_weights({"AAPL": 1.5, "MSFT": -0.5}, tickers)
+    with pytest.raises(ValueError, match="AAPL must be finite") as nan:
+        current_weights({"AAPL": float("nan"), "cash": 1.0}, tickers)
+    assert "nan" not in str(nan.value)
+    hostile = {f"{i:03d}" + "X" * 100_000: 0.001 for i in range(1000)}  # 100 MB of keys
+    with pytest.raises(ValueError, match=r"not in the universe") as named:
+        current_weights(hostile, tickers)
+    message = str(named.value)
+    assert len(message) < 400 and message.startswith("weights: 000XXX") and "995 more" in message

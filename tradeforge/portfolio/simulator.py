@@ -137,6 +137,14 @@ def run_weights(
     return PortfolioEpisode(market.timestamps[market.start : market.end], net_worth, w, turnover)
 
 
+def _names(keys: list[str], most: int = 5, width: int = 32) -> str:
+    """A client's keys as an error shows them: at most ``most``, each cut to ``width``
+    characters, so a hostile request (1,000 keys of any length) is named, not echoed back."""
+    shown = [k if len(k) <= width else f"{k[:width]}..." for k in keys[:most]]
+    more = f" and {len(keys) - most} more" if len(keys) > most else ""
+    return ", ".join(shown) + more
+
+
 def current_weights(
     weights: dict[str, float], tickers: tuple[str, ...], *, tolerance: float = 1e-4
 ) -> np.ndarray:
@@ -150,12 +158,12 @@ def current_weights(
     outside = sorted(k for k in weights if k != "cash" and k not in tickers)
     if outside:
         raise ValueError(
-            f"weights: {', '.join(outside)} not in the universe ({', '.join(tickers)}, cash)"
+            f"weights: {_names(outside)} not in the universe ({', '.join(tickers)}, cash)"
         )
     values = {k: float(v) for k, v in weights.items()}
     bad = [k for k, v in values.items() if not np.isfinite(v) or v < 0]
     if bad:
-        raise ValueError(f"weights: {', '.join(bad)} must be finite and >= 0 (long only)")
+        raise ValueError(f"weights: {_names(bad)} must be finite and >= 0 (long only)")
     total = sum(values.values())
     if abs(total - 1.0) > tolerance:
         raise ValueError(
