@@ -80,9 +80,14 @@ def s3_uri(s3_env: SeaweedS3) -> str:
     return f"s3://{s3_env.bucket}/test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory):
-    """Prefect's test harness with PREFECT_HOME in a temp dir: never touches a user's Prefect."""
+    """Prefect's test harness with PREFECT_HOME in a temp dir: never touches a user's Prefect.
+
+    One server per test process (each xdist worker), started when a test first asks for it and
+    shared by the modules that process runs: tests find their own runs, blocks and artifacts by
+    unique names (see ``tests/prefect_runs.py``), never by reading everything on the server.
+    """
     home = tmp_path_factory.mktemp("prefect-home")
     mp = pytest.MonkeyPatch()
     mp.setenv("PREFECT_HOME", str(home))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.prefect_runs import artifacts_of, flow_run_where
 from tests.tiny import tiny
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
@@ -100,10 +101,8 @@ def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: P
     (entry,) = registry.history("GOOGL")
     assert entry["outcome"] == "rejected" and "no edge shown" in json.dumps(entry)
 
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts()
+    run = flow_run_where(lambda p: p["run"].get("store") == str(store))
+    artifacts = artifacts_of(run.id)
     keys = {a.key for a in artifacts}
     progress = [a for a in artifacts if a.key == "training-progress-googl-dqn-simple-seed0-fold1"]
     assert progress and progress[0].data == 100.0  # updated while training, to the end
@@ -247,7 +246,6 @@ def test_one_bad_ticker_fails_the_run_after_the_others_are_decided(
     """Three tickers from a folder, one with a row whose high is below its low: the other two
     are trained and decided on their own evidence, the bad one is named with its task and rule,
     its staged files are removed, and the flow run ends Failed (issue 26)."""
-    from prefect.client.orchestration import get_client
 
     from flows.train import TickersFailed, train_pipeline
 
@@ -283,7 +281,5 @@ def test_one_bad_ticker_fails_the_run_after_the_others_are_decided(
         assert Path(entry["version_uri"], "model_card.json").is_file()
     assert not list((store / "models").glob("MSFT*"))
     assert not [p for p in store.rglob("*") if "staging" in p.parts and "MSFT" in p.parts]
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs()
-        (run,) = [r for r in runs if r.parameters["data"].get("source") == str(source)]
-        assert run.state.is_failed(), run.state
+    run = flow_run_where(lambda p: p["data"].get("source") == str(source))
+    assert run.state.is_failed(), run.state
