@@ -101,7 +101,7 @@ def test_flow_publishes_a_version_and_refuses_noise(prefect_harness, tmp_path: P
     (entry,) = registry.history("GOOGL")
     assert entry["outcome"] == "rejected" and "no edge shown" in json.dumps(entry)
 
-    run = flow_run_where(lambda p: p["run"].get("store") == str(store))
+    run = flow_run_where(lambda p: p.get("run", {}).get("store") == str(store))
     artifacts = artifacts_of(run.id)
     keys = {a.key for a in artifacts}
     progress = [a for a in artifacts if a.key == "training-progress-googl-dqn-simple-seed0-fold1"]
@@ -281,5 +281,5 @@ def test_one_bad_ticker_fails_the_run_after_the_others_are_decided(
         assert Path(entry["version_uri"], "model_card.json").is_file()
     assert not list((store / "models").glob("MSFT*"))
     assert not [p for p in store.rglob("*") if "staging" in p.parts and "MSFT" in p.parts]
-    run = flow_run_where(lambda p: p["data"].get("source") == str(source))
+    run = flow_run_where(lambda p: p.get("data", {}).get("source") == str(source))
     assert run.state.is_failed(), run.state

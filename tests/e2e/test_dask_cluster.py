@@ -66,7 +66,7 @@ def test_four_tickers_on_a_process_cluster_one_bad(prefect_harness, tmp_path: Pa
 
     # every task the flow submitted ran on one of the two worker processes, and both worked
     with get_client(sync_client=True) as client:
-        run = flow_run_where(lambda p: p["data"].get("source") == str(tmp_path / "market"))
+        run = flow_run_where(lambda p: p.get("data", {}).get("source") == str(tmp_path / "market"))
         assert run.state.is_failed(), run.state
         task_runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
