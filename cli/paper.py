@@ -124,10 +124,13 @@ def _report(done: list[dict[str, Any]], failed: dict[str, str], as_json: bool) -
         verdict = s.get("monitor")
         if verdict:
             typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
-            moved = verdict.get("demotion") or {}
-            if moved.get("moved"):
+        for judged in s.get("demotions", []):  # judged after each bar: a demotion has its bar
+            done = judged["demotion"]
+            what = "DEMOTED" if done["moved"] else "demoted (simulated: a replay)"
+            if done["moved"] or done.get("simulated"):
                 typer.secho(
-                    f"  DEMOTED {moved['demoted']}; champion now {moved['champion'] or 'none'}",
+                    f"  {what} {done['demoted']} at bar {done['bar']}; champion now "
+                    f"{done['champion'] or 'none'}",
                     fg="red",
                 )
 

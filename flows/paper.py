@@ -106,10 +106,12 @@ def paper_ticker(
     ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
     history, window = window_task(ticker, ingested, store, endpoint_url)
     frame = validate_task(ticker, window, data.interval, ref, run_id, docs=False)
-    recorded = record_task(frame, champion, store, run_id, endpoint_url, history)
+    # The monitor judges after each recorded bar (a catch-up's champion is demoted on its bar);
+    # not when the pointer's champion is not the one trading: nothing of its own to judge.
+    recorded = record_task(frame, champion, store, run_id, endpoint_url, history, refused is None)
     if refused is None:
-        verdict = monitor_task(ticker, store, endpoint_url)
-    else:  # the pointer's champion is not the one trading: nothing of its own to judge
+        verdict = monitor_task(ticker, recorded)
+    else:
         verdict = {"status": "refused", "reasons": [refused["reason"]]}
     report_task(ticker, champion, store, endpoint_url)
     return recorded | {"monitor": verdict}

@@ -11,7 +11,6 @@ from prefect.events import emit_event
 
 from tasks.predict import STORE_AWAY_RETRIES
 from tradeforge.inference import open_registry
-from tradeforge.paper.monitor import monitor_champion
 from tradeforge.paper.plots import paper_report
 from tradeforge.paper.run import (
     last_recorded,
@@ -70,30 +69,37 @@ def record_task(
     run_id: str,
     endpoint_url: str | None = None,
     history: pd.DataFrame | None = None,
+    monitor: bool = True,
 ) -> dict[str, Any]:
-    """Decide and record every validated bar since the ledger's last record (``history``: the
-    bars before ``frame`` that earlier runs validated)."""
+    """Decide and record every validated bar since the ledger's last record, the monitor
+    judging after each one (a demotion moves the pointer on its bar; ``history``: the bars
+    before ``frame`` that earlier runs validated)."""
     return record_bars(
-        frame, champion, store, run_id=run_id, endpoint_url=endpoint_url, history=history
+        frame,
+        champion,
+        store,
+        run_id=run_id,
+        endpoint_url=endpoint_url,
+        history=history,
+        monitor=monitor,
     )
 
 
-@task(
-    name="paper-monitor",
-    task_run_name="monitor-{ticker}",
-    **STORE_AWAY_RETRIES,
-)
-def monitor_task(ticker: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
-    """Judge the champion's live record; demote it if it broke; emit an event for operators."""
-    verdict = monitor_champion(open_registry(store, endpoint_url), ticker)
-    event = {"warning": WARNING_EVENT, "demote": ALARM_EVENT}.get(verdict["status"])
-    if verdict.get("demotion", {}).get("moved"):
-        event = DEMOTED_EVENT
-    if event is not None:
+@task(name="paper-monitor", task_run_name="monitor-{ticker}")
+def monitor_task(ticker: str, recorded: dict[str, Any]) -> dict[str, Any]:
+    """Events for operators from the monitor's verdicts while recording: each demotion (moved:
+    demoted; pointer moved by someone else first: alarm) and a warning on the last verdict.
+    Returns the verdict to report (``Watch.verdict``)."""
+    demotions = recorded.get("demotions", [])
+    verdict = recorded["monitor"]
+    for judged in [*demotions, *([verdict] if verdict["status"] == "warning" else [])]:
+        event = WARNING_EVENT if judged["status"] == "warning" else ALARM_EVENT
+        if judged.get("demotion", {}).get("moved"):
+            event = DEMOTED_EVENT
         emit_event(
             event=event,
             resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},
-            payload=verdict,
+            payload=judged,
         )
     return verdict
 

@@ -6,7 +6,9 @@ still pass (its If-Match write refuses the stale read by itself); with the pre-c
 the write made unconditional (no ``if_match``) the race test sees several demotions; with the tombstone check removed from ``promote`` (If-None-Match only), promoting after
 a demotion to none is refused (If-None-Match on the tombstone) and recorded as a lost race; with the serve
 change reverted (``if policy is None: return None``) the book keeps serving the demoted
-champion.
+champion. With ``watched_step`` ignoring the watch's demotions (the old batch behaviour: the
+catch-up records all 30 bars with the always-long champion, then judges once) the catch-up test
+fails at the 7th bar (always-long where daily runs had the momentum champion).
 """
 
 from __future__ import annotations
@@ -178,3 +180,76 @@ def test_a_broken_live_record_demotes_and_everything_follows(frame, tmp_path) ->
     assert any("stopped serving" in m for m in book.refresh())
     with pytest.raises(LookupError, match="demoted"):
         book.policy("SPY")
+
+
+def test_a_catch_up_demotes_on_the_breaking_bar_and_the_previous_champion_goes_on(
+    frame, tmp_path
+) -> None:
+    """Issue 25's "monitoring after each record" when a run records many bars. A momentum
+    champion, then an always-long one whose validation record promised 0.3% a bar with little
+    noise: SPY's live bars break that promise within a few bars. Oracle: one run per bar (``step``
+    then ``monitor_champion``, as daily runs do). A catch-up of the same 30 bars in one
+    ``tradeforge paper`` run, and a replay of them, must give the same ledger bar for bar: the
+    always-long champion demoted on the same bar, the momentum champion deciding every bar after
+    it, from the position the demoted one left. The replay only simulates the demotion."""
+    from tradeforge.paper.run import paper_ticker
+
+    promise = np.random.default_rng(3).normal(0.003, 0.002, 300).tolist()
+
+    def setup(name: str, bars: int) -> tuple[str, dict[str, str]]:
+        store = str(tmp_path / name / "store")
+        (tmp_path / name).mkdir()
+        source = write_source(frame, tmp_path / name / "SPY.csv", bars)
+        first = publish_rule(store, frame, source, "momentum")
+        second = publish_rule(store, frame, source, "always_long", validation=promise)
+        return store, {first.version_id: "momentum", second.version_id: "always_long"}
+
+    def rows(ledger_frame, names: dict[str, str]) -> list[tuple]:
+        return [
+            (str(r.bar_time), names[r.version_id], r.position_before, r.position_after,
+             None if np.isnan(r.net_return) else round(float(r.net_return), 12))
+            for r in ledger_frame.itertuples()
+        ]  # fmt: skip
+
+    daily, daily_names = setup("daily", 1500)
+    registry = ModelRegistry(open_store(daily))
+    ledger = Ledger(open_store(daily), "SPY")
+    demoted_at = None
+    for bars in range(1500, 1531):
+        step(frame.iloc[:bars], champion_policy("SPY", registry), ledger)
+        verdict = monitor_champion(registry, "SPY")
+        if verdict["status"] == "demote" and demoted_at is None:
+            demoted_at = str(ledger.last().bar_time)
+    want = rows(ledger.frame(), daily_names)
+    names = [w[1] for w in want]
+    assert demoted_at is not None and names.count("always_long") < 20, names
+    cut = names.index("momentum")  # the first bar after the demoting one
+    assert want[cut - 1][0] == demoted_at and set(names[cut:]) == {"momentum"}
+    assert want[cut][2] == want[cut - 1][3] == 1.0  # takes over the long position
+
+    store, catch_names = setup("catch", 1500)
+    assert paper_ticker("SPY", store)["recorded"] == 1
+    write_source(frame, tmp_path / "catch" / "SPY.csv", 1530)
+    got = paper_ticker("SPY", store)
+    assert (
+        got["recorded"] == 30
+        and rows(Ledger(open_store(store), "SPY").frame(), catch_names) == want
+    )
+    (demotion,) = got["demotions"]
+    assert demotion["demotion"]["moved"] and demotion["demotion"]["bar"] == demoted_at
+    assert catch_names[demotion["demotion"]["champion"]] == "momentum"
+    assert got["monitor"] == demotion  # the momentum champion has no record to be judged by
+    registry = ModelRegistry(open_store(store))
+    assert catch_names[registry.champion("SPY").version_id] == "momentum"
+    assert [h["outcome"] for h in registry.history("SPY")][-1] == "demoted"
+
+    replayed, replay_names = setup("replay", 1530)
+    start = str(frame["timestamp"].iloc[1499].date())
+    got = paper_ticker("SPY", replayed, replay_from=start)
+    replay = Ledger.replay(open_store(replayed), "SPY", start)
+    assert rows(replay.frame(), replay_names) == want
+    (demotion,) = got["demotions"]
+    assert demotion["demotion"]["simulated"] and demotion["demotion"]["bar"] == demoted_at
+    registry = ModelRegistry(open_store(replayed))
+    assert replay_names[registry.champion("SPY").version_id] == "always_long"  # not moved
+    assert "demoted" not in [h["outcome"] for h in registry.history("SPY")]

@@ -5,7 +5,9 @@ Checked to fail without their behaviour: with ``restart`` forced to all-True in
 ``first_alarm``'s CUSUM term removed it misses the slow bleed that ``judge`` demotes on; with the drawdown band
 taken pointwise (``band = int(demote_level * samples)``) the band test's crossing share is
 ~5x the allowed 1%; with ``demote_bound``'s headroom term removed the headroom test's champion
-is not demoted.
+is not demoted; with the tracker's CUSUM update missing ``- k`` the tracker test's verdicts
+differ from ``judge``'s (a reference built 1000 bars longer than needed gives the same verdicts:
+the prefix property the tracker relies on).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 
 from tradeforge.paper.monitor import (
     MonitorConfig,
+    Tracker,
     cusum,
     drawdown_paths,
     first_alarm,
@@ -89,6 +92,24 @@ def test_first_alarm_is_judge_after_every_bar() -> None:
     verdict = judge(validation, live[:alarm], cfg)
     assert verdict.status == "demote" and len(verdict.reasons) == 1
     assert verdict.reasons[0].startswith("CUSUM") and verdict.max_drawdown < verdict.drawdown_bound
+
+
+def test_the_tracker_judges_each_bar_as_judge_does_on_the_whole_record() -> None:
+    """Carried bar to bar (equity, peak, drawdown, CUSUM) with one reference that it outgrows
+    (rebuilt longer), the tracker's verdict after every bar equals ``judge`` on the record so
+    far, field for field: 300 live bars, an edge that vanishes after 150."""
+    rng = np.random.default_rng(11)
+    validation = np.random.default_rng(7).normal(0.002, 0.004, 378)
+    live = np.r_[rng.normal(0.002, 0.004, 150), rng.normal(-0.001, 0.006, 150)]
+    cfg = MonitorConfig(samples=200, cusum_horizon=100)
+    tracker = Tracker(validation, cfg, live[:3])
+    statuses = set()
+    for n in range(4, len(live) + 1):
+        tracker.add(float(live[n - 1]))
+        got, want = tracker.verdict(), judge(validation, live[:n], cfg)
+        assert got == want, n
+        statuses.add(got.status)
+    assert {"ok", "demote"} <= statuses
 
 
 def test_live_returns_are_the_current_champions_since_it_took_over() -> None:

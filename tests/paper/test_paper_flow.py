@@ -9,7 +9,9 @@ command before SPY (the CLI test wants SPY recorded and exit 1); with ``monitor_
 validating everything (``validation_window(ingested, None)``) the look-back test's third run
 fails on the rewritten old bar; with ``ingest_task``'s retries set to 0 the unreachable-source
 test sees one attempt instead of four; the deleted-champion test relies on the flow's per-ticker
-``except`` (removed, the run stops at TSLA before SPY is recorded).
+``except`` (removed, the run stops at TSLA before SPY is recorded); with ``watched_step``
+ignoring demotions (the old batch behaviour: record every bar, then judge once) the demotion
+test's second run records all 10 bars instead of stopping on the demoting one.
 """
 
 from __future__ import annotations
@@ -291,11 +293,16 @@ def test_flow_demotes_a_broken_champion_and_emits_the_event(
     verdict = second["SPY"]["monitor"]
     assert verdict["status"] == "demote" and verdict["demotion"]["moved"], verdict
     assert ModelRegistry(open_store(store)).champion("SPY") is None
+    # Judged after each of the 10 bars: demoted on its bar, none recorded after it.
+    demoted_on = verdict["demotion"]["bar"]
+    assert second["SPY"]["recorded"] < 10 and second["SPY"]["last_bar"] == demoted_on
+    assert str(Ledger(open_store(store), "SPY").last().bar_time) == demoted_on
     captured_events.drain()
     events = [e for e in captured_events._client.events if e.event == DEMOTED_EVENT]
     assert len(events) == 1
     assert events[0].resource.id == "tradeforge.ticker.SPY"
     assert events[0].payload["version_id"] == version.version_id
+    assert events[0].payload["demotion"]["bar"] == demoted_on
     # Each run publishes the last decisions and the live equity drawn inside the cone.
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey

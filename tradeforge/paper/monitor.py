@@ -228,6 +228,22 @@ class Reference:
     the ``demote`` bound (a band held over the whole horizon, see ``simultaneous_index``)."""
 
 
+def moments(validation: np.ndarray, config: MonitorConfig) -> tuple[float, float, float]:
+    """The validation record's mean, standard deviation and the CUSUM's ``k``; ``ValueError``
+    for a record the monitor cannot judge by (too short, not finite, or not varying)."""
+    v = np.asarray(validation, dtype=np.float64)
+    if len(v) < 20 or not np.isfinite(v).all():
+        raise ValueError(
+            f"monitor: the validation record has {len(v)} returns (finite ones needed, >= 20)"
+        )
+    mean, std = float(v.mean()), float(v.std(ddof=1))
+    if std <= 1e-12:
+        raise ValueError(
+            "monitor: the validation returns do not vary (a policy that never trades?)"
+        )
+    return mean, std, max(config.min_k, config.k_share * mean / std)
+
+
 def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Reference:
     """The cones over ``horizon`` bars and the alarms' calibration, from validation returns.
 
@@ -239,15 +255,7 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
     the horizon in at most ``1 - demote_level`` of them.
     """
     v = np.asarray(validation, dtype=np.float64)
-    if len(v) < 20 or not np.isfinite(v).all():
-        raise ValueError(
-            f"monitor: the validation record has {len(v)} returns (finite ones needed, >= 20)"
-        )
-    mean, std = float(v.mean()), float(v.std(ddof=1))
-    if std <= 1e-12:
-        raise ValueError(
-            "monitor: the validation returns do not vary (a policy that never trades?)"
-        )
+    mean, std, k = moments(v, config)
     block = config.block or max(1.0, len(v) ** (1.0 / 3.0))
     calib = config.cusum_horizon
     paths = stationary_bootstrap(v, max(horizon, calib), config.samples, block, config.seed)
@@ -268,7 +276,7 @@ def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Re
     return Reference(
         mean=mean,
         std=std,
-        k=max(config.min_k, config.k_share * mean / std),
+        k=k,
         block=block,
         cusum_threshold=threshold,
         validation_max_drawdown=validation_mdd,
@@ -315,10 +323,17 @@ def judge(
     x = np.asarray(live, dtype=np.float64)
     n = len(x)
     ref = ref or reference(validation, max(n, 1), config)
-    equity = np.cumprod(1.0 + x)
-    cum = float(equity[-1] - 1.0) if n else 0.0
+    cum = float(np.cumprod(1.0 + x)[-1] - 1.0) if n else 0.0
     mdd = float(drawdown_paths(x[None, :])[0, -1]) if n else 0.0
     s = float(cusum((x - ref.mean) / ref.std, ref.k)[-1]) if n else 0.0
+    return verdict_at(ref, config, n, cum, mdd, s)
+
+
+def verdict_at(
+    ref: Reference, config: MonitorConfig, n: int, cum: float, mdd: float, s: float
+) -> Verdict:
+    """The verdict on a live record of ``n`` bars with cumulative return ``cum``, maximum
+    drawdown ``mdd`` and CUSUM ``s`` (``ref`` covers at least ``n`` bars)."""
     i = max(n, 1) - 1
     q = ref.cum_quantiles[i]
     dd_warn, dd_bound = (float(v) for v in ref.drawdown_quantiles[i])
@@ -376,6 +391,48 @@ def judge(
     )
 
 
+class Tracker:
+    """A live record judged bar by bar: the equity, its peak, the maximum drawdown and the CUSUM
+    are carried from bar to bar, and one bootstrap reference serves every bar of its horizon
+    (rebuilt twice as long when the record outgrows it: a shorter horizon's rows are the first
+    rows of a longer one's), so judging each of ``n`` bars costs about one ``judge``. After
+    every ``add`` the ``verdict`` equals ``judge`` on the whole record (tested)."""
+
+    def __init__(
+        self,
+        validation: np.ndarray,
+        config: MonitorConfig | None = None,
+        live: np.ndarray | None = None,
+    ) -> None:
+        self.validation = np.asarray(validation, dtype=np.float64)
+        self.config = config or MonitorConfig()
+        self.mean, self.std, self.k = moments(self.validation, self.config)
+        self.n, self.equity, self.peak, self.mdd, self.s = 0, 1.0, 1.0, 0.0, 0.0
+        self._ref: Reference | None = None
+        for r in np.asarray(live if live is not None else [], dtype=np.float64):
+            self.add(float(r))
+
+    def add(self, r: float) -> None:
+        """One more live net return (the same arithmetic as ``judge``'s, in the same order)."""
+        self.n += 1
+        self.equity *= 1.0 + r
+        self.peak = max(self.peak, self.equity)
+        self.mdd = max(self.mdd, 1.0 - self.equity / self.peak)
+        self.s = max(0.0, self.s - (r - self.mean) / self.std - self.k)
+
+    def verdict(self, horizon: int = 0) -> Verdict:
+        """The verdict on the record so far; ``horizon`` = bars the reference should cover at
+        least (the bars still to come in a catch-up), to build it once."""
+        need = max(self.n, 1)
+        if self._ref is None or len(self._ref.cum_quantiles) < need:
+            grown = 2 * len(self._ref.cum_quantiles) if self._ref else 0
+            # below cusum_horizon bars a reference costs the same (its calibration paths)
+            size = max(need, horizon, grown, self.config.cusum_horizon)
+            self._ref = reference(self.validation, size, self.config)
+        cum = self.equity - 1.0 if self.n else 0.0
+        return verdict_at(self._ref, self.config, self.n, cum, self.mdd, self.s)
+
+
 def first_alarm(
     validation: np.ndarray, live: np.ndarray, config: MonitorConfig | None = None
 ) -> int | None:
@@ -407,21 +464,177 @@ def first_crossing(
 
 def live_returns(frame: Any, version_id: str) -> np.ndarray:
     """The ledger's net returns earned by ``version_id``'s decisions since it last took over
-    (``frame``: ``Ledger.frame()``, one row per bar in bar order)."""
-    versions = frame["version_id"].tolist()
+    (``frame``: ``Ledger.frame()``, one row per bar in bar order, or its ``version_id`` and
+    ``net_return`` columns as lists)."""
+    versions = list(frame["version_id"])
     if not versions or versions[-1] != version_id:
         return np.empty(0)
     start = len(versions) - 1
     while start > 0 and versions[start - 1] == version_id:
         start -= 1
     # Row i's net return settles row i-1's decision: the rows after the first one it decided.
-    return frame["net_return"].to_numpy(dtype=np.float64)[start + 1 :]
+    return np.asarray(frame["net_return"], dtype=np.float64)[start + 1 :]
 
 
 def validation_returns(card: dict[str, Any]) -> np.ndarray | None:
     """The pooled validation returns recorded at publish (None for cards without them)."""
     got = card.get("walk_forward", {}).get("returns")
     return None if got is None else np.asarray(got, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The version a ``Watch`` judges: the pointer's champion (read with its ETag), or the one a
+    replay's simulated demotion restored (no ETag: the pointer is never moved by a replay)."""
+
+    agent: str
+    version_id: str
+    card_sha256: str
+    etag: str | None
+
+
+class Watch:
+    """The monitor after each ledger record of one ticker: issue 25's "monitoring after each
+    record", also when a run records many bars (a catch-up after days down, a replay).
+
+    It judges the pointer's champion on its live record (the ledger's net returns of the bars it
+    decided since it last took over), first on the records already in the ledger, then again
+    after every ``record`` that adds one of its returns: a ``Tracker`` carries the statistics
+    from bar to bar. A demote verdict moves the pointer at once (If-Match on the ETag read, as
+    ``ModelRegistry.demote`` always does) and the watch then follows whatever the pointer names
+    (the restored previous champion, or nobody): ``judged`` says which version should decide the
+    next bar, so the bars after the demoting one are never decided by the demoted version.
+
+    ``demote=False`` only reads (``tradeforge ledger``). ``replay=True`` judges a replay ledger
+    the same way but never moves the pointer: a demotion is simulated, and the replay goes on
+    with what ``demote`` would restore now (the previous intact champion; after a second
+    demotion, nobody), so a replay shows what live trading with the monitor would have done.
+    ``upcoming``: bars the caller is about to record (the bootstrap reference is built once for
+    them all).
+    """
+
+    def __init__(
+        self,
+        registry: Any,
+        ticker: str,
+        records: Any,
+        config: MonitorConfig | None = None,
+        *,
+        demote: bool = True,
+        replay: bool = False,
+        upcoming: int = 0,
+    ) -> None:
+        self.registry, self.ticker = registry, ticker
+        self.config = config or MonitorConfig()
+        self.demote, self.replay, self.upcoming = demote, replay, upcoming
+        empty = len(records) == 0
+        self.versions: list[str] = [] if empty else records["version_id"].tolist()
+        self.returns: list[float] = [] if empty else records["net_return"].astype(float).tolist()
+        self.demotions: list[dict[str, Any]] = []
+        """Every demote verdict of this watch, oldest first, with what the registry did."""
+        self.last: dict[str, Any] = {}
+        """The latest verdict (plain JSON, as ``monitor_champion`` returns it)."""
+        self.tracker: Tracker | None = None
+        self.validation = np.empty(0)
+        champ = registry.champion(ticker)
+        pointer = None if champ is None else Judged(*_pointer_fields(champ))
+        self._restores = 0 if pointer is None else 1  # a replay restores the previous once
+        self.follow(pointer, None if empty else str(records["bar_time"].iloc[-1]))
+
+    def follow(self, judged: Judged | None, bar: str | None = None) -> None:
+        """Judge ``judged`` from now on: its record since it last took over, judged at once."""
+        self.judged, self.tracker = judged, None
+        if judged is None:
+            self.last = {"ticker": self.ticker, "status": "no_champion", "reasons": []}
+            return
+        card = self.registry.read_verified(
+            self.ticker,
+            judged.agent,
+            judged.version_id,
+            (),
+            expected_card_sha256=judged.card_sha256,
+        ).card
+        base = {"ticker": self.ticker, "version_id": judged.version_id}
+        validation = validation_returns(card)
+        if validation is None:
+            reason = "its model card records no validation returns (published before issue 25)"
+            self.last = base | {"status": "unmonitored", "reasons": [reason]}
+            return
+        live = live_returns(
+            {"version_id": self.versions, "net_return": self.returns}, judged.version_id
+        )
+        self.validation = validation
+        self.tracker = Tracker(validation, self.config, live)
+        self._judge(bar)
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        """The verdict to report: the latest, or the latest demotion's while its successor has
+        not earned a live return yet (nobody, or a champion just restored)."""
+        fresh = self.tracker is None or self.tracker.n == 0
+        return self.demotions[-1] if self.demotions and fresh else self.last
+
+    def record(self, record: Any) -> bool:
+        """After ``record`` (a ``LedgerRecord``) was appended: judge again when it adds a live
+        return of the judged champion. True when that demoted it (``judged`` then names the
+        version that decides next, or None)."""
+        before = self.versions[-1] if self.versions else None
+        net = record.net_return
+        self.versions.append(record.version_id)
+        self.returns.append(float("nan") if net is None else float(net))
+        self.upcoming = max(0, self.upcoming - 1)
+        judged = self.judged
+        if self.tracker is None or judged is None or before != judged.version_id:
+            return False
+        if record.version_id != judged.version_id:
+            return False
+        self.tracker.add(float(net))
+        return self._judge(str(record.bar_time))
+
+    def _judge(self, bar: str | None) -> bool:
+        assert self.tracker is not None and self.judged is not None
+        verdict = self.tracker.verdict(self.tracker.n + self.upcoming)
+        judged = self.judged
+        self.last = (
+            {"ticker": self.ticker, "version_id": judged.version_id}
+            | verdict.json_dict()
+            | {"expected_return": self.tracker.mean * verdict.bars}
+        )
+        if verdict.status != "demote" or not (self.demote or self.replay):
+            return False
+        reason = "; ".join(verdict.reasons)
+        if self.replay:  # simulated: what the registry's demote would restore now
+            nxt = None
+            if self._restores:
+                self._restores = 0
+                restored = self.registry.previous_intact(self.ticker)
+                if restored is not None:
+                    ref, card_sha256 = restored
+                    nxt = Judged(ref.agent, ref.version_id, card_sha256, None)
+            done = {
+                "moved": False,
+                "simulated": True,
+                "ticker": self.ticker,
+                "demoted": judged.version_id,
+                "champion": None if nxt is None else nxt.version_id,
+                "reason": reason,
+            }
+        else:
+            assert judged.etag is not None
+            demotion = self.registry.demote(
+                self.ticker, judged.version_id, reason, judged.etag, verdict.json_dict()
+            )
+            done = asdict(demotion)
+            champ = self.registry.champion(self.ticker)
+            nxt = None if champ is None else Judged(*_pointer_fields(champ))
+        self.last["demotion"] = done | {"bar": bar}
+        self.demotions.append(self.last)
+        self.follow(nxt, bar)
+        return True
+
+
+def _pointer_fields(champ: Any) -> tuple[str, str, str, str | None]:
+    return champ.agent, champ.version_id, champ.card_sha256, champ.etag
 
 
 def monitor_champion(
@@ -436,23 +649,6 @@ def monitor_champion(
     """
     from tradeforge.paper.ledger import Ledger
 
-    champ = registry.champion(ticker)
-    if champ is None:
-        return {"ticker": ticker, "status": "no_champion", "reasons": []}
-    card = registry.read_verified(
-        ticker, champ.agent, champ.version_id, (), expected_card_sha256=champ.card_sha256
-    ).card
-    base = {"ticker": ticker, "version_id": champ.version_id}
-    validation = validation_returns(card)
-    if validation is None:
-        reason = "its model card records no validation returns (published before issue 25)"
-        return base | {"status": "unmonitored", "reasons": [reason]}
-    live = live_returns(Ledger(registry.store, ticker).frame(), champ.version_id)
-    verdict = judge(validation, live, config)
-    out = base | verdict.json_dict() | {"expected_return": float(validation.mean()) * len(live)}
-    if demote and verdict.status == "demote":
-        done = registry.demote(
-            ticker, champ.version_id, "; ".join(verdict.reasons), champ.etag, verdict.json_dict()
-        )
-        out["demotion"] = asdict(done)
-    return out
+    return Watch(
+        registry, ticker, Ledger(registry.store, ticker).frame(), config, demote=demote
+    ).verdict

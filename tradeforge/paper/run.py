@@ -150,8 +150,11 @@ def record_bars(
     run_id: str,
     endpoint_url: str | None = None,
     history: pd.DataFrame | None = None,
+    monitor: bool = True,
 ) -> dict[str, Any]:
-    """Record the bars of a validated ``frame`` since the ledger's last record.
+    """Record the bars of a validated ``frame`` since the ledger's last record, the monitor
+    judging after each one (``watched_step``; ``monitor=False`` when the policy trading is not
+    the pointer's champion: a tampered champion's stand-in).
 
     ``champion`` is ``inference.champion_info``'s result; the version it names is loaded again
     and checked against the card sha256 it recorded, so a pointer moved (or a file tampered
@@ -174,8 +177,71 @@ def record_bars(
     ledger = Ledger(registry.store, policy.ticker)
     if history is not None and len(history):
         frame = pd.concat([history, frame], ignore_index=True)
-    new = step(frame, policy, ledger, run_id=run_id)
-    return summary(policy.ticker, ledger, new, policy.version_id)
+    if not monitor:
+        new = step(frame, policy, ledger, run_id=run_id)
+        return summary(policy.ticker, ledger, new, policy.version_id)
+    new, judged = watched_step(frame, policy, ledger, registry, run_id=run_id)
+    return summary(policy.ticker, ledger, new, policy.version_id, **judged)
+
+
+def watched_step(
+    frame: pd.DataFrame,
+    policy: LoadedPolicy,
+    ledger: Ledger,
+    registry: Any,
+    *,
+    start: str | None = None,
+    run_id: str = "local",
+    replay: bool = False,
+) -> tuple[list[LedgerRecord], dict[str, Any]]:
+    """``step`` with the monitor judging after each record (``monitor.Watch``).
+
+    At the first bar whose verdict demotes the champion the pointer moves (a replay only
+    simulates it), and the bars after it are decided by whatever the pointer then names: the
+    restored previous champion, verified, takes over the paper position; with none, nothing
+    more is recorded for the ticker, exactly as a later run would do. Returns the new records
+    and ``monitor`` (the last verdict) and ``demotions`` (each demote verdict, with its bar).
+    """
+    from tradeforge.artifact import load_policy
+    from tradeforge.paper.monitor import Watch
+
+    records = ledger.frame()
+    times = frame["timestamp"]  # the bars about to be recorded: one bootstrap reference for all
+    if len(records):
+        upcoming = int((times > records["bar_time"].iloc[-1]).sum())
+    else:
+        upcoming = len(times) if start is not None else 1
+    watch = Watch(
+        registry, ledger.ticker, records, demote=not replay, replay=replay, upcoming=upcoming
+    )
+    trading: LoadedPolicy | None = policy
+    seen = 0
+
+    def successor(record: LedgerRecord | None) -> LoadedPolicy | None:
+        nonlocal trading, seen
+        if record is not None:
+            watch.record(record)
+        if len(watch.demotions) > seen:  # demoted: whoever the pointer (or replay) names now
+            seen = len(watch.demotions)
+            judged = watch.judged
+            trading = None
+            if judged is not None:
+                trading = load_policy(
+                    registry,
+                    ledger.ticker,
+                    judged.agent,
+                    judged.version_id,
+                    expected_card_sha256=judged.card_sha256,
+                )
+        return trading
+
+    first = successor(None)  # the record already in the ledger may demote (a crashed run)
+    new = (
+        []
+        if first is None
+        else step(frame, first, ledger, start=start, run_id=run_id, after=successor)
+    )
+    return new, {"monitor": watch.verdict, "demotions": watch.demotions}
 
 
 def champion_bars(
@@ -216,8 +282,10 @@ def paper_ticker(
     """One ticker's paper run: the bars since the ledger's last record (``tradeforge paper``),
     then the monitor's verdict on the champion (which may demote it).
 
-    With ``replay_from`` every bar from that date to the source's last bar is driven through
-    the same loop into a replay ledger (``replay/<date>/<ticker>/``), apart from the live one.
+    The monitor judges after each record (``watched_step``): a champion demoted mid-catch-up
+    decides no bar after the demoting one. With ``replay_from`` every bar from that date to the
+    source's last bar is driven through the same loop into a replay ledger
+    (``replay/<date>/<ticker>/``), apart from the live one; its demotions are simulated.
     """
     from tradeforge.inference import open_registry
 
@@ -230,15 +298,22 @@ def paper_ticker(
         ledger = Ledger(registry.store, ticker)
     else:
         ledger = Ledger.replay(registry.store, ticker, replay_from)
-    new = step(frame, policy, ledger, start=replay_from, run_id=run_id)
     extra: dict[str, Any] = {"read_from": read_from}
     if refused is not None:  # the pointer's champion is not the one trading: nothing to judge
+        new = step(frame, policy, ledger, start=replay_from, run_id=run_id)
         extra["refused"] = refused
         extra["monitor"] = {"status": "refused", "reasons": [refused["reason"]]}
-    elif replay_from is None:  # a replay is history, not live trading: nothing to judge
-        from tradeforge.paper.monitor import monitor_champion
-
-        extra["monitor"] = monitor_champion(registry, ticker)
+    else:  # a replay judges too, but only simulates its demotions (the pointer stays)
+        new, judged = watched_step(
+            frame,
+            policy,
+            ledger,
+            registry,
+            start=replay_from,
+            run_id=run_id,
+            replay=replay_from is not None,
+        )
+        extra |= judged
     return summary(ticker, ledger, new, policy.version_id, **extra)
 
 

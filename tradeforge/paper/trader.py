@@ -34,6 +34,8 @@ import pandas as pd
 from tradeforge.paper.ledger import Ledger, LedgerError, LedgerRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tradeforge.artifact import LoadedPolicy
     from tradeforge.config import EnvConfig
     from tradeforge.envs.market import MarketData
@@ -189,24 +191,36 @@ def step(
     start: str | None = None,
     run_id: str = "local",
     now: datetime | None = None,
+    after: Callable[[LedgerRecord], LoadedPolicy | None] | None = None,
 ) -> list[LedgerRecord]:
     """Record every bar of ``frame`` after the ledger's last record; returns the new records.
 
     ``frame`` is a checked canonical frame of the ticker's whole history (features need the
     same look-back the champion was trained with). Records already written by a concurrent run
     of the same bars are not written again (``Ledger.append``); a different decision already
-    recorded raises ``LedgerConflict``.
+    recorded raises ``LedgerConflict``. ``after`` (the monitor, ``run.watched_step``) is called
+    with each appended record and returns the policy that decides the next bar: the same one,
+    another that takes over the paper position from there (a demoted champion's successor), or
+    None to record nothing more.
     """
-    market = paper_market(frame, policy)
-    if market.ticker and market.ticker != ledger.ticker:
-        raise LedgerError(f"paper: bars are for {market.ticker}, the ledger for {ledger.ticker}")
-    env = card_env(policy.card)
     decided_at = pd.Timestamp(now or datetime.now(UTC))
     last = ledger.last()
-    new = []
-    for t in range(first_bar(market, last, start), market.end):
-        record = decide_bar(market, t, policy, env, last, run_id=run_id, decided_at=decided_at)
-        ledger.append(record)
-        new.append(record)
-        last = record
+    new: list[LedgerRecord] = []
+    while policy is not None:
+        market = paper_market(frame, policy)
+        if market.ticker and market.ticker != ledger.ticker:
+            raise LedgerError(
+                f"paper: bars are for {market.ticker}, the ledger for {ledger.ticker}"
+            )
+        env = card_env(policy.card)
+        trading = policy
+        for t in range(first_bar(market, last, start), market.end):
+            record = decide_bar(market, t, trading, env, last, run_id=run_id, decided_at=decided_at)
+            ledger.append(record)
+            new.append(record)
+            last = record
+            if after is not None and (policy := after(record)) is not trading:
+                break  # the next bar is decided by the successor (its features, its card)
+        else:
+            break
     return new
