@@ -132,6 +132,7 @@ def gate_and_promote(
     decision = decide_portfolio(
         candidates, baselines, cfg.promotion, periods_per_year, champion=champ_curves
     )
+    gate_inputs = decision.pop("gate_inputs")
     best = decision["challenger"]
     last_fold = next(
         c for c in candidates
@@ -168,6 +169,7 @@ def gate_and_promote(
         "vol_lookback": cfg.portfolio.vol_lookback,
         "metrics": {"validation": best["validation"], "test": best["test"]},
         "gate": decision["gate"],
+        "gate_inputs": gate_inputs,
     }
     version = registry.publish(name, best["agent"], files, card)
     promoted = registry.promote(
