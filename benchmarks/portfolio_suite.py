@@ -282,13 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[dict[str, Any]] = []
         with tempfile.TemporaryDirectory(prefix="tradeforge-portfolio-suite-") as tmp:
             work = Path(tmp)
-            jobs = [("factor_momentum", s) for s in range(args.structured)]
-            jobs += [("random_walk", s) for s in range(args.random)]
-            for kind, seed in jobs:
-                rows.append(universe_row(kind, seed, work, args.extra))
+            # The real universe before the random walks: a run cut short keeps its table.
+            for seed in range(args.structured):
+                rows.append(universe_row("factor_momentum", seed, work, args.extra))
                 _append(args.out, rows[-1])
             if args.real:
                 rows.append(real_row(work, args.extra))
+                _append(args.out, rows[-1])
+            for seed in range(args.random):
+                rows.append(universe_row("random_walk", seed, work, args.extra))
                 _append(args.out, rows[-1])
         result = report(rows, args.extra)
     if args.json:
