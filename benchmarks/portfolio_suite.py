@@ -17,9 +17,18 @@ causal reference rule and with 1/N on the same test window and costs:
 
 A universe that is not promoted deploys nothing: its "promoted test return" is cash's, 0.
 
-    nice -n 10 .venv/bin/python benchmarks/portfolio_suite.py --json            # defaults
+Each universe's row is appended to ``--out`` (JSON lines) as soon as it finishes, so a run cut
+short keeps what it measured. A row holds what the gate's ``decide()`` received (``gate_inputs``,
+read from the published version's model card), so ``--table FILE --rejudge`` judges the same
+trained candidates again with the current code's gate (default ``PromotionConfig``) instead of
+re-training: training never reads the gate (each universe's store starts empty, no champion).
+
+    nice -n 10 .venv/bin/python benchmarks/portfolio_suite.py --real --json \\
+        --out benchmarks/results/portfolio_suite.jsonl                         # defaults
     nice -n 10 .venv/bin/python benchmarks/portfolio_suite.py --structured 1 --random 3 \\
         -- --steps 2000 --seeds 0                                                # a quick look
+    .venv/bin/python benchmarks/portfolio_suite.py --table benchmarks/results/portfolio_suite.jsonl
+    .venv/bin/python benchmarks/portfolio_suite.py --table FILE --rejudge      # today's gate
 """
 
 from __future__ import annotations
@@ -70,7 +79,8 @@ def walks(seed: int, assets: int = 5) -> dict[str, Any]:
 
 
 def run_portfolio(source: Path, tickers: list[str], store: Path, extra: list[str]) -> dict:
-    """``tradeforge train --portfolio`` as a user runs it; its JSON ``portfolio`` object."""
+    """``tradeforge train --portfolio`` as a user runs it; its JSON ``portfolio`` object, with
+    ``gate_inputs`` (what the gate received) from the published version's model card."""
     exe = Path(sys.executable).with_name("tradeforge")
     args = [str(exe), "train", "--portfolio", ",".join(tickers), "--source", str(source)]
     args += ["--store", str(store), "--json", *extra]
@@ -84,7 +94,13 @@ def run_portfolio(source: Path, tickers: list[str], store: Path, extra: list[str
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"tradeforge train --portfolio failed (exit {done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])["portfolio"]
+    p = json.loads(done.stdout.strip().splitlines()[-1])["portfolio"]
+    from storage.objectstore import open_store
+    from tradeforge.portfolio.champion import portfolio_registry
+
+    registry = portfolio_registry(open_store(str(store)))
+    card = registry.card(p["name"], p["challenger"]["agent"], p["version"])
+    return p | {"gate_inputs": card["gate_inputs"], "seconds": time.monotonic() - started}
 
 
 def rule_test_return(
@@ -114,22 +130,33 @@ def universe_row(kind: str, seed: int, work: Path, extra: list[str]) -> dict[str
     p = run_portfolio(folder, list(frames), work / f"store-{kind}-{seed}", extra)
     deployed = p["challenger"]["test"]["total_return"] if p["promoted"] else 0.0
     row = {
+        "kind": kind,
         "universe": f"{kind} {seed}",
         "promoted": p["promoted"],
         "promoted_test_return": deployed,
+        "challenger": p["challenger"],
         "challenger_test_return": p["challenger"]["test"]["total_return"],
         "equal_weight_test_return": p["baselines"]["equal_weight"]["test"]["total_return"],
+        "baselines": {k: v["test"] for k, v in p["baselines"].items()},
         "reason": p["reason"],
+        "seconds": round(p["seconds"], 1),
+        "gate_inputs": p["gate_inputs"],
     }
     if kind == "factor_momentum":
-        rule = rule_test_return(frames, p["boundaries"], _commission(extra))
-        row["rule_test_return"] = rule
-        row["target_met"] = bool(
-            p["promoted"]
-            and deployed >= SHARE_TARGET * rule
-            and deployed > row["equal_weight_test_return"]
-        )
+        row["rule_test_return"] = rule_test_return(frames, p["boundaries"], _commission(extra))
+        row["target_met"] = structured_target_met(row)
     return row
+
+
+def structured_target_met(row: dict[str, Any]) -> bool:
+    """The issue's target on a structured universe: promoted, >= 80% of the rule's net test
+    return, and above 1/N's."""
+    deployed = row["promoted_test_return"]
+    return bool(
+        row["promoted"]
+        and deployed >= SHARE_TARGET * row["rule_test_return"]
+        and deployed > row["equal_weight_test_return"]
+    )
 
 
 def _commission(extra: list[str]) -> float:
@@ -148,6 +175,7 @@ def real_row(work: Path, extra: list[str]) -> dict[str, Any]:
         (folder / name).symlink_to(SHARED / name)
     p = run_portfolio(folder, list(REAL), work / "store-real", extra)
     return {
+        "kind": "real",
         "universe": "real 7 stocks",
         "promoted": p["promoted"],
         "reason": p["reason"],
@@ -155,25 +183,42 @@ def real_row(work: Path, extra: list[str]) -> dict[str, Any]:
         "challenger": p["challenger"],
         "baselines": {k: v["test"] for k, v in p["baselines"].items()},
         "sharpe_difference_vs_equal_weight": p["sharpe_difference_vs_equal_weight"],
+        "seconds": round(p["seconds"], 1),
+        "gate_inputs": p["gate_inputs"],
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--structured", type=int, default=3, help="factor-momentum universes")
-    ap.add_argument("--random", type=int, default=20, help="random-walk universes")
-    ap.add_argument("--real", action="store_true", help="also the real seven-stock universe")
-    ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
-    ap.add_argument("extra", nargs="*", help="after --: extra `tradeforge train` options")
-    args = ap.parse_args(argv)
-    rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="tradeforge-portfolio-suite-") as tmp:
-        work = Path(tmp)
-        for seed in range(args.structured):
-            rows.append(universe_row("factor_momentum", seed, work, args.extra))
-        for seed in range(args.random):
-            rows.append(universe_row("random_walk", seed, work, args.extra))
-        real = real_row(work, args.extra) if args.real else None
+def rejudge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the current code's gate (default ``PromotionConfig``) decides on the same
+    trained candidates; ``reproduced`` says whether it matches the recorded decision."""
+    from tradeforge.config import PromotionConfig
+    from tradeforge.portfolio.evaluate import judge
+
+    out = []
+    for r in rows:
+        d = judge(r["gate_inputs"], PromotionConfig())
+        new = r | {
+            "promoted": d.promote,
+            "reason": d.reason,
+            "reproduced": d.promote == r["promoted"],
+        }
+        if "promoted_test_return" in r:
+            new["promoted_test_return"] = r["challenger_test_return"] if d.promote else 0.0
+        if "rule_test_return" in r:
+            new["target_met"] = structured_target_met(new)
+        out.append(new)
+    return out
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a results file written by ``--out`` (one JSON object per line)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def report(rows: list[dict[str, Any]], train_options: list[str]) -> dict[str, Any]:
+    """Print the tables of ``rows`` (universes and the real row) and return the summary."""
+    real = next((r for r in rows if r.get("kind") == "real"), None)
+    rows = [r for r in rows if r.get("kind") != "real"]
     structured = [r for r in rows if "rule_test_return" in r]
     randoms = [r for r in rows if "rule_test_return" not in r]
     print(f"{'universe':<20} {'promoted':>8} {'deployed':>9} {'agent':>8} {'1/N':>8} {'rule':>8}")
@@ -188,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         "structured_target_met": [r["target_met"] for r in structured],
         "random_promoted_share": false_rate,
         "random_target_met": None if false_rate is None else false_rate <= FALSE_PROMOTION_TARGET,
-        "rows": rows,
-        "real": real,
-        "train_options": args.extra,
+        "rows": [{k: v for k, v in r.items() if k != "gate_inputs"} for r in rows],
+        "real": None if real is None else {k: v for k, v in real.items() if k != "gate_inputs"},
+        "train_options": train_options,
     }
     print(f"structured targets met: {sum(result['structured_target_met'])}/{len(structured)}; "
           f"random walks promoted: {false_rate}")  # fmt: skip
@@ -204,9 +249,60 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {name:<20} {metrics['total_return']:8.1%}  turnover {metrics['turnover']:.1f}"
             )
         print(f"  promoted: {real['promoted']} ({real['reason']})")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--structured", type=int, default=3, help="factor-momentum universes")
+    ap.add_argument("--random", type=int, default=20, help="random-walk universes")
+    ap.add_argument("--real", action="store_true", help="also the real seven-stock universe")
+    ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
+    ap.add_argument("--out", type=Path, help="append each universe's row to this JSON-lines file")
+    ap.add_argument("--table", type=Path, help="print the tables of a results file and exit")
+    ap.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="with --table: the recorded candidates judged by the current code's gate",
+    )
+    ap.add_argument("extra", nargs="*", help="after --: extra `tradeforge train` options")
+    args = ap.parse_args(argv)
+    if args.rejudge and args.table is None:
+        ap.error("--rejudge: needs --table FILE (the recorded runs to re-judge)")
+    if args.table is not None:
+        if not args.table.is_file():
+            ap.error(f"--table: {args.table} is not a file")
+        rows = read_rows(args.table)
+        if args.rejudge:
+            rows = rejudge(rows)
+            same = sum(r["reproduced"] for r in rows)
+            print(f"re-judged by the current gate: {same} of {len(rows)} decisions as recorded")
+        result = report(rows, [])
+    else:
+        rows: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory(prefix="tradeforge-portfolio-suite-") as tmp:
+            work = Path(tmp)
+            # The real universe before the random walks: a run cut short keeps its table.
+            for seed in range(args.structured):
+                rows.append(universe_row("factor_momentum", seed, work, args.extra))
+                _append(args.out, rows[-1])
+            if args.real:
+                rows.append(real_row(work, args.extra))
+                _append(args.out, rows[-1])
+            for seed in range(args.random):
+                rows.append(universe_row("random_walk", seed, work, args.extra))
+                _append(args.out, rows[-1])
+        result = report(rows, args.extra)
     if args.json:
         print(json.dumps(result, default=str))
     return 0
+
+
+def _append(out: Path | None, row: dict[str, Any]) -> None:
+    """Append one row to the JSON-lines results file (if any) as soon as it is measured."""
+    if out is not None:
+        with out.open("a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
 
 
 if __name__ == "__main__":

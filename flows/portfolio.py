@@ -4,8 +4,9 @@ walk-forward folds per asset -> train the allocators (agent kind x seed x fold) 
 baselines per fold -> gate on pooled validation against cash, 1/N and the
 universe's champion, publish the version, promote it if earned -> summary.
 
-Only chains tasks. A ticker that fails its contract, or a universe that cannot be aligned, stops
-the run with ``UniverseError`` naming it, before anything is trained.
+Only chains tasks. A ticker that fails its contract, a universe that cannot be aligned, or a
+universe name whose champion holds other tickers stops the run with ``UniverseError`` naming
+it, before anything is trained.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tasks.portfolio import (
     portfolio_baselines_task,
     portfolio_features_task,
     portfolio_gate_task,
+    portfolio_name_task,
     portfolio_train_task,
     universe_task,
 )
@@ -69,6 +71,7 @@ def portfolio_pipeline(
     )  # fmt: skip
     run_id = run.resume or flow_run.get_id() or "local"
     preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
+    portfolio_name_task(portfolio, cfg.store_ref())
     universe = universe_task(_validated_frames(cfg, run_id), portfolio)
     prepared = portfolio_features_task(universe, features, split, env.window)
     baselines = portfolio_baselines_task.submit(prepared, env, portfolio)

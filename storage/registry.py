@@ -54,7 +54,10 @@ HISTORY = "history"
 OUTCOMES = ("promoted", "rejected", "lost_race", "demoted")
 
 _TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-_=^]{0,31}$")
-_PORTFOLIO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_=^]{0,127}$")
+#: The longest universe name (``models/portfolio/<name>/``); the config's ``portfolio.name``
+#: and the default name (the tickers joined by ``-``) are checked against the same rule.
+PORTFOLIO_NAME_MAX = 128
+_PORTFOLIO = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9.\-_=^]{{0,{PORTFOLIO_NAME_MAX - 1}}}$")
 #: The folder of portfolio champions inside ``models/``: reserved, never a ticker.
 PORTFOLIO_FOLDER = "portfolio"
 _AGENT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -73,11 +76,12 @@ def check_ticker(ticker: str) -> str:
 
 def check_portfolio_name(name: str) -> str:
     """Return ``name`` or raise ``InvalidKey``: a universe name (letters, digits, ``.-_=^``, up
-    to 128, no ``/`` or ``..``), e.g. ``mega7`` or ``AAPL-MSFT-NVDA``."""
+    to ``PORTFOLIO_NAME_MAX``, no ``/`` or ``..``), e.g. ``mega7`` or ``AAPL-MSFT-NVDA``."""
     if not isinstance(name, str) or not _PORTFOLIO.match(name) or ".." in name:
         raise InvalidKey(
-            f"portfolio {name!r}: not a universe name (letters, digits and .-_=^, 1 to 128 "
-            "characters, e.g. mega7; name a long universe with --portfolio.name)"
+            f"portfolio {name!r}: not a universe name (letters, digits and .-_=^, 1 to "
+            f"{PORTFOLIO_NAME_MAX} characters, e.g. mega7; name a long universe with "
+            "--portfolio.name)"
         )
     return name
 

@@ -21,6 +21,14 @@ from tradeforge.config import (
 from tradeforge.report import artifact_key
 
 
+@task(name="portfolio-name", task_run_name="portfolio-name-{portfolio.universe_name}")
+def portfolio_name_task(portfolio: PortfolioConfig, store) -> None:
+    """Refuse, before any data is read, a universe name whose champion holds other tickers."""
+    from tradeforge.portfolio.champion import check_universe_name
+
+    check_universe_name(store.open(), portfolio.universe_name, portfolio.tickers)
+
+
 @task(name="universe", task_run_name="universe-{portfolio.universe_name}", cache_policy=PURE_CACHE)
 def universe_task(frames: dict[str, pd.DataFrame], portfolio: PortfolioConfig):
     """Align the validated frames on one calendar; a table artifact names the bars dropped."""

@@ -24,7 +24,12 @@ from tradeforge.config import (
     PortfolioConfig,
     SplitConfig,
 )
-from tradeforge.portfolio.champion import gate_and_promote, portfolio_registry
+from tradeforge.portfolio import UniverseError
+from tradeforge.portfolio.champion import (
+    check_universe_name,
+    gate_and_promote,
+    portfolio_registry,
+)
 from tradeforge.portfolio.evaluate import score_baselines, train_and_score
 from tradeforge.portfolio.market import prepare_portfolio
 
@@ -132,6 +137,43 @@ def test_champion_of_another_universe_under_the_same_name_is_refused(trained, st
     renamed = dataclasses.replace(prepared, tickers=tuple(other))
     with pytest.raises(ValueError, match="another name"):
         gate_and_promote("mom3", picked, baselines, renamed, other, cfg, store, "r", PPY)
+    assert len(portfolio_registry(store).versions("mom3")) == 1
+    # The same refusal before anything is read or trained (the flow's portfolio-name task).
+    check_universe_name(store, "mom3", TICKERS)  # its own universe: fine
+    check_universe_name(store, "other", ("B0", "B1", "B2"))  # no champion yet: fine
+    for tickers in (("B0", "B1", "B2"), ("A1", "A0", "A2")):  # other tickers / column order
+        with pytest.raises(UniverseError) as refused:
+            check_universe_name(store, "mom3", tickers)
+        message = str(refused.value)
+        assert "'mom3'" in message and "A0, A1, A2" in message and ", ".join(tickers) in message
+
+
+def test_a_reused_universe_name_exits_2_before_any_bar_is_read(trained, tmp_path: Path) -> None:
+    """``train --portfolio B0,B1,B2 --portfolio.name mom3`` where mom3's champion holds A0..A2:
+    exit 2 naming the name and both universes. B1's file breaks the data contract, so a check
+    made after ingest (or at the gate, after training) would report that instead."""
+    from tests.portfolio.test_universe import _csv, _train
+
+    frames, prepared, cfg, candidates, baselines = trained
+    store = open_store(str(tmp_path / "store"))
+    picked = _over_equal_weight(candidates, baselines, 0.004)
+    first, _ = gate_and_promote("mom3", picked, baselines, prepared, frames, cfg, store, "r", PPY)
+    assert first["promoted"], first["reason"]
+    source = tmp_path / "bars"
+    source.mkdir()
+    for i, frame in enumerate(frames.values()):
+        bad = frame.assign(ticker=f"B{i}")
+        if i == 1:
+            bad.loc[100, "high"] = bad.loc[100, "low"] / 2  # high below low
+        _csv(bad, source / f"B{i}.csv")
+    done = _train(
+        ["--portfolio", "B0,B1,B2", "--portfolio.name", "mom3", "--source", str(source)],
+        tmp_path,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "portfolio name 'mom3'" in done.stderr, done.stderr[-2000:]
+    assert "A0, A1, A2" in done.stderr and "B0, B1, B2" in done.stderr
+    assert "DataValidationError" not in done.stderr
     assert len(portfolio_registry(store).versions("mom3")) == 1
 
 

@@ -85,6 +85,8 @@ def test_crypto_beside_stocks_is_refused_unless_aligned_on_sessions() -> None:
         ("AAPL", "a universe of one ticker"),
         ("AAPL,MSFT,AAPL", "names AAPL twice"),
         ("AAPL,msft,MSFT", "names MSFT twice"),
+        # 30 tickers joined by '-' make a default name longer than the registry allows
+        (",".join(f"T{i:03d}" for i in range(30)), "1 to 128 characters"),
     ],
 )
 def test_bad_universe_options_exit_2_before_anything_runs(
@@ -94,6 +96,27 @@ def test_bad_universe_options_exit_2_before_anything_runs(
     assert done.returncode == 2, done.stderr
     assert "--portfolio" in done.stderr and expected in done.stderr
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["mega7", "BRK.B-^GSPC", "x" * 128, "x" * 129, "a/b", "a..b", "-lead", "ok_=^.-"]
+)
+def test_the_config_accepts_exactly_the_universe_names_the_registry_accepts(name: str) -> None:
+    from storage.errors import InvalidKey
+    from storage.registry import check_portfolio_name
+    from tradeforge.config import PortfolioConfig
+
+    try:
+        check_portfolio_name(name)
+        registry_ok = True
+    except InvalidKey:
+        registry_ok = False
+    try:
+        PortfolioConfig(tickers=("A", "B"), name=name)
+        config_ok = True
+    except ValueError:
+        config_ok = False
+    assert config_ok == registry_ok, name
 
 
 def test_tickers_beside_portfolio_is_refused(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from storage.registry import PORTFOLIO_NAME_MAX, check_portfolio_name
 from tradeforge.config._base import OptionalText, Section
 from tradeforge.config.data import check_symbols
 
@@ -30,8 +31,8 @@ class PortfolioConfig(Section):
     )
     name: OptionalText = Field(
         None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
-        description="Name the universe's champion is registered under; empty = the tickers joined by '-'.",
+        max_length=PORTFOLIO_NAME_MAX,
+        description="Name the universe's champion is registered under (letters, digits and .-_=^); empty = the tickers joined by '-'.",
     )
     align: Align = Field(
         "refuse",
@@ -68,6 +69,14 @@ class PortfolioConfig(Section):
                 "2 or more (train one ticker with --tickers)"
             )
         return tickers
+
+    @model_validator(mode="after")
+    def _registry_name(self) -> PortfolioConfig:
+        # The registry's rule (storage.registry.check_portfolio_name), checked here so a name it
+        # would refuse, given or made from the tickers, fails before anything is trained.
+        if self.tickers or self.name:
+            check_portfolio_name(self.universe_name)
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -48,6 +48,32 @@ def card_tickers(card: dict[str, Any]) -> tuple[str, ...]:
     return tuple(tickers)
 
 
+def other_universe(name: str, held: tuple[str, ...], tickers: tuple[str, ...]) -> str | None:
+    """Why ``name`` cannot register ``tickers``: its champion allocates across ``held``, another
+    universe (or the same tickers in another column order); None when they are the same."""
+    if tuple(held) == tuple(tickers):
+        return None
+    return (
+        f"portfolio name {name!r}: its champion allocates across {', '.join(held)}; this run's "
+        f"universe is {', '.join(tickers)}; give this universe another name (--portfolio.name)"
+    )
+
+
+def check_universe_name(store: Any, name: str, tickers: tuple[str, ...]) -> None:
+    """``UniverseError`` before anything is trained when ``name`` is the registry name of a
+    champion of another universe (a run would train, then be refused at the gate)."""
+    from tradeforge.portfolio.universe import UniverseError
+
+    registry = portfolio_registry(store)
+    champion = registry.champion(registry.space.check(name))
+    if champion is None:
+        return
+    held = card_tickers(registry.card(name, champion.agent, champion.version_id))
+    problem = other_universe(name, held, tickers)
+    if problem:
+        raise UniverseError(problem)
+
+
 def allocator_market(frames: dict[str, pd.DataFrame], card: dict[str, Any]) -> PortfolioMarket:
     """Every asset's whole history featured and scaled with the card's own features and
     per-asset scalers (never refitted), stacked; its last steppable bar is the latest."""
@@ -70,14 +96,13 @@ def champion_curves(
     challenger's), with its own features, scalers, window and allocation."""
     from tradeforge.portfolio.allocator import evaluate_allocator
     from tradeforge.portfolio.evaluate import Curve
+    from tradeforge.portfolio.universe import UniverseError
 
     card = policy.card
-    if card_tickers(card) != prepared.tickers:
-        raise ValueError(
-            f"portfolio {card['portfolio']}: its champion allocates across "
-            f"{', '.join(card_tickers(card))}, this run across {', '.join(prepared.tickers)}; "
-            "give this universe another name (--portfolio.name)"
-        )
+    # Checked before training (check_universe_name); again here, for a champion promoted since.
+    problem = other_universe(card["portfolio"], card_tickers(card), prepared.tickers)
+    if problem:
+        raise UniverseError(problem)
     market = allocator_market(frames, card)
     kw = {"allocation": card["allocation"], "vol_lookback": card["vol_lookback"]}
     window_env = env.replace(window=policy.window)
@@ -132,6 +157,7 @@ def gate_and_promote(
     decision = decide_portfolio(
         candidates, baselines, cfg.promotion, periods_per_year, champion=champ_curves
     )
+    gate_inputs = decision.pop("gate_inputs")
     best = decision["challenger"]
     last_fold = next(
         c for c in candidates
@@ -168,6 +194,7 @@ def gate_and_promote(
         "vol_lookback": cfg.portfolio.vol_lookback,
         "metrics": {"validation": best["validation"], "test": best["test"]},
         "gate": decision["gate"],
+        "gate_inputs": gate_inputs,
     }
     version = registry.publish(name, best["agent"], files, card)
     promoted = registry.promote(

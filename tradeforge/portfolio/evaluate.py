@@ -156,8 +156,6 @@ def decide_portfolio(
     """Select the candidate with the best pooled validation Sharpe, gate it against cash, 1/N
     and ``champion`` (its validation curve per fold, on the same bars) with the project's
     deflated-PSR gate, and report every baseline on validation and test."""
-    from tradeforge.promotion.gate import decide
-
     by_candidate: dict[tuple[str, int], list[CandidateFold]] = {}
     for c in sorted(candidates, key=lambda c: c.fold):
         by_candidate.setdefault((c.agent, c.seed), []).append(c)
@@ -186,15 +184,17 @@ def decide_portfolio(
                 f"challenger on {len(pooled[best])}: not the same bars"
             )
         champion_row = curve_metrics(champion, periods_per_year)
-    gate = decide(
-        pooled[best],
-        benchmarks,
-        [rows[k]["sharpe"] for k in pooled],
-        rows[best]["max_drawdown"],
-        promotion,
-        periods_per_year,
-        trial_returns=[pooled[k] for k in pooled] if len(pooled) > 1 else None,
-    )
+    # What the gate receives, as plain lists: the model card keeps it (not the run summary), so
+    # a later gate can re-judge the same trained candidates (benchmarks/portfolio_suite.py).
+    gate_inputs = {
+        "challenger_returns": pooled[best].tolist(),
+        "benchmarks": {n: np.asarray(r).tolist() for n, r in benchmarks.items()},
+        "trial_sharpes": [rows[k]["sharpe"] for k in pooled],
+        "trial_returns": [pooled[k].tolist() for k in pooled],
+        "max_drawdown": rows[best]["max_drawdown"],
+        "periods_per_year": periods_per_year,
+    }
+    gate = judge(gate_inputs, promotion)
     test_curve = by_candidate[best][-1].test
     challenger = {
         "agent": best[0],
@@ -229,4 +229,23 @@ def decide_portfolio(
             else None,
         },
         "gate": gate.model_dump(mode="json"),
+        "gate_inputs": gate_inputs,
     }
+
+
+def judge(inputs: dict[str, Any], promotion: PromotionConfig) -> Any:
+    """The project's gate (``tradeforge.promotion.gate.decide``) on recorded ``gate_inputs``
+    (``decide_portfolio``'s, kept in the model card): the run's decision, or a later gate's on
+    the same trained candidates."""
+    from tradeforge.promotion.gate import decide
+
+    trials = inputs["trial_returns"]
+    return decide(
+        inputs["challenger_returns"],
+        inputs["benchmarks"],
+        inputs["trial_sharpes"],
+        inputs["max_drawdown"],
+        promotion,
+        inputs["periods_per_year"],
+        trial_returns=trials if len(trials) > 1 else None,
+    )
