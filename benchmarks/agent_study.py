@@ -108,6 +108,9 @@ MULTI_HORIZON = (
     "macd_hist",
 )  # fmt: skip
 
+#: Issue 28: one calendar flag per weekday session (Monday .. Friday).
+WEEKDAYS = ("dow_1", "dow_2", "dow_3", "dow_4", "dow_5")
+
 #: Variations of the current defaults: env overrides (``features`` goes to the feature
 #: section), DQN overrides.
 DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -186,6 +189,13 @@ DEFAULT_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "r9_ls": ({}, {"eval_every": 0, "ls_fit": True}),
     "r9_ls_n025": ({}, {"eval_every": 0, "ls_fit": True, "obs_noise": 0.25}),
     "r9_ls_n1": ({}, {"eval_every": 0, "ls_fit": True, "obs_noise": 1.0}),
+    # Issue 28's capture study (on round 9's defaults): information the default features lack,
+    # judged on the study markets with the two capture families (synthetic.CAPTURE_STUDY). The
+    # parameters were fixed before any run: one flag a weekday, a 3-sigma move on 20 bars with
+    # a 5-bar half-life.
+    "c28_calendar": ({"features": (*MULTI_HORIZON, *WEEKDAYS)}, {}),
+    "c28_shock": ({"features": (*MULTI_HORIZON, "shock_20_3_5")}, {}),
+    "c28_both": ({"features": (*MULTI_HORIZON, *WEEKDAYS, "shock_20_3_5")}, {}),
 }
 
 
@@ -204,10 +214,10 @@ def config(name: str) -> tuple[EnvConfig, DQNConfig, bool, FeatureConfig]:
         if "features" in env_over:
             features = features.replace(features=env_over.pop("features"))
         if not name.startswith(
-            ("r6_", "r7_", "r8_", "r9_")
+            ("r6_", "r7_", "r8_", "r9_", "c28_")
         ):  # rounds 3-5 ran on one hidden layer of 32 units
             dqn_over = {"hidden": ROUNDS_3_TO_5_HIDDEN, **dqn_over}
-        if not name.startswith("r9_"):  # rounds 1-8 ended on the last SGD weights
+        if not name.startswith(("r9_", "c28_")):  # rounds 1-8 ended on the last SGD weights
             dqn_over = {"ls_fit": False, **dqn_over}
         return EnvConfig().replace(**env_over), DQNConfig().replace(**dqn_over), True, features
     env_over, dqn_over, select = CONFIGS[name]

@@ -16,6 +16,22 @@ Markets (``MARKETS``):
   around a drifting line). Rule: long while the close is below its 10-bar SMA.
 - ``random_walk``: i.i.d. returns with a small drift; no rule can earn anything out of sample.
 
+Issue 28's capture study adds two families (``CAPTURE_STUDY``; not in the learning suite's
+``STRUCTURED``), for information the default features do not carry, each different from the
+held-out families of ``benchmarks/heldout_markets.py`` (which no choice may use):
+
+- ``weekday``: a day-of-week effect: +0.3% a day on Tuesday and Wednesday sessions, -0.1%
+  elsewhere. Rule: long over the next bar when it is a Tuesday or a Wednesday (the exchange
+  calendar is known ahead).
+- ``crash_drift``: a diffusion (daily vol 0.8%, drift +0.16%) with downside crashes (2% of
+  bars, -3% +- 0.5%) after which selling goes on (a drift of -1.5% decaying by 0.8 a bar); no
+  upside jumps. Rule: flat for 10 bars after a fall of more than 2.5 times the 20-bar realised
+  vol, long otherwise.
+
+Their strengths were set so the rules earn after costs on most paths (rule test return, seeds
+0-5: weekday +32%, +34%, +26%, +40%, +0%, +28%; crash_drift +12%, +6%, +40%, +37%, -13%,
++22%), checked on the rules only, never on an agent.
+
 The rules use bars <= t for the decision on bar t, as the agents do; ``rule_actions`` maps a
 rule's positions onto a ``MarketData`` window so they are scored by the same ``run_episode`` /
 ``evaluate`` as agents and baselines (fills, commission, slippage identical).
@@ -131,6 +147,48 @@ def random_walk(
     return _frame(rng.normal(drift, vol, n), rng, f"RW{seed}")
 
 
+def weekday(
+    seed: int,
+    n: int = N_BARS,
+    *,
+    vol: float = 0.01,
+    bonus: float = 0.003,
+    drift: float = -0.001,
+    days: tuple[int, ...] = (2, 3),
+) -> pd.DataFrame:
+    """Daily drift ``bonus`` on sessions of the ISO weekdays ``days`` (1 = Monday), ``drift``
+    elsewhere."""
+    rng = np.random.default_rng([seed, 5])
+    mask = np.isin(stock_sessions(START, n).dayofweek + 1, days)
+    r = np.where(mask, bonus, drift) + rng.normal(0.0, vol, n)
+    return _frame(r, rng, f"WEEKDAY{seed}")
+
+
+def crash_drift(
+    seed: int,
+    n: int = N_BARS,
+    *,
+    vol: float = 0.008,
+    drift: float = 0.0016,
+    crash_prob: float = 0.02,
+    crash: float = 0.03,
+    crash_sd: float = 0.005,
+    follow: float = 0.015,
+    decay: float = 0.8,
+) -> pd.DataFrame:
+    """Diffusion with drift and downside crashes; after a crash a drift ``-follow * decay^k``."""
+    rng = np.random.default_rng([seed, 6])
+    crashes = rng.random(n) < crash_prob
+    sizes = -np.abs(rng.normal(crash, crash_sd, n)) * crashes
+    diffusion = rng.normal(0.0, vol, n)
+    r = np.empty(n)
+    carry = 0.0  # the selling left by past crashes
+    for t in range(n):
+        r[t] = drift + carry + diffusion[t] + sizes[t]
+        carry = carry * decay - (follow * decay if crashes[t] else 0.0)
+    return _frame(r, rng, f"CRASH{seed}")
+
+
 # -- reference rules (positions per bar of the frame: 1 long, 0 flat; decided at the close) --------
 
 
@@ -155,6 +213,27 @@ def below_sma_rule(frame: pd.DataFrame, n: int = 10) -> np.ndarray:
     return (close < _sma(close, n)).to_numpy(np.int8)
 
 
+def weekday_rule(frame: pd.DataFrame, days: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Long at bar t when bar t + 1 falls on one of the ISO weekdays ``days``."""
+    ts = frame["timestamp"].dt.tz_convert("UTC")
+    mask = np.isin(ts.dt.dayofweek.to_numpy() + 1, days)
+    return np.r_[mask[1:], False].astype(np.int8)
+
+
+def after_crash_rule(
+    frame: pd.DataFrame, window: int = 20, sigmas: float = 2.5, hold: int = 10
+) -> np.ndarray:
+    """Flat for ``hold`` bars after a 1-bar fall beyond ``sigmas`` times the ``window``-bar
+    realised vol before it (the crash bar included), long otherwise."""
+    r = np.log(frame["close"]).diff()
+    before = r.rolling(window, min_periods=window).std(ddof=0).shift(1)
+    crash = (r < -sigmas * before).to_numpy()
+    out = np.ones(len(r), np.int8)
+    for t in np.flatnonzero(crash):
+        out[t : t + hold] = 0
+    return out
+
+
 @dataclass(frozen=True)
 class SyntheticMarket:
     """A generator and the reference rule that exploits its structure (None for random walks)."""
@@ -172,8 +251,14 @@ MARKETS: dict[str, SyntheticMarket] = {
         "mean_reversion", mean_reversion, below_sma_rule, "close < SMA10"
     ),
     "random_walk": SyntheticMarket("random_walk", random_walk, None, "none"),
+    "weekday": SyntheticMarket("weekday", weekday, weekday_rule, "next bar is Tue/Wed"),
+    "crash_drift": SyntheticMarket(
+        "crash_drift", crash_drift, after_crash_rule, "flat 10 bars after a 2.5-sigma fall"
+    ),
 }
 STRUCTURED = ("regimes", "momentum", "mean_reversion")
+#: Issue 28's capture-study families (information the default features lack).
+CAPTURE_STUDY = ("weekday", "crash_drift")
 
 
 def make(name: str, seed: int, **params: float) -> pd.DataFrame:

@@ -34,6 +34,8 @@ FAMILY_NAMES: dict[str, FeatureName] = {
     "volz": FeatureName(r"volz_(\d+)"),
     "sma_ratio": FeatureName(r"sma_ratio_(\d+)_(\d+)", (), True),
     "atr": FeatureName(r"atr_(\d+)"),
+    "dow": FeatureName(r"dow_([1-7])"),
+    "shock": FeatureName(r"shock_(\d+)_(\d+)_(\d+)"),
 }
 
 

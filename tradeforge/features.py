@@ -13,7 +13,14 @@ The catalogue (a name's numbers are its parameters, e.g. ``logret_5`` = 5-bar lo
 ``volz_N``        z-score of log(1 + volume) against its last N bars; 0 when they are constant
 ``sma_ratio_F_S`` SMA_F / SMA_S - 1 (F < S)
 ``atr_N``         Wilder's average true range over N bars / close
+``dow_D``         1 on bars whose (UTC) date is weekday D (1 Monday .. 7 Sunday), else 0
+``shock_N_K_H``   signed large moves, decaying with half-life H bars: each 1-bar log return
+                  beyond K times the std of the N returns before it adds its sign (+1/-1)
 ================  ======================================================================
+
+``dow_D`` and ``shock_N_K_H`` are not in the defaults (issue 28's capture study,
+``benchmarks/results/agents_study.md``): a calendar and the time since a large move are
+information the default features do not carry.
 
 Every feature at bar t uses bars <= t only (rolling windows and EWMs run forward; nothing is
 centred or back-filled); ``tests/features`` checks this for every entry of the catalogue. Rows
@@ -143,6 +150,27 @@ def _atr(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
     return _wilder(true_range, p[0]) / frame["close"]
 
 
+def _dow(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    ts = pd.to_datetime(frame["timestamp"])
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC")
+    # The bar's own date only: known at its close, whatever comes after.
+    return (ts.dt.dayofweek + 1 == p[0]).astype("float64")
+
+
+def _shock(frame: pd.DataFrame, p: tuple[int, ...]) -> pd.Series:
+    from scipy import signal  # only this family needs it
+
+    n, k, half_life = p
+    r = _log_close(frame).diff()
+    before = r.rolling(n, min_periods=n).std(ddof=0).shift(1)  # the N returns before bar t
+    impulse = (np.sign(r) * (r.abs() > k * before)).where(before.notna())
+    decay = 0.5 ** (1.0 / half_life)
+    # s_t = impulse_t + decay * s_{t-1}, started at 0 where the vol is first defined.
+    values = signal.lfilter([1.0], [1.0, -decay], impulse.fillna(0.0).to_numpy())
+    return pd.Series(values, index=frame.index).where(before.notna())
+
+
 _COMPUTE: dict[str, tuple[Compute, str]] = {
     "logret": (_logret, "N-bar log return"),
     "vol": (_vol, "rolling std of 1-bar log returns"),
@@ -154,6 +182,8 @@ _COMPUTE: dict[str, tuple[Compute, str]] = {
     "volz": (_volz, "z-score of log volume"),
     "sma_ratio": (_sma_ratio, "SMA fast / SMA slow - 1"),
     "atr": (_atr, "Wilder ATR / close"),
+    "dow": (_dow, "1 on weekday D (1 = Monday)"),
+    "shock": (_shock, "decaying sum of the signs of large moves"),
 }
 
 CATALOGUE: dict[str, FeatureFamily] = {
@@ -174,6 +204,8 @@ EXAMPLE_FEATURES = (
     "volz_20",
     "sma_ratio_10_50",
     "atr_14",
+    "dow_3",
+    "shock_20_3_5",
 )
 
 

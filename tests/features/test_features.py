@@ -67,6 +67,32 @@ def test_feature_values_match_hand_computation() -> None:
     assert table["logret_5"].isna().sum() == 5 and table["vol_3"].isna().sum() == 3
 
 
+def test_weekday_flags_mark_the_bar_own_date() -> None:
+    """``dow_D`` is 1 exactly on bars dated ISO weekday D (2020-01-01 is a Wednesday)."""
+    frame = synthetic_frame(21)
+    table = compute_features(frame, [f"dow_{d}" for d in range(1, 8)])
+    assert table["dow_3"].iloc[[0, 7, 14]].eq(1.0).all()
+    assert table["dow_3"].sum() == 3 and table["dow_1"].iloc[5] == 1.0  # Monday 2020-01-06
+    assert (table.sum(axis=1) == 1.0).all()  # one weekday a bar
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        parse_feature("dow_8")
+
+
+def test_shock_adds_the_sign_of_a_large_move_and_halves_over_its_half_life() -> None:
+    frame = synthetic_frame(80, seed=3)
+    close = 100.0 * np.exp(np.cumsum(np.tile([0.01, -0.01], 40)))  # steady +-1% a bar
+    close[50:] *= 0.9  # one fall of about 10%: far beyond 3 sds of the 20 bars before it
+    close[75:] *= 1.05  # a rise of 3.9%: 3.9 sds of the 20 (+-1%) returns before it
+    frame["close"] = close
+    shock = compute_features(frame, ["shock_20_3_4"])["shock_20_3_4"]
+    assert shock.iloc[:21].isna().all() and shock.iloc[21] == 0.0  # 20 returns before bar 21
+    assert shock.iloc[49] == 0.0 and shock.iloc[50] == -1.0
+    assert shock.iloc[54] == pytest.approx(-0.5)  # half-life 4 bars
+    # Counted against the sd of the returns BEFORE it: with itself in the window (sd 1.3%) the
+    # 3.9% rise would fall short of 3 sds.
+    assert shock.iloc[75] == pytest.approx(1.0 - 0.5 ** (25 / 4))
+
+
 def test_rsi_is_plus_one_on_a_rising_series_and_minus_one_on_a_falling_one() -> None:
     up = synthetic_frame(60)
     up["close"] = np.linspace(10, 20, 60)
