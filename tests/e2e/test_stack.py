@@ -457,7 +457,7 @@ def test_portfolio_weekly_deployment_promotes_a_champion_in_s3(
     registry = portfolio_registry(open_store(store))
     champion = registry.champion("fm10")
     (decision,) = registry.history("fm10")
-    assert champion is not None, f"not promoted: {decision.get('reason')}"
+    assert champion is not None, f"not promoted: {decision}"
     assert decision["outcome"] == "promoted"
     assert champion.uri.startswith(f"s3://{s3.bucket}/portfolio-models/models/portfolio/fm10/dqn/")
     card = registry.verify("fm10", "dqn", champion.version_id)  # every file against its sha256
