@@ -69,6 +69,7 @@ def portfolio_pipeline(
         dqn=dqn, parallel=parallel, evaluation=evaluation, promotion=promotion,
         portfolio=portfolio,
     )  # fmt: skip
+    # A resumed run reuses the interrupted run's id: its trainings find their checkpoints.
     run_id = run.resume or flow_run.get_id() or "local"
     preflight_task(data.tickers, data.source, run.store, data.s3_endpoint_url)
     portfolio_name_task(portfolio, cfg.store_ref())
@@ -76,7 +77,9 @@ def portfolio_pipeline(
     prepared = portfolio_features_task(universe, features, split, env.window)
     baselines = portfolio_baselines_task.submit(prepared, env, portfolio)
     trained = [
-        portfolio_train_task.submit(agent, seed, fold, prepared, env, dqn, parallel, portfolio)
+        portfolio_train_task.submit(
+            agent, seed, fold, prepared, env, dqn, parallel, portfolio, run.work_dir, run_id
+        )
         for agent in run.agents
         for seed in run.seeds
         for fold in range(split.folds)

@@ -66,14 +66,18 @@ def portfolio_train_task(
     dqn: DQNConfig,
     parallel: ParallelConfig,
     portfolio: PortfolioConfig,
+    work_dir: str,
+    run_id: str,
 ):
-    """Train one allocator on a fold's training bars, score it on validation (and test)."""
+    """Train one allocator on a fold's training bars, score it on validation (and test);
+    checkpoints in ``work_dir`` (a Ctrl-C'd run resumes with ``--run.resume <run_id>``)."""
     from tradeforge.portfolio.evaluate import train_and_score
 
     last = fold == len(prepared.folds) - 1
     return train_and_score(
-        agent, seed, prepared.folds[fold], env, dqn, parallel, portfolio, test=last
-    )
+        agent, seed, prepared.folds[fold], env, dqn, parallel, portfolio, test=last,
+        work_dir=work_dir, run_id=run_id,
+    )  # fmt: skip
 
 
 @task(name="portfolio-baselines", cache_policy=PURE_CACHE)

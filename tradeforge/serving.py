@@ -10,7 +10,9 @@
 - ``create_app(book)`` is the FastAPI app: ``GET /health``, ``GET /models``, ``POST /predict``.
 - Portfolio champions (``models/portfolio/<name>/``) are kept by a second book over the
   registry's portfolio space (``book.portfolios``); ``POST /predict`` with ``portfolio`` and
-  ``current_weights`` returns the target weights for the latest bar (issue 27).
+  ``current_weights`` returns the target weights for the latest bar (issue 27). The universe's
+  latest bar (every asset's observation before the client's weights, and its slot weights) is
+  cached per version by the same rule; the client's weights only set each asset's held flag.
 
 Requests cannot name a data source or a store: the server reads only what its champions'
 cards record, so a client cannot make it open arbitrary files or URLs.
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from storage.registry import ModelRegistry
+    from tradeforge.portfolio.predict import UniverseBar
     from tradeforge.serving_security import Guard
 
 log = logging.getLogger("tradeforge.serve")
@@ -118,7 +121,7 @@ class Slot:
 
 @dataclass
 class _Cached:
-    bar: LatestBar
+    bar: LatestBar | UniverseBar
     fingerprint: Any
     expires: float
 
@@ -232,25 +235,44 @@ class ChampionBook:
 
     def latest_bar(self, ticker: str) -> tuple[LoadedPolicy, LatestBar]:
         """The latest bar from the champion's recorded source (cached; see the module doc)."""
-        cached = self.cached_bar(ticker)
+        return self._cached(ticker, self._read_bar)
+
+    def latest_universe(self, name: str) -> tuple[LoadedPolicy, UniverseBar]:
+        """A portfolio champion's latest common bar of its universe, every asset's bars read
+        from the card's source (cached as ``latest_bar``; see the module doc)."""
+        return self._cached(name, self._read_universe)
+
+    def _cached(self, key: str, read: Callable[[LoadedPolicy], Any]) -> tuple[LoadedPolicy, Any]:
+        cached = self.cached_bar(key)
         if cached is not None:
             return cached
-        policy = self.policy(ticker)
+        policy = self.policy(key)
         fingerprint = self._fingerprint(policy)
+        bar = read(policy)
+        with self._lock:
+            self._cache[(key, policy.version_id)] = _Cached(
+                bar, fingerprint, time.time() + self.data_ttl_s
+            )
+        return policy, bar
+
+    def _read_bar(self, policy: LoadedPolicy) -> LatestBar:
         frame, _ = read_latest_bars(
-            ticker,
+            policy.ticker,
             resolve_source(policy, None),
             interval=card_interval(policy.card),
             offline=False,
             endpoint_url=self.endpoint_url,
             snapshot_store=self.registry.store.uri,
         )
-        bar = latest_bar(policy, check_bars(frame, ticker, card_interval(policy.card)))
-        with self._lock:
-            self._cache[(ticker, policy.version_id)] = _Cached(
-                bar, fingerprint, time.time() + self.data_ttl_s
-            )
-        return policy, bar
+        return latest_bar(policy, check_bars(frame, policy.ticker, card_interval(policy.card)))
+
+    def _read_universe(self, policy: LoadedPolicy) -> UniverseBar:
+        from tradeforge.portfolio.predict import latest_frames, universe_bar
+
+        frames = latest_frames(
+            policy, None, endpoint_url=self.endpoint_url, snapshot_store=self.registry.store.uri
+        )
+        return universe_bar(policy, frames)
 
     @staticmethod
     def _fingerprint(policy: LoadedPolicy) -> Any:
@@ -452,18 +474,16 @@ def create_app(
         }
 
     def _portfolio(request: PredictRequest) -> dict[str, Any]:
-        from tradeforge.portfolio.predict import check_current, latest_frames, target_weights
+        from tradeforge.portfolio.predict import check_current, weights_for
 
         if book.portfolios is None:
             raise LookupError("this server serves no portfolios")
         policy = book.portfolios.policy(request.portfolio)
         held = check_current(policy, request.current_weights)  # before any bar is read
-        frames = latest_frames(
-            policy, None, endpoint_url=book.endpoint_url, snapshot_store=book.registry.store.uri
-        )
-        return target_weights(policy, frames, held) | {
-            "weights_assumed": request.current_weights is None
-        }
+        # A name keeps its universe (a champion of other tickers is refused before training),
+        # so the weights checked above fit the cached bar's version too.
+        policy, bar = book.portfolios.latest_universe(request.portfolio)
+        return weights_for(policy, bar, held) | {"weights_assumed": request.current_weights is None}
 
     @app.post(
         "/predict",
@@ -566,7 +586,10 @@ def open_book(
 
     registry = open_registry(store, endpoint_url)
     portfolios = ChampionBook(
-        portfolio_registry(registry.store), endpoint_url=endpoint_url, warm=False
+        portfolio_registry(registry.store),
+        endpoint_url=endpoint_url,
+        data_ttl_s=data_ttl_s,
+        warm=False,
     )
     book = ChampionBook(
         registry,

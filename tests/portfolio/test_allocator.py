@@ -105,3 +105,33 @@ def test_parallel_dqn_with_one_synchronous_actor_reproduces_dqn(kind: str) -> No
     par = train_allocator(kind, market, ENV, cfg, ParallelConfig(num_actors=1, synchronous=True), 1)
     for a, b in zip(dqn.agent.model.get_weights(), par.agent.model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_portfolio_training_of_a_run_resumes_from_its_checkpoint(tmp_path) -> None:
+    """What a Ctrl-C'd (or killed) portfolio run leaves, a checkpoint in the run's folder, is
+    where the same run's training of that candidate and fold starts again (``--run.resume``),
+    as single-ticker trainings do; once trained, the checkpoints are removed."""
+    from tradeforge.agents.checkpoint import load_checkpoint
+    from tradeforge.config import PortfolioConfig
+    from tradeforge.portfolio.evaluate import train_and_score
+    from tradeforge.records import CandidateId
+    from tradeforge.training import run_dirs
+
+    fold = _universe(random_walk, folds=1).last
+    portfolio = PortfolioConfig(tickers=("A0", "A1", "A2"), name="u3")
+    cid = CandidateId(agent="dqn", seed=0, reward=ENV.reward)
+    dirs = run_dirs(str(tmp_path), "run-1", "portfolio/u3", cid, fold.index)
+    cfg = DQNConfig(total_steps=200, num_envs=4, checkpoint_every=100, eval_every=0)
+    train_allocator("dqn", fold.train, ENV, cfg, ParallelConfig(), 0,
+                    checkpoint_dir=str(dirs.checkpoints))  # fmt: skip
+    _, meta = load_checkpoint(dirs.checkpoints)
+    saved_at = int(meta["env_steps"])
+    assert saved_at > 0
+    resumed = train_and_score(
+        "dqn", 0, fold, ENV, cfg.replace(total_steps=saved_at + 100), ParallelConfig(), portfolio,
+        test=False, work_dir=str(tmp_path), run_id="run-1",
+    )  # fmt: skip
+    assert resumed.stats["resumed_from"] == saved_at
+    assert resumed.stats["steps"] == saved_at + 100
+    assert not dirs.checkpoints.exists()
+    assert any(dirs.tensorboard.rglob("events.out.tfevents.*"))

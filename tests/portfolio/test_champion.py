@@ -183,9 +183,15 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("tensorflow", "keras", "prefect", "great_expectations")
 
 
-def _promoted_with_bars(trained, store, tmp_path: Path) -> Path:
-    """Promote the trained allocator as ``mom3``; returns the folder of its universe's bars."""
+def _promoted_with_bars(trained, store, tmp_path: Path, *, own_bars: bool = False) -> Path:
+    """Promote the trained allocator as ``mom3``; returns the folder of its universe's bars
+    (with ``own_bars``, a copy in ``tmp_path`` that its card names, for a test to take away)."""
+    import shutil
+
     frames, prepared, cfg, candidates, baselines = trained
+    if own_bars:
+        bars = shutil.copytree(cfg.data.source, tmp_path / "own-bars")
+        cfg = cfg.replace(data=cfg.data.replace(source=str(bars)))
     picked = _over_equal_weight(candidates, baselines, 0.004)
     decision, _ = gate_and_promote(
         "mom3", picked, baselines, prepared, frames, cfg, store, "r", PPY
@@ -282,7 +288,7 @@ def test_serve_answers_portfolio_predictions_and_names_bad_current_weights(
     from tradeforge.portfolio.predict import predict_portfolio
 
     store = open_store(str(tmp_path / "store"))
-    _promoted_with_bars(trained, store, tmp_path)
+    bars = _promoted_with_bars(trained, store, tmp_path, own_bars=True)
     expected = predict_portfolio("mom3", store.uri, current={"A1": 0.6, "cash": 0.4})
     with serving(store.uri) as url:
         status, health = call(url, "/health")  # a store with only a portfolio champion is up
@@ -296,6 +302,18 @@ def test_serve_answers_portfolio_predictions_and_names_bad_current_weights(
         for ticker in TICKERS:
             assert out["q_values"][ticker] == pytest.approx(expected["q_values"][ticker], abs=1e-6)
         assert out["version_id"] == expected["version_id"] and not out["weights_assumed"]
+        # The universe's latest bar is cached per version (data_ttl_s, 60 s by default): with
+        # the bars taken away, the next requests are answered from it, other weights included.
+        import shutil
+
+        shutil.rmtree(bars)
+        status, again = call(url, "/predict", body)
+        assert status == 200, again
+        assert again["weights"] == out["weights"] and again["timestamp"] == out["timestamp"]
+        status, cash = call(url, "/predict", {"portfolio": "mom3"})
+        assert status == 200 and cash["weights_assumed"], cash
+        assert cash["q_values"]["A0"] == again["q_values"]["A0"]  # A0 flat in both: same view
+        assert cash["q_values"]["A1"] != again["q_values"]["A1"]  # A1 held only in the first
         for weights, says in (({"ZZZ": 1.0}, "ZZZ not in the universe"), ({"A0": 0.5}, "sum to")):
             status, bad = call(url, "/predict", {"portfolio": "mom3", "current_weights": weights})
             assert status == 422, bad

@@ -87,3 +87,34 @@ def test_sharpe_difference_matches_the_iid_delta_method() -> None:
     # i.i.d. normal, independent: Var(SR_hat) = (1 + SR^2 / 2) / n for each
     se = np.sqrt((1 + sr_a**2 / 2 + 1 + sr_b**2 / 2) / len(a))
     assert out["standard_error"] == pytest.approx(se, rel=0.05)
+
+
+def test_the_recorded_gate_inputs_judge_to_the_recorded_decision() -> None:
+    """``gate_inputs`` (kept in the model card, read by benchmarks/portfolio_suite.py) is what
+    the gate received: judged again after a JSON round trip it gives the same decision, every
+    number included, and the benchmark's ``--rejudge`` reproduces the promotion."""
+    import json
+
+    from benchmarks.portfolio_suite import rejudge
+    from tradeforge.portfolio.evaluate import judge
+
+    rng = np.random.default_rng(2)
+    equal = [rng.normal(0.0, 0.01, 250) for _ in range(3)]
+    test = rng.normal(0.0, 0.01, 120)
+    candidates = _candidates("dqn", [r + 0.002 for r in equal], test) + _candidates(
+        "parallel_dqn", [r + rng.normal(0.001, 0.004, 250) for r in equal], test
+    )
+    decision = decide_portfolio(candidates, _baselines(equal, test), PromotionConfig(), PPY)
+    inputs = json.loads(json.dumps(decision["gate_inputs"]))
+    assert judge(inputs, PromotionConfig()).model_dump(mode="json") == decision["gate"]
+    row = {
+        "gate_inputs": inputs,
+        "promoted": decision["promoted"],
+        "challenger_test_return": 0.1,
+        "promoted_test_return": 0.1 if decision["promoted"] else 0.0,
+        "equal_weight_test_return": 0.05,
+        "rule_test_return": 0.1,
+    }
+    (again,) = rejudge([row])
+    assert again["reproduced"] and again["promoted"] == decision["promoted"]
+    assert again["target_met"] is decision["promoted"]

@@ -69,17 +69,37 @@ def train_and_score(
     portfolio: PortfolioConfig,
     *,
     test: bool,
+    work_dir: str | None = None,
+    run_id: str = "local",
     **options: Any,
 ) -> CandidateFold:
     """Train one allocator on ``fold``'s training bars and score it greedily on its validation
-    stretch (and on the test window when ``test``)."""
-    from tradeforge.portfolio.allocator import evaluate_allocator, train_allocator
+    stretch (and on the test window when ``test``).
 
+    With ``work_dir``, as a single-ticker training (``tradeforge.training.run_dirs``): checkpoints
+    and TensorBoard scalars under ``<work_dir>/<run_id>/.../portfolio/<name>/<agent>/...``; the
+    same run's training of this candidate and fold started again (``--run.resume``) resumes
+    from its last checkpoint (``stats["resumed_from"]``); the checkpoints are removed once it
+    is trained."""
+    import shutil
+
+    from tradeforge.portfolio.allocator import evaluate_allocator, train_allocator
+    from tradeforge.records import CandidateId
+    from tradeforge.training import run_dirs
+
+    dirs = None
+    if work_dir is not None:
+        cid = CandidateId(agent=agent, seed=seed, reward=env.reward)
+        dirs = run_dirs(work_dir, run_id, f"portfolio/{portfolio.universe_name}", cid, fold.index)
+        options |= {"checkpoint_dir": str(dirs.checkpoints), "log_dir": str(dirs.tensorboard)}
     result = train_allocator(agent, fold.train, env, dqn, parallel, seed, **options)
+    if dirs is not None:
+        shutil.rmtree(dirs.checkpoints, ignore_errors=True)  # trained: nothing left to resume
     kw = {"allocation": portfolio.allocation, "vol_lookback": portfolio.vol_lookback}
     val = Curve.of(evaluate_allocator(result.agent, fold.val, env, **kw))
     tested = Curve.of(evaluate_allocator(result.agent, fold.test, env, **kw)) if test else None
-    stats = {k: result.stats.get(k) for k in ("steps", "seconds", "action_augmentation")}
+    keep = ("steps", "seconds", "action_augmentation", "resumed_from")
+    stats = {k: result.stats.get(k) for k in keep}
     model = None
     if test:  # the last fold's model is the one a promotion publishes
         from tradeforge.portfolio.champion import keras_bytes

@@ -10,6 +10,7 @@ shared Q-network decide each asset's long/flat on the latest bar; a held asset g
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,27 +37,33 @@ def check_current(policy: LoadedPolicy, weights: dict[str, float] | None) -> np.
         raise WeightsError(f"current_weights: {exc}") from None
 
 
-def target_weights(
-    policy: LoadedPolicy, frames: dict[str, pd.DataFrame], current: np.ndarray
-) -> dict[str, Any]:
-    """Each asset's long/flat on the latest common bar of ``frames`` (canonical, aligned), given
-    ``current`` holdings (an asset with weight > 0 is held); the target weights and cash."""
+@dataclass(frozen=True)
+class UniverseBar:
+    """What a champion sees of its universe's latest common bar before the client's weights:
+    each asset's observation (held flag, the last value, 0 here), its slot weight (1/N or
+    inverse volatility) and the bar's time. ``serve`` caches it per version."""
+
+    observations: np.ndarray
+    slots: np.ndarray
+    timestamp: str
+
+
+def universe_bar(policy: LoadedPolicy, frames: dict[str, pd.DataFrame]) -> UniverseBar:
+    """The latest common bar of ``frames`` (canonical, aligned) as ``policy`` observes it."""
     from tradeforge.envs.observation import observations_at
     from tradeforge.portfolio.allocator import context_features
     from tradeforge.portfolio.champion import allocator_market, card_tickers
     from tradeforge.portfolio.env import slot_weights
 
     card = policy.card
-    tickers = card_tickers(card)
     market = allocator_market(frames, card)
     features, _ = context_features(market)
     t = market.end - 1
-    held = (current > 0).astype(np.float32)
     window = card_window(card)
     obs = np.concatenate(
         [
-            observations_at(features[:, i, :], window, np.array([t]), held[i : i + 1])
-            for i in range(len(tickers))
+            observations_at(features[:, i, :], window, np.array([t]), np.zeros(1))
+            for i in range(len(card_tickers(card)))
         ]
     )
     if obs.shape[1] != policy.obs_dim:
@@ -64,13 +71,24 @@ def target_weights(
             f"portfolio {policy.ticker}: observations have {obs.shape[1]} values, version "
             f"{policy.version_id} expects {policy.obs_dim} (card and network disagree)"
         )
+    slots = slot_weights(market, card["allocation"], card["vol_lookback"])[t]
+    return UniverseBar(obs, slots, pd.Timestamp(market.timestamps[t]).isoformat())
+
+
+def weights_for(policy: LoadedPolicy, bar: UniverseBar, current: np.ndarray) -> dict[str, Any]:
+    """Each asset's long/flat on ``bar`` given ``current`` holdings (an asset with weight > 0
+    is held, as in training); the target weights and cash."""
+    from tradeforge.portfolio.champion import card_tickers
+
+    tickers = card_tickers(policy.card)
+    obs = bar.observations.copy()
+    obs[:, -1] = (current > 0).astype(np.float32)
     q = policy.q_values(obs)
     long = np.argmax(q, axis=1) == 1  # ties go to flat, as the single-asset policy
-    slots = slot_weights(market, card["allocation"], card["vol_lookback"])[t]
-    target = np.where(long, slots, 0.0)
+    target = np.where(long, bar.slots, 0.0)
     return {
         "portfolio": policy.ticker,
-        "timestamp": pd.Timestamp(market.timestamps[t]).isoformat(),
+        "timestamp": bar.timestamp,
         "weights": {k: round(float(w), 10) for k, w in zip(tickers, target, strict=True)},
         "cash": round(float(1.0 - target.sum()), 10),
         "current_weights": {k: float(w) for k, w in zip(tickers, current, strict=True)},
@@ -81,6 +99,14 @@ def target_weights(
         "version_uri": policy.uri,
         "loaded_from": policy.loaded_from,
     }
+
+
+def target_weights(
+    policy: LoadedPolicy, frames: dict[str, pd.DataFrame], current: np.ndarray
+) -> dict[str, Any]:
+    """Each asset's long/flat on the latest common bar of ``frames`` (canonical, aligned), given
+    ``current`` holdings (an asset with weight > 0 is held); the target weights and cash."""
+    return weights_for(policy, universe_bar(policy, frames), current)
 
 
 def predict_portfolio(
