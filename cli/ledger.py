@@ -17,13 +17,24 @@ from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, StoreOpt, fail
 
 
 def ledger(
-    ticker: Annotated[str, typer.Option(help="Ticker whose ledger to show, e.g. SPY.")],
+    ticker: Annotated[
+        str | None, typer.Option(help="Ticker whose ledger to show, e.g. SPY.")
+    ] = None,
     store: StoreOpt = DEFAULT_STORE,
     last: Annotated[int, typer.Option(min=1, help="Recent decisions to list.")] = 10,
     s3_endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
+    portfolio: Annotated[
+        str | None, typer.Option(help="Universe whose portfolio ledger to show, e.g. mega7.")
+    ] = None,
 ) -> None:
     """Show recent paper decisions, live versus expected return, drawdown and alarms."""
+    if (ticker is None) == (portfolio is None):
+        raise typer.BadParameter("give one of --ticker or --portfolio", param_hint="--ticker")
+    if portfolio is not None:  # issue 27: a universe's record (cli/paper_portfolio.py)
+        from cli.paper_portfolio import show_ledger
+
+        return show_ledger(portfolio, store, last, s3_endpoint_url, as_json)
     from storage.errors import StoreError
     from storage.registry import check_ticker
     from tradeforge.inference import open_registry

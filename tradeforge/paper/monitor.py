@@ -425,7 +425,12 @@ def validation_returns(card: dict[str, Any]) -> np.ndarray | None:
 
 
 def monitor_champion(
-    registry: Any, ticker: str, config: MonitorConfig | None = None, *, demote: bool = True
+    registry: Any,
+    ticker: str,
+    config: MonitorConfig | None = None,
+    *,
+    demote: bool = True,
+    ledger: Any = None,
 ) -> dict[str, Any]:
     """Judge the ticker's champion on its live ledger record; demote it when the verdict says so.
 
@@ -433,6 +438,8 @@ def monitor_champion(
     ``unmonitored`` | ``no_champion``), the verdict's figures and reasons, and for a demotion
     what the registry did (``demotion``: the pointer moved back to the previous champion or to
     none, or did not move because another writer moved it first). ``demote=False`` only reads.
+    ``ledger``: the record to judge when it is not the ticker's own (a portfolio's
+    ``PortfolioLedger``, with ``registry`` its portfolio key space).
     """
     from tradeforge.paper.ledger import Ledger
 
@@ -447,7 +454,8 @@ def monitor_champion(
     if validation is None:
         reason = "its model card records no validation returns (published before issue 25)"
         return base | {"status": "unmonitored", "reasons": [reason]}
-    live = live_returns(Ledger(registry.store, ticker).frame(), champ.version_id)
+    ledger = ledger if ledger is not None else Ledger(registry.store, ticker)
+    live = live_returns(ledger.frame(), champ.version_id)
     verdict = judge(validation, live, config)
     out = base | verdict.json_dict() | {"expected_return": float(validation.mean()) * len(live)}
     if demote and verdict.status == "demote":

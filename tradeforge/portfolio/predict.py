@@ -36,12 +36,34 @@ def check_current(policy: LoadedPolicy, weights: dict[str, float] | None) -> np.
         raise WeightsError(f"current_weights: {exc}") from None
 
 
+def asset_observations(
+    policy: LoadedPolicy, features: np.ndarray, t: int, held: np.ndarray
+) -> np.ndarray:
+    """``(N, obs_dim)`` float32: each asset's window of ``features`` (``(T, N, F)``, the
+    allocator's context features) ending on bar ``t``, and whether it is held (``held``, 0/1),
+    as the shared Q-network reads them (``tradeforge.portfolio.allocator``)."""
+    from tradeforge.envs.observation import observations_at
+
+    window = card_window(policy.card)
+    obs = np.concatenate(
+        [
+            observations_at(features[:, i, :], window, np.array([t]), held[i : i + 1])
+            for i in range(features.shape[1])
+        ]
+    )
+    if obs.shape[1] != policy.obs_dim:
+        raise ValueError(
+            f"portfolio {policy.ticker}: observations have {obs.shape[1]} values, version "
+            f"{policy.version_id} expects {policy.obs_dim} (card and network disagree)"
+        )
+    return obs
+
+
 def target_weights(
     policy: LoadedPolicy, frames: dict[str, pd.DataFrame], current: np.ndarray
 ) -> dict[str, Any]:
     """Each asset's long/flat on the latest common bar of ``frames`` (canonical, aligned), given
     ``current`` holdings (an asset with weight > 0 is held); the target weights and cash."""
-    from tradeforge.envs.observation import observations_at
     from tradeforge.portfolio.allocator import context_features
     from tradeforge.portfolio.champion import allocator_market, card_tickers
     from tradeforge.portfolio.env import slot_weights
@@ -52,18 +74,7 @@ def target_weights(
     features, _ = context_features(market)
     t = market.end - 1
     held = (current > 0).astype(np.float32)
-    window = card_window(card)
-    obs = np.concatenate(
-        [
-            observations_at(features[:, i, :], window, np.array([t]), held[i : i + 1])
-            for i in range(len(tickers))
-        ]
-    )
-    if obs.shape[1] != policy.obs_dim:
-        raise ValueError(
-            f"portfolio {policy.ticker}: observations have {obs.shape[1]} values, version "
-            f"{policy.version_id} expects {policy.obs_dim} (card and network disagree)"
-        )
+    obs = asset_observations(policy, features, t, held)
     q = policy.q_values(obs)
     long = np.argmax(q, axis=1) == 1  # ties go to flat, as the single-asset policy
     slots = slot_weights(market, card["allocation"], card["vol_lookback"])[t]
