@@ -70,7 +70,8 @@ def _weights(weights: dict[str, float] | None, cash: float | None) -> str:
     if weights is None:
         return "-"
     shown = {**weights, "cash": cash}
-    return " ".join(f"{k} {v:.1%}" for k, v in shown.items() if v)  or "cash 100.0%"  # fmt: skip
+    # Weights under 0.05% (a cash of 1e-17 after float rounding) print as nothing.
+    return " ".join(f"{k} {v:.1%}" for k, v in shown.items() if abs(v) >= 5e-4) or "-"
 
 
 def show_ledger(name: str, store: str, last: int, endpoint_url: str | None, as_json: bool) -> None:
