@@ -7,18 +7,20 @@ CLI: a bad bar in one asset records nothing for the universe and names asset and
 TensorFlow, Prefect or great-expectations; the flow (real Prefect harness) the same through the
 great-expectations suite.
 
-How each was checked to fail without its behaviour (then restored):
-- catch-up: ``first_bar`` returning the latest bar for a non-empty ledger -> the late ledger
-  holds 2 records instead of 6.
-- idempotency / race: ``if_none_match=True`` dropped from ``Ledger.append`` -> the conflict
-  assertion sees no error and the race test sees 16 winners.
-- change-over: ``before = np.zeros(n)`` on a version change in ``decide_portfolio_bar`` -> the
-  takeover record holds no weights and its successor pays a phantom buy (turnover ~1).
-- replay parity: settling from ``weights_after`` drifted by the wrong bar (``t`` instead of
-  ``t - 1`` in ``settle_portfolio``'s call) -> net returns differ by ~1e-2.
-- monitor: ``monitor_portfolio`` judging the tickers' ledger (``ledger=`` hook dropped) -> no
-  live returns, ``too_early``, nothing demoted.
-- bad bar: ``check_bars`` skipped in ``latest_frames`` -> the bad A1 bar is recorded (exit 0).
+How each was checked to fail without its behaviour (then restored), each run and seen:
+- catch-up: ``first_bar`` returning the latest bar for a non-empty ledger -> the catch-up run
+  jumps to the latest bar and is refused ("does not follow the recorded bar").
+- idempotency / race: ``if_none_match=True`` dropped from ``Ledger.append`` -> the retried
+  record is written again (``True is False``) and the race test sees 16 winners.
+- change-over: ``before = np.zeros(n)`` when the version changes in ``decide_portfolio_bar``
+  -> the takeover record holds no weights (``0.0 > 0.99``).
+- replay parity: settling from ``weights_after`` instead of ``weights_before`` (no rebalancing
+  paid) -> 93 of 97 net returns differ, by up to 2.1e-3.
+- monitor: ``monitor_portfolio`` without the ``ledger=`` hook (the tickers' ledger read) ->
+  ``too_early``, nothing demoted.
+- bad bar: ``check_bars`` skipped in ``latest_frames`` -> the bad A1 bar is recorded (exit 0);
+  in the flow, ``validate_task`` skipped -> no ``PaperRunFailed``.
+- imports: ``import great_expectations`` in ``cli/paper_portfolio.py`` -> the import check fails.
 """
 
 from __future__ import annotations
