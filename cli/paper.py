@@ -155,15 +155,19 @@ def _report(
             + f"; holding {held}, equity {s['equity'] or 1.0:.4f} (champion {s['version_id']})\n"
             f"  ledger {s['ledger']}"
         )
-        verdict = s.get("monitor")
-        if verdict:
-            typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
-            moved = verdict.get("demotion") or {}
-            if moved.get("moved"):
-                typer.secho(
-                    f"  DEMOTED {moved['demoted']}; champion now {moved['champion'] or 'none'}",
-                    fg="red",
-                )
+        print_verdict(s.get("monitor"))
+
+
+def print_verdict(verdict: dict[str, Any] | None) -> None:
+    """The monitor's verdict under a run's line, and a demotion in red."""
+    if not verdict:
+        return
+    typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
+    moved = verdict.get("demotion") or {}
+    if moved.get("moved"):
+        typer.secho(
+            f"  DEMOTED {moved['demoted']}; champion now {moved['champion'] or 'none'}", fg="red"
+        )
 
 
 def register(app: typer.Typer) -> None:

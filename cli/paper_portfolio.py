@@ -8,13 +8,9 @@ get the contract's error rules in pandas, as the tickers' paper runs do). ``trad
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import typer
-
-from cli.options import fail
 
 
 def check_names(names: list[str]) -> None:
@@ -46,6 +42,8 @@ def run_portfolios(
 
 def print_portfolios(done: list[dict[str, Any]]) -> None:
     """The text report of the universes recorded."""
+    from cli.paper import print_verdict
+
     for s in done:
         if s.get("refused"):
             typer.secho(f"ALARM: portfolio {s['portfolio']}: {s['refused']['reason']}", fg="red", err=True)  # fmt: skip
@@ -55,15 +53,7 @@ def print_portfolios(done: list[dict[str, Any]]) -> None:
             f"{_weights(s['weights'], s['cash'])}, equity {s['equity'] or 1.0:.4f} "
             f"(champion {s['version_id']})\n  ledger {s['ledger']}"
         )
-        verdict = s.get("monitor")
-        if verdict:
-            typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
-            moved = verdict.get("demotion") or {}
-            if moved.get("moved"):
-                typer.secho(
-                    f"  DEMOTED {moved['demoted']}; champion now {moved['champion'] or 'none'}",
-                    fg="red",
-                )
+        print_verdict(s.get("monitor"))
 
 
 def _weights(weights: dict[str, float] | None, cash: float | None) -> str:
@@ -77,22 +67,15 @@ def _weights(weights: dict[str, float] | None, cash: float | None) -> str:
 def show_ledger(name: str, store: str, last: int, endpoint_url: str | None, as_json: bool) -> None:
     """``tradeforge ledger --portfolio NAME``: recent decisions (weights before and after,
     net return, equity) and the monitor's verdict, read only."""
-    from storage.errors import StoreError
-    from tradeforge.paper.ledger import LedgerError
+    from cli.ledger import show_view
     from tradeforge.paper.portfolio import portfolio_ledger_view
 
     check_names([name])
-    try:
-        view = portfolio_ledger_view(name, store, endpoint_url, last)
-    except LookupError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from None
-    except (StoreError, LedgerError, ValueError) as exc:
-        raise fail(exc) from exc
-    if as_json:
-        sys.stdout.write(json.dumps(view) + "\n")
-        return
-    rows, verdict = view["records"], view["monitor"]
+    show_view(lambda: portfolio_ledger_view(name, store, endpoint_url, last), as_json, _print)
+
+
+def _print(view: dict[str, Any]) -> None:
+    name, rows, verdict = view["portfolio"], view["records"], view["monitor"]
     typer.echo(f"portfolio {name}: {view['bars']} bars on paper, equity {rows[-1]['equity']:.4f}")
     typer.echo(f"{'bar':<26} {'net':>9} {'equity':>8}  weights after (held before)  version")
     for r in rows:

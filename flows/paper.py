@@ -29,7 +29,8 @@ from tasks.paper import (
     window_task,
 )
 from tasks.validate import validate_task
-from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
+from tradeforge.config import DEFAULT_STORE
+from tradeforge.inference import champion_data
 
 
 class PaperRunFailed(RuntimeError):
@@ -109,14 +110,7 @@ def paper_ticker(
     refused = champion.get("refused")
     if refused is not None:  # tampered champion: the previous one trades, operators must know
         alarm_task(ticker, refused["reason"])
-    data = DataConfig(
-        tickers=(ticker,),
-        source=source or champion["source"] or DEMO_SOURCE,
-        start=champion["data_start"],
-        interval=champion["interval"],
-        offline=offline,
-        s3_endpoint_url=endpoint_url,
-    )
+    data = champion_data(ticker, champion, source, offline=offline, endpoint_url=endpoint_url)
     ref = StoreRef(store, endpoint_url)
     ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
     history, window = window_task(ticker, ingested, store, endpoint_url)

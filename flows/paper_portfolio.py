@@ -21,7 +21,7 @@ from tasks.paper_portfolio import (
     portfolio_window_task,
 )
 from tasks.validate import validate_task
-from tradeforge.config import DEMO_SOURCE, DataConfig
+from tradeforge.inference import champion_data
 
 
 def paper_portfolio(
@@ -42,14 +42,7 @@ def paper_portfolio(
     ref = StoreRef(store, endpoint_url)
     frames, histories = {}, {}
     for ticker in champion["tickers"]:
-        data = DataConfig(
-            tickers=(ticker,),
-            source=source or champion["source"] or DEMO_SOURCE,
-            start=champion["data_start"],
-            interval=champion["interval"],
-            offline=offline,
-            s3_endpoint_url=endpoint_url,
-        )
+        data = champion_data(ticker, champion, source, offline=offline, endpoint_url=endpoint_url)
         ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
         histories[ticker], window = portfolio_window_task(
             name, ticker, ingested, store, endpoint_url

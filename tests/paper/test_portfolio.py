@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from tests.paper.portfolio_helpers import (
     universe,
     write_universe,
 )
+from tests.paper.test_ledger import check_one_winner, race_appends
 from tradeforge.paper.ledger import LedgerConflict
 from tradeforge.paper.portfolio import (
     PortfolioLedger,
@@ -235,32 +235,14 @@ def _record(run_id: str, q: float) -> PortfolioRecord:
 def test_sixteen_racing_writers_of_one_portfolio_bar_on_seaweedfs(s3_uri, same) -> None:
     """16 writers (each with its own S3 client) append one universe's bar at once: exactly one
     creates it; the others see the same decision (no-op) or another one (LedgerConflict)."""
-    writers = 16
-    barrier = threading.Barrier(writers)
-    outcomes: list[object] = [None] * writers
 
-    def write(i: int) -> None:
-        ledger = PortfolioLedger(open_store(s3_uri), "mom3")
+    def prepare(i: int) -> tuple[PortfolioLedger, PortfolioRecord]:
         mine = _record(f"run-{i}", 0.5 if same else 0.5 + i)
-        barrier.wait()
-        try:
-            outcomes[i] = ledger.append(mine)
-        except LedgerConflict as exc:
-            outcomes[i] = exc
+        return PortfolioLedger(open_store(s3_uri), "mom3"), mine
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert outcomes.count(True) == 1
-    losers = [o for o in outcomes if o is not True]
-    if same:
-        assert losers == [False] * (writers - 1)
-    else:
-        assert all(isinstance(o, LedgerConflict) for o in losers)
+    winner = check_one_winner(race_appends(16, prepare), same)
     (only,) = PortfolioLedger(open_store(s3_uri), "mom3").records()
-    assert only.run_id == f"run-{outcomes.index(True)}"
+    assert only.run_id == f"run-{winner}"
     assert only.weights_after == (1 / 3, 0.0, 0.0) and only.tickers == TICKERS
 
 

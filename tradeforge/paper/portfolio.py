@@ -28,7 +28,6 @@ wrap it; ``tradeforge paper --portfolio NAME`` runs ``paper_portfolio`` in-proce
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -230,7 +229,7 @@ def decide_portfolio_bar(
 ) -> PortfolioRecord:
     """The record of bar ``t``: the previous decision settled, then the policy's weights."""
     from tradeforge.envs.episode import hold_rule
-    from tradeforge.paper.trader import _policy_sha256
+    from tradeforge.paper.trader import provenance
     from tradeforge.portfolio.predict import asset_observations
 
     market, env = inputs.market, inputs.env
@@ -262,11 +261,7 @@ def decide_portfolio_bar(
         bar_time=bar_time,
         decided_at=decided_at,
         run_id=run_id,
-        version_id=policy.version_id,
-        agent=policy.agent,
-        card_sha256=policy.card_sha256,
-        policy_sha256=_policy_sha256(policy),
-        obs_sha256=hashlib.sha256(obs.tobytes()).hexdigest(),
+        **provenance(policy, obs),
         tickers=market.tickers,
         q_flat=tuple(float(v) for v in q[:, 0]),
         q_long=tuple(float(v) for v in q[:, 1]),
