@@ -2,10 +2,11 @@
 
 Local store: first record, catch-up = one run per bar, idempotency, the folder as one Parquet
 dataset, change-over from the current paper weights, replay = the portfolio evaluation to 1e-9,
-the monitor demoting through the registry's ``demote``. SeaweedFS: 16 racing writers of one bar.
+the monitor demoting through the registry's ``demote``, a tampered champion passed over for the
+previous one. SeaweedFS: 16 racing writers of one bar.
 CLI: a bad bar in one asset records nothing for the universe and names asset and rule, without
 TensorFlow, Prefect or great-expectations; the flow (real Prefect harness) the same through the
-great-expectations suite.
+great-expectations suite, then a catch-up and a demotion with its event.
 
 How each was checked to fail without its behaviour (then restored), each run and seen:
 - catch-up: ``first_bar`` returning the latest bar for a non-empty ledger -> the catch-up run
@@ -21,6 +22,8 @@ How each was checked to fail without its behaviour (then restored), each run and
 - bad bar: ``check_bars`` skipped in ``latest_frames`` -> the bad A1 bar is recorded (exit 0);
   in the flow, ``validate_task`` skipped -> no ``PaperRunFailed``.
 - imports: ``import great_expectations`` in ``cli/paper_portfolio.py`` -> the import check fails.
+- tampered champion: ``trading_policy``'s fallback disabled -> IntegrityError, nothing trades.
+- flow event: ``emit_event`` skipped in ``portfolio_monitor_task`` -> no demoted event seen.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from tests.paper.portfolio_helpers import (
     write_universe,
 )
 from tests.paper.test_ledger import check_one_winner, race_appends
+from tests.paper.test_paper_flow import captured_events  # noqa: F401 - a fixture
 from tradeforge.paper.ledger import LedgerConflict
 from tradeforge.paper.portfolio import (
     PortfolioLedger,
@@ -284,26 +288,54 @@ def test_a_bad_bar_in_one_asset_records_nothing_for_the_universe(frames, tmp_pat
     assert out.exit_code == 2 and "--portfolio" in out.output
 
 
-@pytest.mark.e2e
-def test_the_paper_flow_records_a_portfolio_and_refuses_its_bad_bar(
-    prefect_harness, frames, tmp_path
+def test_a_tampered_portfolio_champion_is_refused_and_the_previous_one_trades(
+    frames, tmp_path
 ) -> None:
-    """The flow (great-expectations suite per asset): a first run and a catch-up recorded; a
-    bad bar in A2 fails the run naming the universe, the asset and the rule, nothing recorded."""
-    from flows.paper import PaperRunFailed, paper_pipeline
+    """B replaced A as the universe's champion, then B's policy file was rewritten: the run
+    refuses B, A trades in its place (its records name A), the pointer stays on B."""
+    bars, store = tmp_path / "bars", tmp_path / "store"
+    write_universe(frames, bars, FIRST)
+    first = publish_portfolio_rule(str(store), frames, str(bars), "momentum")
+    second = publish_portfolio_rule(str(store), frames, str(bars), "always_long")
+    (store / second.prefix / "policy.npz").write_bytes(b"tampered")
+    got = paper_portfolio("mom3", str(store))
+    assert got["refused"]["version_id"] == second.version_id
+    assert got["refused"]["trading"] == first.version_id and got["monitor"]["status"] == "refused"
+    assert [r.version_id for r in _ledger(str(store)).records()] == [first.version_id]
+    assert portfolio_registry_of(str(store)).champion("mom3").version_id == second.version_id
 
+
+@pytest.mark.e2e
+def test_the_paper_flow_records_a_portfolio_refuses_its_bad_bar_and_demotes_it(
+    prefect_harness, request, frames, tmp_path
+) -> None:
+    """The flow (great-expectations suite per asset): a first run recorded; a bad bar in A2
+    fails the run naming the universe, the asset and the rule, nothing recorded; fixed at the
+    source, the catch-up is recorded and the monitor demotes the champion whose card promised
+    far more, with the ``tradeforge.champion.demoted`` event on the universe's resource."""
+    from flows.paper import PaperRunFailed, paper_pipeline
+    from tasks.paper import DEMOTED_EVENT
+
+    captured = request.getfixturevalue("captured_events")  # test_paper_flow's: Prefect's own
     bars, store = tmp_path / "bars", str(tmp_path / "store")
     write_universe(frames, bars, FIRST)
-    publish_portfolio_rule(store, frames, str(bars), "momentum")
+    promised = np.random.default_rng(0).normal(0.004, 0.001, 400).tolist()
+    version = publish_portfolio_rule(store, frames, str(bars), "always_long", validation=promised)
     first = paper_pipeline(store=store, portfolios=["mom3"])
     assert set(first) == {"portfolio mom3"} and first["portfolio mom3"]["recorded"] == 1
     write_universe(frames, bars, FIRST + 3)
-    assert paper_pipeline(store=store, portfolios=["mom3"])["portfolio mom3"]["recorded"] == 3
-    write_universe(frames, bars, FIRST + 4)
     append_bad_bar(bars / "A2.csv")
     with pytest.raises(
         PaperRunFailed,
         match=r"(?s)portfolio mom3: DataValidationError: A2 data failed.*ohlc_consistency",
     ):
         paper_pipeline(store=store, portfolios=["mom3"])
-    assert len(_ledger(store).keys()) == 4
+    assert len(_ledger(store).keys()) == 1
+    write_universe(frames, bars, FIRST + 12)
+    got = paper_pipeline(store=store, portfolios=["mom3"])["portfolio mom3"]
+    assert got["recorded"] == 12 and got["monitor"]["status"] == "demote", got["monitor"]
+    assert portfolio_registry_of(store).champion("mom3") is None  # no previous: a tombstone
+    captured.drain()
+    events = [e for e in captured._client.events if e.event == DEMOTED_EVENT]
+    assert [e.resource.id for e in events] == ["tradeforge.portfolio.mom3"]
+    assert events[0].payload["version_id"] == version.version_id
