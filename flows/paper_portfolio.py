@@ -53,5 +53,5 @@ def paper_portfolio(
         verdict = portfolio_monitor_task(name, store, endpoint_url)
     else:  # the pointer's champion is not the one trading: nothing of its own to judge
         verdict = {"status": "refused", "reasons": [refused["reason"]]}
-    portfolio_report_task(name, recorded)
+    portfolio_report_task(name, champion, recorded, store, endpoint_url)
     return recorded | {"monitor": verdict}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from tasks.paper import ALARM_EVENT, DEMOTED_EVENT, WARNING_EVENT
@@ -16,10 +16,11 @@ from tradeforge.paper.portfolio import (
     last_recorded,
     monitor_portfolio,
     portfolio_champion,
+    portfolio_cone,
     record_portfolio_bars,
 )
 from tradeforge.paper.run import validation_window
-from tradeforge.report import artifact_key
+from tradeforge.report import artifact_key, images_markdown
 
 
 def _resource(name: str) -> dict[str, str]:
@@ -87,8 +88,15 @@ def portfolio_alarm_task(name: str, reason: str) -> None:
 
 
 @task(name="paper-portfolio-report", task_run_name="paper-report-portfolio-{name}")
-def portfolio_report_task(name: str, recorded: dict[str, Any]) -> None:
-    """Artifact: the run's last decisions (weights before and after, net return, equity)."""
+def portfolio_report_task(
+    name: str,
+    champion: dict[str, Any],
+    recorded: dict[str, Any],
+    store: str,
+    endpoint_url: str | None = None,
+) -> None:
+    """Artifacts: the run's last decisions (weights before and after, net return, equity), and
+    the live equity inside the validation cone."""
     rows = [
         {
             "bar": r["bar"],
@@ -104,3 +112,10 @@ def portfolio_report_task(name: str, recorded: dict[str, Any]) -> None:
         table=rows,
         description=f"portfolio {name}: the last paper decisions ({recorded['ledger']})",
     )
+    png = portfolio_cone(name, store, champion["agent"], champion["version_id"], endpoint_url)
+    if png is not None:
+        create_markdown_artifact(
+            key=artifact_key("paper-cone-portfolio", name),
+            markdown=images_markdown({"live equity in the validation cone": png}),
+            description=f"portfolio {name}: champion {champion['version_id']} on paper",
+        )

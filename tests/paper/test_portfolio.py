@@ -23,7 +23,8 @@ How each was checked to fail without its behaviour (then restored), each run and
   in the flow, ``validate_task`` skipped -> no ``PaperRunFailed``.
 - imports: ``import great_expectations`` in ``cli/paper_portfolio.py`` -> the import check fails.
 - tampered champion: ``trading_policy``'s fallback disabled -> IntegrityError, nothing trades.
-- flow event: ``emit_event`` skipped in ``portfolio_monitor_task`` -> no demoted event seen.
+- flow event: ``emit_event`` skipped in ``portfolio_monitor_task`` -> no demoted event seen;
+  the cone artifact skipped in ``portfolio_report_task`` -> only the table artifact is found.
 """
 
 from __future__ import annotations
@@ -339,3 +340,12 @@ def test_the_paper_flow_records_a_portfolio_refuses_its_bad_bar_and_demotes_it(
     events = [e for e in captured._client.events if e.event == DEMOTED_EVENT]
     assert [e.resource.id for e in events] == ["tradeforge.portfolio.mom3"]
     assert events[0].payload["version_id"] == version.version_id
+    # Each run publishes the last decisions and the live equity drawn inside the cone.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    keys = ["paper-portfolio-mom3", "paper-cone-portfolio-mom3"]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))  # fmt: skip
+    assert {(a.key, a.type) for a in found} == {(keys[0], "table"), (keys[1], "markdown")}
+    assert "data:image/png;base64," in next(a for a in found if a.key == keys[1]).data

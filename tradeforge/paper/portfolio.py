@@ -438,6 +438,23 @@ def monitor_portfolio(
     return {"portfolio": name, **verdict}
 
 
+def portfolio_cone(
+    name: str, store: str, agent: str, version_id: str, endpoint_url: str | None = None
+) -> bytes | None:
+    """The cone PNG of ``version_id``'s live record in the universe's ledger (the tickers'
+    ``paper.plots.cone_png``); None when its card has no validation returns or it has no live
+    bars yet."""
+    from tradeforge.paper.monitor import live_returns, validation_returns
+    from tradeforge.paper.plots import cone_png
+
+    registry = portfolio_registry_of(store, endpoint_url)
+    validation = validation_returns(registry.card(name, agent, version_id))
+    live = live_returns(PortfolioLedger(registry.store, name).frame(), version_id)
+    if validation is None or not len(live):
+        return None
+    return cone_png(validation, live, title=f"portfolio {name} {version_id}: paper vs validation")
+
+
 def paper_portfolio(
     name: str,
     store: str,
