@@ -287,6 +287,10 @@ def test_a_bad_bar_in_one_asset_records_nothing_for_the_universe(frames, tmp_pat
     assert len(_ledger(store).keys()) == 1  # the good bars of A0, A2 (and A1) wait as well
     out = CliRunner().invoke(app, ["paper", "--portfolio", "../x", "--store", store])
     assert out.exit_code == 2 and "--portfolio" in out.output
+    out = CliRunner().invoke(app, ["ledger", "--store", store])  # neither --ticker nor --portfolio
+    assert out.exit_code == 2 and "one of --ticker or --portfolio" in out.output
+    out = CliRunner().invoke(app, ["ledger", "--portfolio", "other", "--store", store])
+    assert out.exit_code == 1 and "no paper record for portfolio other" in out.output
 
 
 def test_a_tampered_portfolio_champion_is_refused_and_the_previous_one_trades(
