@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -17,25 +18,45 @@ from cli.options import DEFAULT_STORE, EndpointOpt, JsonOpt, StoreOpt, fail
 
 
 def ledger(
-    ticker: Annotated[str, typer.Option(help="Ticker whose ledger to show, e.g. SPY.")],
+    ticker: Annotated[
+        str | None, typer.Option(help="Ticker whose ledger to show, e.g. SPY.")
+    ] = None,
     store: StoreOpt = DEFAULT_STORE,
     last: Annotated[int, typer.Option(min=1, help="Recent decisions to list.")] = 10,
     s3_endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
+    portfolio: Annotated[
+        str | None, typer.Option(help="Universe whose portfolio ledger to show, e.g. mega7.")
+    ] = None,
 ) -> None:
     """Show recent paper decisions, live versus expected return, drawdown and alarms."""
-    from storage.errors import StoreError
+    if (ticker is None) == (portfolio is None):
+        raise typer.BadParameter("give one of --ticker or --portfolio", param_hint="--ticker")
+    if portfolio is not None:  # issue 27: a universe's record (cli/paper_portfolio.py)
+        from cli.paper_portfolio import show_ledger
+
+        return show_ledger(portfolio, store, last, s3_endpoint_url, as_json)
     from storage.registry import check_ticker
     from tradeforge.inference import open_registry
-    from tradeforge.paper.ledger import LedgerError
     from tradeforge.paper.run import ledger_view
 
     try:
         check_ticker(ticker)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--ticker") from None
+    show_view(lambda: ledger_view(open_registry(store, s3_endpoint_url), ticker, last), as_json, _print)  # fmt: skip
+
+
+def show_view(
+    load: Callable[[], dict[str, Any]], as_json: bool, show: Callable[[dict[str, Any]], None]
+) -> None:
+    """Read a ledger's view (exit 1 naming the problem when nothing is recorded or the store
+    cannot be read) and print it: one JSON line with ``as_json``, else ``show``'s text."""
+    from storage.errors import StoreError
+    from tradeforge.paper.ledger import LedgerError
+
     try:
-        view = ledger_view(open_registry(store, s3_endpoint_url), ticker, last)
+        view = load()
     except LookupError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
@@ -44,7 +65,7 @@ def ledger(
     if as_json:
         sys.stdout.write(json.dumps(view) + "\n")
         return
-    _print(view)
+    show(view)
 
 
 def _print(view: dict[str, Any]) -> None:

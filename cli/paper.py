@@ -51,6 +51,14 @@ def paper(
     offline: OfflineOpt = False,
     s3_endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
+    portfolio: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--portfolio",
+            help="Universe names whose portfolio champions trade on paper, e.g. mega7 "
+            "(without --tickers: only these).",
+        ),
+    ] = None,
 ) -> None:
     """Record the champions' decisions on every bar since each ledger's last record.
 
@@ -59,6 +67,8 @@ def paper(
       tradeforge paper --tickers SPY --store ./store            # the bars since the last run
 
       tradeforge paper --tickers SPY --replay --from 2016-07-01 # backtest through the same code
+
+      tradeforge paper --portfolio mega7 --store ./store       # a portfolio champion's weights
     """
     if replay != (from_date is not None):
         raise typer.BadParameter("--replay and --from DATE go together", param_hint="--from")
@@ -70,6 +80,11 @@ def paper(
                 f"{from_date!r}: use YYYY-MM-DD", param_hint="--from"
             ) from None
     names = split_list(tickers)
+    universes = split_list(portfolio)  # issue 27: portfolio champions (cli/paper_portfolio.py)
+    if universes:
+        from cli.paper_portfolio import check_names
+
+        check_names(universes)
     from storage.registry import check_ticker
     from tradeforge.paper.run import paper_ticker, tickers_with_champion
 
@@ -78,7 +93,7 @@ def paper(
             check_ticker(name)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--tickers") from None
-    if not names:
+    if not names and not universes:
         names = tickers_with_champion(store, s3_endpoint_url)
         if not names:
             typer.secho(f"error: no ticker in {store} has a champion", fg="red", err=True)
@@ -99,19 +114,38 @@ def paper(
             )
         except Exception as exc:  # one ticker's failure must not stop the others
             failed[ticker] = f"{type(exc).__name__}: {exc}"
-    _report(done, failed, as_json)
+    portfolios: list[dict[str, Any]] = []
+    if universes:
+        from cli.paper_portfolio import print_portfolios, run_portfolios
+
+        portfolios, lost = run_portfolios(
+            universes, store, source=source, replay_from=from_date, offline=offline,
+            endpoint_url=s3_endpoint_url,
+        )  # fmt: skip
+        failed |= lost
+        if not as_json:
+            print_portfolios(portfolios)
+    _report(done, failed, as_json, portfolios)
     if failed:
         raise typer.Exit(1)
 
 
-def _report(done: list[dict[str, Any]], failed: dict[str, str], as_json: bool) -> None:
+def _report(
+    done: list[dict[str, Any]],
+    failed: dict[str, str],
+    as_json: bool,
+    portfolios: list[dict[str, Any]] | None = None,
+) -> None:
     for ticker, reason in failed.items():
         typer.secho(f"error: {ticker}: {reason}", fg="red", err=True)
     for s in done:  # recorded, but by the previous champion: an operator must look
         if s.get("refused"):
             typer.secho(f"ALARM: {s['ticker']}: {s['refused']['reason']}", fg="red", err=True)
     if as_json:
-        sys.stdout.write(json.dumps({"tickers": done, "failed": failed}) + "\n")
+        out = {"tickers": done, "failed": failed}
+        if portfolios is not None:
+            out["portfolios"] = portfolios
+        sys.stdout.write(json.dumps(out) + "\n")
         return
     for s in done:
         held = "-" if s["position"] is None else ("long" if s["position"] else "flat")
@@ -121,18 +155,28 @@ def _report(done: list[dict[str, Any]], failed: dict[str, str], as_json: bool) -
             + f"; holding {held}, equity {s['equity'] or 1.0:.4f} (champion {s['version_id']})\n"
             f"  ledger {s['ledger']}"
         )
-        verdict = s.get("monitor")
-        if verdict:
-            typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
-        for judged in s.get("demotions", []):  # judged after each bar: a demotion has its bar
-            done = judged["demotion"]
-            what = "DEMOTED" if done["moved"] else "demoted (simulated: a replay)"
-            if done["moved"] or done.get("simulated"):
-                typer.secho(
-                    f"  {what} {done['demoted']} at bar {done['bar']}; champion now "
-                    f"{done['champion'] or 'none'}",
-                    fg="red",
-                )
+        print_verdict(s.get("monitor"), s.get("demotions"))
+
+
+def print_verdict(
+    verdict: dict[str, Any] | None, demotions: list[dict[str, Any]] | None = None
+) -> None:
+    """The monitor's verdict under a run's line, and each demotion in red: ``demotions`` are
+    the run's verdicts judged after each bar (each names its bar); without them, the verdict's
+    own demotion."""
+    if verdict:
+        typer.echo(f"  monitor: {verdict['status']} {'; '.join(verdict['reasons'])}".rstrip())
+    if demotions is None:
+        demotions = [verdict] if verdict and verdict.get("demotion") else []
+    for judged in demotions:
+        done = judged["demotion"]
+        what = "DEMOTED" if done["moved"] else "demoted (simulated: a replay)"
+        if done["moved"] or done.get("simulated"):
+            at = f" at bar {done['bar']}" if done.get("bar") else ""
+            typer.secho(
+                f"  {what} {done['demoted']}{at}; champion now {done['champion'] or 'none'}",
+                fg="red",
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.hooks import NOTIFY_HOOKS
+from flows.paper_portfolio import paper_portfolio
 from storage import StoreRef
 from storage.errors import IntegrityError
 from tasks.ingest import ingest_task
@@ -28,7 +29,8 @@ from tasks.paper import (
     window_task,
 )
 from tasks.validate import validate_task
-from tradeforge.config import DEFAULT_STORE, DEMO_SOURCE, DataConfig
+from tradeforge.config import DEFAULT_STORE
+from tradeforge.inference import champion_data
 
 
 class PaperRunFailed(RuntimeError):
@@ -42,21 +44,28 @@ def paper_pipeline(
     source: str | None = None,
     offline: bool = False,
     s3_endpoint_url: str | None = None,
+    portfolios: list[str] | None = None,
 ) -> dict[str, Any]:
     """Record each champion's decisions on the bars since its ledger's last record.
 
     Args:
         tickers: instruments to trade on paper, e.g. ["SPY"]; None = every ticker of the store
-            with a champion.
+            with a champion (none when only portfolios are given).
         store: store with the champions and the ledger, a local directory or s3://bucket/prefix.
         source: where the bars come from; None = the source in each champion's model card.
         offline: serve Yahoo data from stored snapshots only.
         s3_endpoint_url: endpoint of an S3-compatible server (SeaweedFS, MinIO, ...).
+        portfolios: universe names whose portfolio champions trade on paper, e.g. ["mega7"]
+            (issue 27; recorded under "portfolio <name>").
     """
     run_id = flow_run.get_id() or "local"
     done: dict[str, Any] = {}
     failed: dict[str, str] = {}
-    for ticker in paper_tickers_task(tickers, store, s3_endpoint_url):
+    # Without tickers, every ticker with a champion; none when only universes are asked for.
+    wanted = (
+        [] if portfolios and not tickers else paper_tickers_task(tickers, store, s3_endpoint_url)
+    )
+    for ticker in wanted:
         try:
             done[ticker] = paper_ticker(ticker, store, source, offline, s3_endpoint_url, run_id)
         except Exception as exc:  # recorded and reported below; the other tickers go on
@@ -71,6 +80,13 @@ def paper_pipeline(
             f"{ticker}: {got['recorded']} new bar(s), equity {got['equity']} ({got['ledger']}); "
             f"monitor: {verdict['status']} {'; '.join(verdict['reasons'])}"
         )
+    for name in portfolios or []:  # issue 27: flows/paper_portfolio.py
+        key = f"portfolio {name}"
+        try:
+            done[key] = paper_portfolio(name, store, source, offline, s3_endpoint_url, run_id)
+        except Exception as exc:  # reported below with the tickers; the others go on
+            failed[key] = f"{type(exc).__name__}: {exc}"
+            print(f"{key}: nothing recorded: {failed[key]}")
     if failed:
         raise PaperRunFailed(
             f"paper: {len(failed)} of {len(failed) + len(done)} ticker(s) failed "
@@ -94,14 +110,7 @@ def paper_ticker(
     refused = champion.get("refused")
     if refused is not None:  # tampered champion: the previous one trades, operators must know
         alarm_task(ticker, refused["reason"])
-    data = DataConfig(
-        tickers=(ticker,),
-        source=source or champion["source"] or DEMO_SOURCE,
-        start=champion["data_start"],
-        interval=champion["interval"],
-        offline=offline,
-        s3_endpoint_url=endpoint_url,
-    )
+    data = champion_data(ticker, champion, source, offline=offline, endpoint_url=endpoint_url)
     ref = StoreRef(store, endpoint_url)
     ingested = ingest_task(ticker, data, ref if data.source == "yahoo" else None)
     history, window = window_task(ticker, ingested, store, endpoint_url)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from storage.registry import ModelRegistry
+    from tradeforge.config.data import DataConfig
 
 ACTIONS = {0: "flat", 1: "long"}
 POSITIONS = {"flat": 0.0, "long": 1.0}
@@ -107,6 +108,30 @@ def policy_info(policy: LoadedPolicy) -> dict[str, Any]:
         "data_boundaries": policy.card.get("data", {}).get("boundaries"),
         "data_start": card_start(policy.card),
     }
+
+
+def champion_data(
+    ticker: str,
+    champion: dict[str, Any],
+    source: str | None = None,
+    *,
+    offline: bool = False,
+    endpoint_url: str | None = None,
+) -> DataConfig:
+    """The data section that reads ``ticker``'s bars for a champion (``policy_info``'s facts):
+    ``source`` or the card's (the demo data when neither is known), from its training's start,
+    at its interval. The paper flow ingests a ticker's, or each asset of a universe's, with it."""
+    from tradeforge.config import DEMO_SOURCE
+    from tradeforge.config.data import DataConfig
+
+    return DataConfig(
+        tickers=(ticker,),
+        source=source or champion["source"] or DEMO_SOURCE,
+        start=champion["data_start"],
+        interval=champion["interval"],
+        offline=offline,
+        s3_endpoint_url=endpoint_url,
+    )
 
 
 # -- bars -------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ with the ``differences`` check short-circuited to ``[]`` the conflict tests see 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -98,17 +100,15 @@ def test_bar_stamp_is_utc_and_sortable() -> None:
     assert bar_stamp(pd.Timestamp("2024-01-02")) == "20240102T000000Z"
 
 
-@pytest.mark.parametrize("same", [True, False], ids=["same-decision", "different-decisions"])
-def test_sixteen_racing_writers_of_one_bar_on_seaweedfs(s3_uri, same) -> None:
-    """16 writers (each with its own S3 client) append one bar at once: exactly one creates it;
-    the others see the same decision (no-op) or a different one (LedgerConflict)."""
-    writers = 16
+def race_appends(writers: int, prepare: Callable[[int], tuple[Ledger, Any]]) -> list[object]:
+    """``writers`` threads each build a ledger client and a record (``prepare(i)``), then
+    append at once (a barrier); each one's outcome: True / False, or its ``LedgerConflict``.
+    A portfolio's ledger races the same way (``tests/paper/test_portfolio.py``)."""
     barrier = threading.Barrier(writers)
     outcomes: list[object] = [None] * writers
 
     def write(i: int) -> None:
-        ledger = Ledger(open_store(s3_uri), "SPY")
-        mine = record("2024-01-02", run_id=f"run-{i}", q_long=0.2 if same else 0.2 + i)
+        ledger, mine = prepare(i)
         barrier.wait()
         try:
             outcomes[i] = ledger.append(mine)
@@ -120,13 +120,30 @@ def test_sixteen_racing_writers_of_one_bar_on_seaweedfs(s3_uri, same) -> None:
         th.start()
     for th in threads:
         th.join()
+    return outcomes
+
+
+def check_one_winner(outcomes: list[object], same: bool) -> int:
+    """Exactly one writer created the record; the others saw the same decision (no-op) or a
+    different one (``LedgerConflict``). Returns the winner's index."""
     assert outcomes.count(True) == 1
     losers = [o for o in outcomes if o is not True]
     if same:
-        assert losers == [False] * (writers - 1)
+        assert losers == [False] * (len(outcomes) - 1)
     else:
         assert all(isinstance(o, LedgerConflict) for o in losers)
-    ledger = Ledger(open_store(s3_uri), "SPY")
-    (only,) = ledger.records()
-    winner = outcomes.index(True)
+    return outcomes.index(True)
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same-decision", "different-decisions"])
+def test_sixteen_racing_writers_of_one_bar_on_seaweedfs(s3_uri, same) -> None:
+    """16 writers (each with its own S3 client) append one bar at once: exactly one creates it;
+    the others see the same decision (no-op) or a different one (LedgerConflict)."""
+
+    def prepare(i: int) -> tuple[Ledger, LedgerRecord]:
+        mine = record("2024-01-02", run_id=f"run-{i}", q_long=0.2 if same else 0.2 + i)
+        return Ledger(open_store(s3_uri), "SPY"), mine
+
+    winner = check_one_winner(race_appends(16, prepare), same)
+    (only,) = Ledger(open_store(s3_uri), "SPY").records()
     assert only.run_id == f"run-{winner}"

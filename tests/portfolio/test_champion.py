@@ -103,6 +103,9 @@ def test_promoted_portfolio_is_published_and_gates_the_next_runs(trained, store)
     card = registry.verify("mom3", "dqn", first["version"])  # every file against its sha256
     assert card["portfolio"] == "mom3" and card["tickers"] == list(TICKERS)
     assert set(card["scalers"]) == set(TICKERS) and card["window"] == 3
+    # The pooled validation record the paper monitor judges by (tests/paper/test_portfolio.py).
+    pooled = np.concatenate([b["equal_weight"].returns for b in baselines]) + 0.004
+    np.testing.assert_allclose(card["walk_forward"]["returns"], pooled, rtol=0, atol=1e-12)
     assert {"model.keras", POLICY_WEIGHTS, *plots} <= set(card["files"])
     # The published policy is the trained last-fold model: same greedy actions.
     policy = load_champion_policy(registry, "mom3", allow_keras=False)

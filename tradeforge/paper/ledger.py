@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
@@ -50,8 +51,25 @@ class LedgerConflict(LedgerError):
     """A bar is already recorded with a different decision (another champion, other bars)."""
 
 
+class RecordFields:
+    """What every ledger record can do with its fields (a ticker's ``LedgerRecord``, a
+    portfolio's ``tradeforge.paper.portfolio.PortfolioRecord``)."""
+
+    def differences(self, other: Any) -> list[str]:
+        """Names of the decision fields in which ``other`` differs (run fields ignored)."""
+        return [
+            f.name
+            for f in fields(self)  # type: ignore[arg-type]
+            if f.name not in RUN_FIELDS and not _same(getattr(self, f.name), getattr(other, f.name))
+        ]
+
+    def row(self) -> dict[str, Any]:
+        """The record as one row of plain values."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class LedgerRecord:
+class LedgerRecord(RecordFields):
     """One bar of paper trading: the champion's decision on it, and the outcome of the step into
     it (the previous decision's fill at this bar's open, by the backtest's own simulator)."""
 
@@ -96,18 +114,6 @@ class LedgerRecord:
     equity: float
     """Paper equity at this bar's close (1.0 at the ledger's first record)."""
 
-    def differences(self, other: LedgerRecord) -> list[str]:
-        """Names of the decision fields in which ``other`` differs (run fields ignored)."""
-        return [
-            f.name
-            for f in fields(self)
-            if f.name not in RUN_FIELDS and not _same(getattr(self, f.name), getattr(other, f.name))
-        ]
-
-    def row(self) -> dict[str, Any]:
-        """The record as one row of plain values."""
-        return asdict(self)
-
 
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
@@ -151,33 +157,35 @@ def _schema() -> pa.Schema:
 _NULLABLE = ("prev_bar_time", "fill_price", "cost", "net_return")
 
 
-def to_parquet(record: LedgerRecord) -> bytes:
-    """The record as a one-row Parquet file."""
+def to_parquet(record: RecordFields, schema: pa.Schema | None = None) -> bytes:
+    """The record as a one-row Parquet file (``schema``: its type's; a ticker's by default)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist([record.row()], schema=_schema())
+    table = pa.Table.from_pylist([record.row()], schema=schema or _schema())
     buf = io.BytesIO()
     pq.write_table(table, buf)
     return buf.getvalue()
 
 
-def _records(table: pa.Table, where: str) -> list[LedgerRecord]:
-    names = [f.name for f in fields(LedgerRecord)]
+def _records(table: pa.Table, where: str, kind: type = LedgerRecord) -> list[Any]:
+    names = [f.name for f in fields(kind)]
     missing = [n for n in names if n not in table.column_names]
     if missing:
         raise LedgerError(f"{where}: not a ledger record (columns {missing} missing)")
     out = []
     for row in table.select(names).to_pylist():
-        for key in ("bar_time", "decided_at", "prev_bar_time"):
-            if row[key] is not None:
-                row[key] = pd.Timestamp(row[key])
-        out.append(LedgerRecord(**row))
+        for key, value in row.items():
+            if isinstance(value, datetime):
+                row[key] = pd.Timestamp(value)
+            elif isinstance(value, list):  # Parquet lists come back as lists; records hold tuples
+                row[key] = tuple(value)
+        out.append(kind(**row))
     return out
 
 
-def from_parquet(data: bytes, where: str) -> LedgerRecord:
-    """The record of a one-row Parquet object (``where`` names it in errors)."""
+def from_parquet(data: bytes, where: str, kind: type = LedgerRecord) -> Any:
+    """The record (of type ``kind``) of a one-row Parquet object (``where`` names it in errors)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -185,7 +193,7 @@ def from_parquet(data: bytes, where: str) -> LedgerRecord:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowInvalid, OSError) as exc:
         raise LedgerError(f"{where}: not a readable Parquet file ({exc})") from None
-    got = _records(table, where)
+    got = _records(table, where, kind)
     if len(got) != 1:
         raise LedgerError(f"{where}: holds {len(got)} rows; a ledger object holds one")
     return got[0]
@@ -200,6 +208,18 @@ def bar_stamp(bar_time: pd.Timestamp) -> str:
 
 class Ledger:
     """One ticker's ledger in a store: append (put-if-absent), last record, whole dataset."""
+
+    #: What one object holds: a ticker's record here; a portfolio's ledger
+    #: (``tradeforge.paper.portfolio.PortfolioLedger``) stores its own through the same code.
+    record_type: ClassVar[type] = LedgerRecord
+
+    def schema(self) -> pa.Schema:
+        """The Parquet schema of one record."""
+        return _schema()
+
+    def owner(self, record: Any) -> str:
+        """The key a record belongs to (its ticker)."""
+        return record.ticker
 
     def __init__(self, store: ObjectStore, ticker: str, root: str = LIVE_ROOT) -> None:
         self.store = store
@@ -227,7 +247,7 @@ class Ledger:
 
     def read(self, key: str) -> LedgerRecord:
         """One record by key."""
-        return from_parquet(self.store.get_bytes(key), self.store.uri_for(key))
+        return from_parquet(self.store.get_bytes(key), self.store.uri_for(key), self.record_type)
 
     def last(self) -> LedgerRecord | None:
         """The latest record (reads one object), or None for an empty ledger."""
@@ -243,7 +263,7 @@ class Ledger:
         when nothing is recorded)."""
         rows = [r.row() for r in self.records()]
         if not rows:
-            return pd.DataFrame(columns=[f.name for f in fields(LedgerRecord)])
+            return pd.DataFrame(columns=[f.name for f in fields(self.record_type)])
         return pd.DataFrame(rows)
 
     def append(self, record: LedgerRecord) -> bool:
@@ -252,11 +272,11 @@ class Ledger:
         The same decision already recorded (a retried or concurrent run) is a no-op (False);
         a different one raises ``LedgerConflict`` and leaves the recorded one untouched.
         """
-        if record.ticker != self.ticker:
-            raise LedgerError(f"{self.uri}: a record for {record.ticker} does not belong here")
+        if self.owner(record) != self.ticker:
+            raise LedgerError(f"{self.uri}: a record for {self.owner(record)} does not belong here")
         key = self.key(record.bar_time)
         try:
-            self.store.put_bytes(key, to_parquet(record), if_none_match=True)
+            self.store.put_bytes(key, to_parquet(record, self.schema()), if_none_match=True)
             return True
         except PreconditionFailed:
             existing = self.read(key)

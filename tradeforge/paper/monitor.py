@@ -638,7 +638,12 @@ def _pointer_fields(champ: Any) -> tuple[str, str, str, str | None]:
 
 
 def monitor_champion(
-    registry: Any, ticker: str, config: MonitorConfig | None = None, *, demote: bool = True
+    registry: Any,
+    ticker: str,
+    config: MonitorConfig | None = None,
+    *,
+    demote: bool = True,
+    ledger: Any = None,
 ) -> dict[str, Any]:
     """Judge the ticker's champion on its live ledger record; demote it when the verdict says so.
 
@@ -646,9 +651,10 @@ def monitor_champion(
     ``unmonitored`` | ``no_champion``), the verdict's figures and reasons, and for a demotion
     what the registry did (``demotion``: the pointer moved back to the previous champion or to
     none, or did not move because another writer moved it first). ``demote=False`` only reads.
+    ``ledger``: the record to judge when it is not the ticker's own (a portfolio's
+    ``PortfolioLedger``, with ``registry`` its portfolio key space).
     """
     from tradeforge.paper.ledger import Ledger
 
-    return Watch(
-        registry, ticker, Ledger(registry.store, ticker).frame(), config, demote=demote
-    ).verdict
+    ledger = ledger if ledger is not None else Ledger(registry.store, ticker)
+    return Watch(registry, ticker, ledger.frame(), config, demote=demote).verdict

@@ -95,6 +95,19 @@ def _policy_sha256(policy: LoadedPolicy) -> str:
     return str(policy.card.get("files", {}).get(policy.loaded_from, {}).get("sha256", ""))
 
 
+def provenance(policy: LoadedPolicy, obs: np.ndarray) -> dict[str, str]:
+    """What a record says about who decided and on what: the version, its agent, the sha256s
+    verified before acting, and the sha256 of the observation the policy saw (a ticker's
+    record, and a portfolio's: ``tradeforge.paper.portfolio``)."""
+    return {
+        "version_id": policy.version_id,
+        "agent": policy.agent,
+        "card_sha256": policy.card_sha256,
+        "policy_sha256": _policy_sha256(policy),
+        "obs_sha256": hashlib.sha256(obs.tobytes()).hexdigest(),
+    }
+
+
 def decide_bar(
     market: MarketData,
     t: int,
@@ -132,11 +145,7 @@ def decide_bar(
         bar_time=bar_time,
         decided_at=decided_at,
         run_id=run_id,
-        version_id=policy.version_id,
-        agent=policy.agent,
-        card_sha256=policy.card_sha256,
-        policy_sha256=_policy_sha256(policy),
-        obs_sha256=hashlib.sha256(obs.tobytes()).hexdigest(),
+        **provenance(policy, obs),
         q_flat=float(q[0]),
         q_long=float(q[1]),
         action=wanted,

@@ -126,6 +126,12 @@ def _frame_sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy()).hexdigest()
 
 
+def _pooled_validation(candidates: list[Any], best: dict[str, Any]) -> np.ndarray:
+    """The chosen candidate's validation returns, fold after fold (what the gate judged)."""
+    mine = [c for c in candidates if (c.agent, c.seed) == (best["agent"], best["seed"])]
+    return np.concatenate([c.validation.returns for c in sorted(mine, key=lambda c: c.fold)])
+
+
 def gate_and_promote(
     name: str,
     candidates: list[Any],
@@ -195,6 +201,9 @@ def gate_and_promote(
         "metrics": {"validation": best["validation"], "test": best["test"]},
         "gate": decision["gate"],
         "gate_inputs": gate_inputs,
+        # The pooled validation record the paper monitor judges live returns by (issue 25's
+        # ``walk_forward.returns``, as single-asset cards carry it).
+        "walk_forward": {"returns": _pooled_validation(candidates, best).tolist()},
     }
     version = registry.publish(name, best["agent"], files, card)
     promoted = registry.promote(

@@ -37,6 +37,29 @@ def check_current(policy: LoadedPolicy, weights: dict[str, float] | None) -> np.
         raise WeightsError(f"current_weights: {exc}") from None
 
 
+def asset_observations(
+    policy: LoadedPolicy, features: np.ndarray, t: int, held: np.ndarray
+) -> np.ndarray:
+    """``(N, obs_dim)`` float32: each asset's window of ``features`` (``(T, N, F)``, the
+    allocator's context features) ending on bar ``t``, and whether it is held (``held``, 0/1),
+    as the shared Q-network reads them (``tradeforge.portfolio.allocator``)."""
+    from tradeforge.envs.observation import observations_at
+
+    window = card_window(policy.card)
+    obs = np.concatenate(
+        [
+            observations_at(features[:, i, :], window, np.array([t]), held[i : i + 1])
+            for i in range(features.shape[1])
+        ]
+    )
+    if obs.shape[1] != policy.obs_dim:
+        raise ValueError(
+            f"portfolio {policy.ticker}: observations have {obs.shape[1]} values, version "
+            f"{policy.version_id} expects {policy.obs_dim} (card and network disagree)"
+        )
+    return obs
+
+
 @dataclass(frozen=True)
 class UniverseBar:
     """What a champion sees of its universe's latest common bar before the client's weights:
@@ -50,7 +73,6 @@ class UniverseBar:
 
 def universe_bar(policy: LoadedPolicy, frames: dict[str, pd.DataFrame]) -> UniverseBar:
     """The latest common bar of ``frames`` (canonical, aligned) as ``policy`` observes it."""
-    from tradeforge.envs.observation import observations_at
     from tradeforge.portfolio.allocator import context_features
     from tradeforge.portfolio.champion import allocator_market, card_tickers
     from tradeforge.portfolio.env import slot_weights
@@ -59,18 +81,7 @@ def universe_bar(policy: LoadedPolicy, frames: dict[str, pd.DataFrame]) -> Unive
     market = allocator_market(frames, card)
     features, _ = context_features(market)
     t = market.end - 1
-    window = card_window(card)
-    obs = np.concatenate(
-        [
-            observations_at(features[:, i, :], window, np.array([t]), np.zeros(1))
-            for i in range(len(card_tickers(card)))
-        ]
-    )
-    if obs.shape[1] != policy.obs_dim:
-        raise ValueError(
-            f"portfolio {policy.ticker}: observations have {obs.shape[1]} values, version "
-            f"{policy.version_id} expects {policy.obs_dim} (card and network disagree)"
-        )
+    obs = asset_observations(policy, features, t, np.zeros(len(card_tickers(card)), np.float32))
     slots = slot_weights(market, card["allocation"], card["vol_lookback"])[t]
     return UniverseBar(obs, slots, pd.Timestamp(market.timestamps[t]).isoformat())
 

@@ -68,6 +68,23 @@ class PortfolioAccounts:
         self.weights[mask] = 0.0
         self.traded_value[mask] = 0.0
 
+    def place(self, t: np.ndarray, weights: np.ndarray) -> None:
+        """Put each env on bar ``t`` holding ``weights`` (``(E, N)``, the rest cash) of a net
+        worth of 1 at that bar's close: the state a step from ``t`` starts from. Paper trading
+        (``tradeforge.paper.portfolio``) settles one recorded decision this way; the accounts
+        are linear in net worth, so the step's return is the one a whole episode earns."""
+        self.t = np.asarray(t, dtype=np.int64).copy()
+        self.last_t = self.t + 1
+        self.units = weights / self._close[self.t]
+        self.cash = 1.0 - weights.sum(axis=1)
+        self.net_worth = self.cash + (self.units * self._close[self.t]).sum(axis=1)
+        self.weights = self.units * self._close[self.t] / self.net_worth[:, None]
+        self.traded_value = np.zeros(self.num_envs)
+
+    def fill_prices(self, t: int) -> np.ndarray:
+        """``(N,)``: the prices a decision on bar ``t`` fills at (next open, or that close)."""
+        return self._fill[t].copy()
+
     def step(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rebalance to ``target`` weights (checked by the caller) and move to the next bar.
 
