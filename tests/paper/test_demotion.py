@@ -8,7 +8,7 @@ a demotion to none is refused (If-None-Match on the tombstone) and recorded as a
 change reverted (``if policy is None: return None``) the book keeps serving the demoted
 champion. With ``watched_step`` ignoring the watch's demotions (the old batch behaviour: the
 catch-up records all 30 bars with the always-long champion, then judges once) the catch-up test
-fails at the 7th bar (always-long where daily runs had the momentum champion).
+fails on the 6th catch-up bar (always-long where daily runs had the momentum champion).
 """
 
 from __future__ import annotations
@@ -238,6 +238,7 @@ def test_a_catch_up_demotes_on_the_breaking_bar_and_the_previous_champion_goes_o
     (demotion,) = got["demotions"]
     assert demotion["demotion"]["moved"] and demotion["demotion"]["bar"] == demoted_at
     assert catch_names[demotion["demotion"]["champion"]] == "momentum"
+    assert catch_names[got["version_id"]] == "momentum"  # the version now trading
     assert got["monitor"] == demotion  # the momentum champion has no record to be judged by
     registry = ModelRegistry(open_store(store))
     assert catch_names[registry.champion("SPY").version_id] == "momentum"
