@@ -318,7 +318,8 @@ def test_paper_deployment_over_a_growing_feed_demotes_only_the_broken_market(
     recorded no more. The cone artifact is looked at in the UI.
 
     Short version (CI): three runs, the feeds growing by 0, 24 (a worker down for a month
-    catches up in order; the broken market is demoted after it) and 1 bar (recorded for the
+    catches up in order; the broken market is demoted on the bar its monitor, judging after each
+    record, first says so, and nothing after that bar is recorded for it) and 1 bar (recorded for the
     stable market only). ``benchmarks/paper_stack.py``: 30 runs of one bar each.
     """
     from storage.objectstore import open_store

@@ -8,7 +8,10 @@ a demotion to none is refused (If-None-Match on the tombstone) and recorded as a
 change reverted (``if policy is None: return None``) the book keeps serving the demoted
 champion. With ``watched_step`` ignoring the watch's demotions (the old batch behaviour: the
 catch-up records all 30 bars with the always-long champion, then judges once) the catch-up test
-fails at the 7th bar (always-long where daily runs had the momentum champion).
+fails on the 6th catch-up bar (always-long where daily runs had the momentum champion).
+With ``watched_step`` starting with the run's policy instead of ``successor(None)`` (no
+judgement of the records already in the ledger before the first new bar) the unjudged-record
+test's new bar is decided by the demoted version.
 """
 
 from __future__ import annotations
@@ -238,6 +241,7 @@ def test_a_catch_up_demotes_on_the_breaking_bar_and_the_previous_champion_goes_o
     (demotion,) = got["demotions"]
     assert demotion["demotion"]["moved"] and demotion["demotion"]["bar"] == demoted_at
     assert catch_names[demotion["demotion"]["champion"]] == "momentum"
+    assert catch_names[got["version_id"]] == "momentum"  # the version now trading
     assert got["monitor"] == demotion  # the momentum champion has no record to be judged by
     registry = ModelRegistry(open_store(store))
     assert catch_names[registry.champion("SPY").version_id] == "momentum"
@@ -253,3 +257,29 @@ def test_a_catch_up_demotes_on_the_breaking_bar_and_the_previous_champion_goes_o
     registry = ModelRegistry(open_store(replayed))
     assert replay_names[registry.champion("SPY").version_id] == "always_long"  # not moved
     assert "demoted" not in [h["outcome"] for h in registry.history("SPY")]
+
+
+def test_a_record_left_unjudged_demotes_before_the_next_bar_is_decided(frame, tmp_path) -> None:
+    """A run that recorded bars and died before judging them (``step`` alone here): the next
+    run judges the ledger's records first, demotes on them (the demotion names the last
+    recorded bar) and its first new bar is decided by the restored previous champion."""
+    from tradeforge.paper.run import paper_ticker
+
+    store = str(tmp_path / "store")
+    source = write_source(frame, tmp_path / "SPY.csv", 1500)
+    promise = np.random.default_rng(3).normal(0.003, 0.002, 300).tolist()
+    first = publish_rule(store, frame, source, "momentum")
+    second = publish_rule(store, frame, source, "always_long", validation=promise)
+    registry = ModelRegistry(open_store(store))
+    ledger = Ledger(open_store(store), "SPY")
+    step(frame.iloc[:1500], champion_policy("SPY", registry), ledger)
+    step(frame.iloc[:1515], champion_policy("SPY", registry), ledger)  # 15 more, never judged
+    assert registry.champion("SPY").version_id == second.version_id
+    unjudged = str(ledger.last().bar_time)
+    write_source(frame, tmp_path / "SPY.csv", 1516)
+    got = paper_ticker("SPY", store)
+    (demotion,) = got["demotions"]
+    assert demotion["demotion"]["moved"] and demotion["demotion"]["bar"] == unjudged
+    (new,) = ledger.frame().tail(1).itertuples()
+    assert got["recorded"] == 1 and new.version_id == first.version_id
+    assert registry.champion("SPY").version_id == first.version_id

@@ -426,8 +426,7 @@ class Tracker:
         need = max(self.n, 1)
         if self._ref is None or len(self._ref.cum_quantiles) < need:
             grown = 2 * len(self._ref.cum_quantiles) if self._ref else 0
-            # below cusum_horizon bars a reference costs the same (its calibration paths)
-            size = max(need, horizon, grown, self.config.cusum_horizon)
+            size = max(need, horizon, grown)
             self._ref = reference(self.validation, size, self.config)
         cum = self.equity - 1.0 if self.n else 0.0
         return verdict_at(self._ref, self.config, self.n, cum, self.mdd, self.s)
@@ -535,7 +534,6 @@ class Watch:
         self.last: dict[str, Any] = {}
         """The latest verdict (plain JSON, as ``monitor_champion`` returns it)."""
         self.tracker: Tracker | None = None
-        self.validation = np.empty(0)
         champ = registry.champion(ticker)
         pointer = None if champ is None else Judged(*_pointer_fields(champ))
         self._restores = 0 if pointer is None else 1  # a replay restores the previous once
@@ -563,7 +561,6 @@ class Watch:
         live = live_returns(
             {"version_id": self.versions, "net_return": self.returns}, judged.version_id
         )
-        self.validation = validation
         self.tracker = Tracker(validation, self.config, live)
         self._judge(bar)
 

@@ -83,11 +83,12 @@ def tickers_with_champion(store: str, endpoint_url: str | None = None) -> list[s
 def summary(
     ticker: str, ledger: Ledger, new: list[LedgerRecord], version_id: str, **extra: Any
 ) -> dict[str, Any]:
-    """What a run did for one ticker, as plain JSON types."""
+    """What a run did for one ticker, as plain JSON types; ``version_id``: the version that
+    decided the last new bar (a demoted champion's successor), else ``version_id``."""
     last = new[-1] if new else ledger.last()
     return {
         "ticker": ticker,
-        "version_id": version_id,
+        "version_id": new[-1].version_id if new else version_id,
         "ledger": ledger.uri,
         "recorded": len(new),
         "first_bar": str(new[0].bar_time) if new else None,
