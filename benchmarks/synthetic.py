@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import signal
 
 from tradeforge.validation.derived import stock_sessions
 
@@ -181,11 +182,10 @@ def crash_drift(
     crashes = rng.random(n) < crash_prob
     sizes = -np.abs(rng.normal(crash, crash_sd, n)) * crashes
     diffusion = rng.normal(0.0, vol, n)
-    r = np.empty(n)
-    carry = 0.0  # the selling left by past crashes
-    for t in range(n):
-        r[t] = drift + carry + diffusion[t] + sizes[t]
-        carry = carry * decay - (follow * decay if crashes[t] else 0.0)
+    # The selling left by past crashes: carry_{t+1} = decay carry_t - follow decay [crash at t].
+    impulse = np.where(crashes, -follow * decay, 0.0)
+    carry = signal.lfilter([0.0, 1.0], [1.0, -decay], impulse)
+    r = drift + carry + diffusion + sizes
     return _frame(r, rng, f"CRASH{seed}")
 
 
