@@ -55,11 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="paper-flow-"))
     store = str(work / "store")
     names = [f"T{i}" for i in range(args.tickers)]
-    # A record like SPY's own (mean 0.03%, sd 1% a bar): the momentum rule is not demoted.
-    validation = np.random.default_rng(0).normal(0.0003, 0.01, 500).tolist()
-    for name in names:
+    for i, name in enumerate(names):
         mine = frame.assign(ticker=name)
         source = write_source(mine, work / f"{name}.csv", 1500)
+        # A record like SPY's own (mean 0.03%, sd 1% a bar: the momentum rule is not demoted),
+        # each champion its own, as in a real store (the monitor's bootstrap is per record).
+        validation = np.random.default_rng(i).normal(0.0003, 0.01, 500).tolist()
         publish_rule(
             store, mine, source, "momentum", validation=validation if args.monitored else None
         )
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     first = time.perf_counter() - first
     for name in names:
         write_source(frame.assign(ticker=name), work / f"{name}.csv", 1500 + args.catch_up)
+    _new_process()
     began = time.perf_counter()
     out = paper_pipeline(tickers=names, store=store)
     seconds = time.perf_counter() - began
@@ -97,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _new_process() -> None:
+    """Forget the bootstrap references the first run built: a worker runs each flow run in a
+    process of its own, so the timed run must build its own (one per champion)."""
+    from tradeforge.paper import monitor
+
+    getattr(monitor, "_REFERENCES", {}).clear()  # absent before the references were kept
+
+
 def _reference_run(frame: Any, work: Path, store: str, names: list[str], bars: int) -> float:
     """Seconds to record one more bar of every ticker with ``tradeforge paper``'s loop."""
     from tests.paper.helpers import write_source
@@ -104,6 +114,7 @@ def _reference_run(frame: Any, work: Path, store: str, names: list[str], bars: i
 
     for name in names:
         write_source(frame.assign(ticker=name), work / f"{name}.csv", bars)
+    _new_process()
     began = time.perf_counter()
     for name in names:
         assert paper_ticker(name, store)["recorded"] == 1

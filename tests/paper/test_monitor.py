@@ -7,7 +7,9 @@ taken pointwise (``band = int(demote_level * samples)``) the band test's crossin
 ~5x the allowed 1%; with ``demote_bound``'s headroom term removed the headroom test's champion
 is not demoted; with the tracker's CUSUM update missing ``- k`` the tracker test's verdicts
 differ from ``judge``'s (a reference built 1000 bars longer than needed gives the same verdicts:
-the prefix property the tracker relies on).
+the prefix property the tracker relies on); with ``reference`` building afresh on every call
+the reuse test sees a second build, and with the kept reference cut to its last rows instead of
+its first its cut reference differs from one built afresh.
 """
 
 from __future__ import annotations
@@ -143,3 +145,31 @@ def test_the_headroom_stop_demotes_while_one_more_bad_bar_could_pass_twice_the_d
     assert verdict.status == "demote" and verdict.drawdown_bound == pytest.approx(stop)
     assert any("one more bar losing 0.6 x the validation's worst bar" in r for r in verdict.reasons)
     assert judge(validation, live, cfg.replace(bar_headroom=0.0)).status != "demote"
+
+
+def test_a_reference_is_built_once_per_record_and_cut_for_shorter_horizons(
+    validation: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's monitor and its cone report ask for the same record's reference: the second
+    ask reuses the first (cut to its horizon), equal field for field to one built afresh."""
+    from dataclasses import fields
+
+    from tradeforge.paper import monitor
+
+    fresh = {h: monitor._build_reference(validation, h, CFG) for h in (30, 120)}
+    real, built = monitor._build_reference, []
+    monkeypatch.setattr(monitor, "_REFERENCES", {})
+    monkeypatch.setattr(
+        monitor, "_build_reference", lambda v, h, c: built.append(h) or real(v, h, c)
+    )
+    got = {h: reference(validation, h, CFG) for h in (120, 30)}
+    assert built == [120]  # the 30-bar reference is the 120-bar one's first rows
+    for h, ref in got.items():
+        for f in fields(ref):
+            assert np.array_equal(getattr(ref, f.name), getattr(fresh[h], f.name)), (h, f.name)
+    with pytest.raises(ValueError, match="read-only"):  # shared: nobody may write into it
+        got[30].cum_quantiles[0, 0] = 1.0
+    reference(validation, 200, CFG)  # longer than kept: built again
+    reference(validation * 1.5, 30, CFG)  # another record
+    reference(validation, 30, CFG.replace(samples=400))  # another config
+    assert built == [120, 200, 30, 30]

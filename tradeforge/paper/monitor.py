@@ -38,7 +38,8 @@ same records give the same verdict.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -244,8 +245,40 @@ def moments(validation: np.ndarray, config: MonitorConfig) -> tuple[float, float
     return mean, std, max(config.min_k, config.k_share * mean / std)
 
 
+#: The references built in this process, by validation record and config: the longest one of
+#: each (a shorter horizon's rows are its first rows), most recent last. The paper run's
+#: monitor builds one per champion and its report draws the same cone: built once, not twice.
+_REFERENCES: dict[tuple[bytes, MonitorConfig], Reference] = {}
+_KEPT_REFERENCES = 64
+
+
 def reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Reference:
     """The cones over ``horizon`` bars and the alarms' calibration, from validation returns.
+
+    Seeded, so the same record, horizon and config give the same reference: one built for a
+    longer horizon in this process is reused, cut to ``horizon`` rows (its arrays read-only).
+    """
+    v = np.ascontiguousarray(validation, dtype=np.float64)
+    key = (hashlib.blake2b(v.tobytes(), digest_size=16).digest(), config)
+    kept = _REFERENCES.pop(key, None)
+    if kept is None or len(kept.cum_quantiles) < horizon:
+        kept = _build_reference(v, horizon, config)
+        kept.cum_quantiles.flags.writeable = False
+        kept.drawdown_quantiles.flags.writeable = False
+    _REFERENCES[key] = kept
+    while len(_REFERENCES) > _KEPT_REFERENCES:
+        del _REFERENCES[next(iter(_REFERENCES))]
+    if len(kept.cum_quantiles) == horizon:
+        return kept
+    return replace(
+        kept,
+        cum_quantiles=kept.cum_quantiles[:horizon],
+        drawdown_quantiles=kept.drawdown_quantiles[:horizon],
+    )
+
+
+def _build_reference(validation: np.ndarray, horizon: int, config: MonitorConfig) -> Reference:
+    """``reference`` computed afresh.
 
     Both alarms are calibrated on bootstrap paths of ``cusum_horizon`` bars: the CUSUM
     threshold is the ``1 - cusum_false_alarm`` quantile of its maximum, each path standardised

@@ -20,7 +20,8 @@ def cone_png(
 ) -> bytes:
     """PNG bytes: the live equity curve over the 95% and 99% cones of cumulative return (top),
     and its drawdown against the monitor's warning and demotion bounds (bottom). The cones are
-    the same seeded bootstrap the monitor judges by."""
+    the same seeded bootstrap the monitor judges by (``monitor.reference``: the one the monitor
+    built for this record in this process, not a second bootstrap)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -30,8 +31,11 @@ def cone_png(
     ref = reference(validation, n, config)
     bars = np.arange(0, n + 1)
     q = np.vstack([np.zeros(4), ref.cum_quantiles])
-    fig = Figure(figsize=(10, 6), dpi=100, layout="constrained")
+    # Fixed margins, not a layout engine: "constrained" measures every text again on each
+    # draw and took more than half of a cone's time (0.45 s against 0.23 s at load ~7).
+    fig = Figure(figsize=(10, 6), dpi=100)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.94, bottom=0.09, hspace=0.06)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     top.fill_between(bars, 1 + q[:, 0], 1 + q[:, 3], color="tab:blue", alpha=0.12, label="99% cone")
     top.fill_between(bars, 1 + q[:, 1], 1 + q[:, 2], color="tab:blue", alpha=0.22, label="95% cone")
