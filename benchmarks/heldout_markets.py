@@ -304,10 +304,19 @@ def family_rows(family: Family, seeds: tuple[int, ...], work: Path, extra: list[
 
 def summarize(rows: list[dict]) -> dict[str, Any]:
     """The issue's figure: among paths whose rule made money on test, the share where the
-    promoted model made at least 80% of the rule (a refused path made cash's 0)."""
+    promoted model made at least 80% of the rule (a refused path made cash's 0).
+
+    Also the figure's ceiling under the run's gate: on how many of those paths the gate would
+    promote the reference rule itself (judged as one untuned trial on the run's walk-forward
+    validation, ``rule_passes_gate``). An agent that equalled the rule bar for bar would be
+    promoted on exactly those paths; on the others it could only count by beating the rule on
+    validation by more than the gate's margin. Rows without the field (older files) count as
+    unknown."""
     earning = [r for r in rows if r["rule_test_return"] > 0]
     met = [r for r in earning if r["promoted_test_return"] >= SHARE_TARGET * r["rule_test_return"]]
     share = len(met) / len(earning) if earning else None
+    judged = [r for r in earning if r.get("rule_passes_gate") is not None]
+    passing = sum(bool(r["rule_passes_gate"]) for r in judged)
     return {
         "paths": len(rows),
         "rule_made_money": len(earning),
@@ -315,6 +324,11 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
         "reached_80pct_of_rule": len(met),
         "share_reaching_80pct": share,
         "target_met": share is not None and share >= TARGET_PATHS_SHARE,
+        "rule_passes_gate_where_it_made_money": passing if judged else None,
+        "rule_judged_where_it_made_money": len(judged),
+        "challenger_reached_80pct_of_rule": sum(
+            r["challenger_test_return"] >= SHARE_TARGET * r["rule_test_return"] for r in earning
+        ),
     }
 
 
@@ -341,6 +355,13 @@ def print_table(rows: list[dict]) -> dict[str, Any]:
         f"{s['rule_made_money']}; the promoted model made >= 80% of the rule on "
         f"{s['reached_80pct_of_rule']} of them ({share}; target >= {TARGET_PATHS_SHARE:.0%})"
     )
+    if s["rule_passes_gate_where_it_made_money"] is not None:
+        print(
+            f"ceiling: the gate of the run would promote the rule itself on "
+            f"{s['rule_passes_gate_where_it_made_money']} of the {s['rule_judged_where_it_made_money']} "
+            f"(judged) paths where it made money; the challenger, promoted or not, made >= 80% of "
+            f"the rule on {s['challenger_reached_80pct_of_rule']} of {s['rule_made_money']}"
+        )
     return s
 
 

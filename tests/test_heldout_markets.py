@@ -83,6 +83,22 @@ def test_summary_counts_paths_whose_rule_made_money() -> None:
     s = summarize(rows)
     assert (s["paths"], s["rule_made_money"], s["reached_80pct_of_rule"]) == (4, 3, 1)
     assert s["share_reaching_80pct"] == pytest.approx(1 / 3) and not s["target_met"]
+    # the refused challenger (30% against the rule's 10%) counts among the gate-free figure
+    assert s["challenger_reached_80pct_of_rule"] == 2
+    assert s["rule_passes_gate_where_it_made_money"] is None  # rows from before the field
+
+
+def test_summary_bounds_the_figure_by_the_rule_judged_by_the_gate() -> None:
+    """The ceiling counts only paths whose rule made money, and only the rule's own verdict."""
+    rows = [
+        _row(0.20, True, 0.17) | {"rule_passes_gate": True},
+        _row(0.20, False, 0.15) | {"rule_passes_gate": False},
+        _row(0.10, False, 0.30) | {"rule_passes_gate": False},
+        _row(-0.05, True, 0.02) | {"rule_passes_gate": True},  # the rule lost: not counted
+    ]
+    s = summarize(rows)
+    assert s["rule_passes_gate_where_it_made_money"] == 1
+    assert s["rule_judged_where_it_made_money"] == 3
 
 
 def test_rejudge_reproduces_a_recorded_decision_and_applies_the_new_test() -> None:
