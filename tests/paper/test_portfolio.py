@@ -2,8 +2,9 @@
 
 Local store: first record, catch-up = one run per bar, idempotency, the folder as one Parquet
 dataset, change-over from the current paper weights, replay = the portfolio evaluation to 1e-9,
-the monitor demoting through the registry's ``demote``, a tampered champion passed over for the
-previous one. SeaweedFS: 16 racing writers of one bar.
+the monitor judging after each record (a catch-up and a replay through a break = daily runs row
+for row; records a crashed run left unjudged), a tampered champion passed over for the previous
+one. SeaweedFS: 16 racing writers of one bar.
 CLI: a bad bar in one asset records nothing for the universe and names asset and rule, without
 TensorFlow, Prefect or great-expectations; the flow (real Prefect harness) the same through the
 great-expectations suite, then a catch-up and a demotion with its event.
@@ -19,6 +20,14 @@ How each was checked to fail without its behaviour (then restored), each run and
   paid) -> 93 of 97 net returns differ, by up to 2.1e-3.
 - monitor: ``monitor_portfolio`` without the ``ledger=`` hook (the tickers' ledger read) ->
   ``too_early``, nothing demoted.
+- judged after each record (catch-up oracle): main's ``tradeforge/paper/portfolio.py`` (record
+  the whole batch, judge once) -> the catch-up's 7th row is always-long where daily runs had
+  momentum (7 of 13 rows differ); the same with ``watched_step`` ignoring the watch's
+  demotions (``if False and len(watch.demotions) > seen``).
+- unjudged records: ``watched_step`` starting with the run's policy (``first = policy``
+  instead of ``successor(None)``) -> the new bar is decided by the demoted always-long.
+- flow: ``portfolio_record_task`` given ``monitor=False`` -> no verdicts recorded, the
+  universe fails (``KeyError: 'monitor'``).
 - bad bar: ``check_bars`` skipped in ``latest_frames`` -> the bad A1 bar is recorded (exit 0);
   in the flow, ``validate_task`` skipped -> no ``PaperRunFailed``.
 - imports: ``import great_expectations`` in ``cli/paper_portfolio.py`` -> the import check fails.

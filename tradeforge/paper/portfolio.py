@@ -18,7 +18,11 @@ dataset. For each bar after the ledger's last record, in order (``step_portfolio
 3. the TensorFlow-free policy scores every asset; each asset's long/flat goes through the env's
    ``min_hold`` rule, and a held asset gets its slot (1/N or inverse volatility, as trained);
    the rest is cash (``weights_after``);
-4. the record is appended before the next bar is looked at.
+4. the record is appended before the next bar is looked at (the tickers' loop,
+   ``trader.record_loop``), and with the monitor on (``watch_portfolio``: the tickers'
+   ``run.watched_step`` and ``monitor.Watch``) judged at once: a demotion moves the universe's
+   pointer on its bar and the restored previous champion decides the next bars from the
+   current paper weights (with none, nothing more is recorded).
 
 Replaying the champion's test window gives the evaluation's weights and net returns
 (``tradeforge.portfolio.allocator.evaluate_allocator``); ``tests/paper/test_portfolio.py``
