@@ -27,7 +27,8 @@ How each was checked to fail without its behaviour (then restored), each run and
 - unjudged records: ``watched_step`` starting with the run's policy (``first = policy``
   instead of ``successor(None)``) -> the new bar is decided by the demoted always-long.
 - flow: ``portfolio_record_task`` given ``monitor=False`` -> no verdicts recorded, the
-  universe fails (``KeyError: 'monitor'``).
+  universe fails (``KeyError: 'monitor'``); ``watched_step`` ignoring demotions -> all 12 bars
+  recorded by the demoted champion (``12 < 12``).
 - bad bar: ``check_bars`` skipped in ``latest_frames`` -> the bad A1 bar is recorded (exit 0);
   in the flow, ``validate_task`` skipped -> no ``PaperRunFailed``.
 - imports: ``import great_expectations`` in ``cli/paper_portfolio.py`` -> the import check fails.
