@@ -53,7 +53,7 @@ def print_portfolios(done: list[dict[str, Any]]) -> None:
             f"{_weights(s['weights'], s['cash'])}, equity {s['equity'] or 1.0:.4f} "
             f"(champion {s['version_id']})\n  ledger {s['ledger']}"
         )
-        print_verdict(s.get("monitor"))
+        print_verdict(s.get("monitor"), s.get("demotions"))
 
 
 def _weights(weights: dict[str, float] | None, cash: float | None) -> str:

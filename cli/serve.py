@@ -16,7 +16,18 @@ def serve(
     tickers: Annotated[
         list[str] | None,
         typer.Option(
-            help="Tickers to serve (repeated or comma-separated); default: every champion."
+            help="Tickers whose champions to serve (repeated or comma-separated). Naming "
+            "tickers or --portfolio serves only what is named; naming neither serves every "
+            "champion in the store, new ones as they are promoted.",
+        ),
+    ] = None,
+    portfolio: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--portfolio",
+            help="Universe names whose portfolio champions to serve, e.g. mega7 (repeated or "
+            "comma-separated). --tickers SPY alone serves no portfolio; --portfolio mega7 "
+            "alone serves no ticker.",
         ),
     ] = None,
     host: Annotated[
@@ -73,14 +84,24 @@ def serve(
 
       curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"ticker": "GOOGL"}'
 
+    Only some champions (without either option: every ticker and every portfolio):
+
+      tradeforge serve --tickers SPY,GOOGL --portfolio mega7
+
     Beyond 127.0.0.1 a bearer token is required (TLS belongs to a reverse proxy):
 
       tradeforge serve --host 0.0.0.0 --token-file ~/.tradeforge-token
 
       curl -s host:8000/predict -H "Authorization: Bearer $(cat ~/.tradeforge-token)" ...
     """
+    from cli.paper_portfolio import check_names
     from tradeforge.serving_security import GuardError, describe, make_guard, token_file_warning
 
+    names = tuple(t.upper() for t in split_list(tickers))
+    universes = tuple(split_list(portfolio))
+    check_names(list(universes))  # exit 2 naming --portfolio, before a port is bound
+    # Naming either kind serves only what is named; naming neither serves everything.
+    chosen = (names, universes) if names or universes else (None, None)
     try:  # refused before the store is opened or a port bound
         guard = make_guard(
             host, token_file, insecure_no_auth=insecure_no_auth, rate=rate_limit, burst=rate_burst
@@ -100,16 +121,19 @@ def serve(
     try:
         book = open_book(
             store,
-            tuple(t.upper() for t in split_list(tickers)),
+            chosen[0],
+            portfolios=chosen[1],
             endpoint_url=s3_endpoint_url,
             data_ttl_s=data_ttl,
         )
     except Exception as exc:  # the store could not be opened or listed
         raise fail(exc) from exc
-    for row in book.describe():
+    others = book.portfolios.describe() if book.portfolios is not None else []
+    for kind, row in [*(("", r) for r in book.describe()), *(("portfolio ", r) for r in others)]:
         state = row.get("version_id") if row["serving"] else "not serving"
-        typer.echo(f"  {row['ticker']}: {state}" + (f"  ({row['error']})" if row["error"] else ""))
-    if not book.slots:
+        error = f"  ({row['error']})" if row["error"] else ""
+        typer.echo(f"  {kind}{row['ticker']}: {state}{error}")
+    if not book.slots and not others:
         typer.echo(f"  no champion in {book.registry.store.uri} yet: polling for one")
     typer.echo(f"tradeforge serve: http://{host}:{port} (store {book.registry.store.uri})")
     typer.echo(describe(guard, host))

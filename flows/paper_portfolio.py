@@ -1,5 +1,6 @@
 """The paper flow's portfolio branch as a story (issue 27): the universe's champion -> each
-asset's new bars -> validated by the same contract -> aligned, decided, recorded -> monitored.
+asset's new bars -> validated by the same contract -> aligned, decided, recorded, the monitor
+judging after each record (a demotion moves the pointer on its bar) -> events.
 
 Only chains tasks; the work is in ``tradeforge.paper.portfolio``. A bad bar in any asset (the
 great-expectations suite names the asset and the rule) stops the universe before its record
@@ -34,7 +35,7 @@ def paper_portfolio(
 ) -> dict[str, Any]:
     """One universe: the verified champion, each asset's bars since its training start from its
     card's source, the contract on each asset's bars not yet recorded (with the look-back its
-    rules need), then the ledger and the monitor."""
+    rules need), then the ledger judged after each record, and the monitor's events."""
     champion = portfolio_champion_task(name, store, endpoint_url)
     refused = champion.get("refused")
     if refused is not None:  # tampered champion: the previous one trades, operators must know
@@ -48,9 +49,13 @@ def paper_portfolio(
             name, ticker, ingested, store, endpoint_url
         )
         frames[ticker] = validate_task(ticker, window, data.interval, ref, run_id, docs=False)
-    recorded = portfolio_record_task(frames, histories, champion, store, run_id, endpoint_url)
+    # The monitor judges after each recorded bar (a catch-up's champion is demoted on its bar);
+    # not when the pointer's champion is not the one trading: nothing of its own to judge.
+    recorded = portfolio_record_task(
+        frames, histories, champion, store, run_id, endpoint_url, refused is None
+    )
     if refused is None:
-        verdict = portfolio_monitor_task(name, store, endpoint_url)
+        verdict = portfolio_monitor_task(name, recorded)
     else:  # the pointer's champion is not the one trading: nothing of its own to judge
         verdict = {"status": "refused", "reasons": [refused["reason"]]}
     portfolio_report_task(name, champion, recorded, store, endpoint_url)

@@ -90,17 +90,21 @@ def monitor_task(ticker: str, recorded: dict[str, Any]) -> dict[str, Any]:
     """Events for operators from the monitor's verdicts while recording: each demotion (moved:
     demoted; pointer moved by someone else first: alarm) and a warning on the last verdict.
     Returns the verdict to report (``Watch.verdict``)."""
+    return emit_verdicts(
+        {"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker}, recorded
+    )
+
+
+def emit_verdicts(resource: dict[str, str], recorded: dict[str, Any]) -> dict[str, Any]:
+    """One event per demotion made while recording (each names its bar) and a warning event on
+    the last verdict, about ``resource`` (a ticker's or a universe's); returns the last verdict."""
     demotions = recorded.get("demotions", [])
     verdict = recorded["monitor"]
     for judged in [*demotions, *([verdict] if verdict["status"] == "warning" else [])]:
         event = WARNING_EVENT if judged["status"] == "warning" else ALARM_EVENT
         if judged.get("demotion", {}).get("moved"):
             event = DEMOTED_EVENT
-        emit_event(
-            event=event,
-            resource={"prefect.resource.id": f"tradeforge.ticker.{ticker}", "ticker": ticker},
-            payload=judged,
-        )
+        emit_event(event=event, resource=resource, payload=judged)
     return verdict
 
 

@@ -1,5 +1,6 @@
 """Paper tasks for portfolio champions (issue 27): the universe's champion, each asset's window
-of bars to validate, the universe's bars recorded, and the monitor's verdict as an event."""
+of bars to validate, the universe's bars recorded (judged after each record), and the monitor's
+verdicts as events."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from tasks.paper import ALARM_EVENT, DEMOTED_EVENT, WARNING_EVENT
+from tasks.paper import ALARM_EVENT, emit_verdicts
 from tasks.predict import STORE_AWAY_RETRIES
 from tradeforge.paper.portfolio import (
     last_recorded,
-    monitor_portfolio,
     portfolio_champion,
     portfolio_cone,
     record_portfolio_bars,
@@ -56,24 +56,21 @@ def portfolio_record_task(
     store: str,
     run_id: str,
     endpoint_url: str | None = None,
+    monitor: bool = True,
 ) -> dict[str, Any]:
-    """Align the validated assets and record every bar since the universe's last record."""
+    """Align the validated assets and record every bar since the universe's last record, the
+    monitor judging after each one (a demotion moves the pointer on its bar)."""
     return record_portfolio_bars(
-        frames, champion, store, run_id=run_id, endpoint_url=endpoint_url, histories=histories
-    )
+        frames, champion, store, run_id=run_id, endpoint_url=endpoint_url, histories=histories,
+        monitor=monitor,
+    )  # fmt: skip
 
 
-@task(name="paper-portfolio-monitor", task_run_name="monitor-portfolio-{name}", **STORE_AWAY_RETRIES)  # fmt: skip
-def portfolio_monitor_task(name: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """Judge the universe's live net returns; demote its champion if they broke; emit the
-    tickers' events with a portfolio resource."""
-    verdict = monitor_portfolio(name, store, endpoint_url)
-    event = {"warning": WARNING_EVENT, "demote": ALARM_EVENT}.get(verdict["status"])
-    if verdict.get("demotion", {}).get("moved"):
-        event = DEMOTED_EVENT
-    if event is not None:
-        emit_event(event=event, resource=_resource(name), payload=verdict)
-    return verdict
+@task(name="paper-portfolio-monitor", task_run_name="monitor-portfolio-{name}")
+def portfolio_monitor_task(name: str, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The tickers' events (``tasks.paper.emit_verdicts``) on the universe's resource: one per
+    demotion made while recording, naming its bar, and a warning on the last verdict."""
+    return emit_verdicts(_resource(name), recorded)
 
 
 @task(name="paper-portfolio-alarm", task_run_name="paper-alarm-portfolio-{name}")

@@ -131,8 +131,9 @@ class ChampionBook:
     """The champions a server acts with, kept current by ``refresh()``."""
 
     registry: ModelRegistry
-    tickers: tuple[str, ...] = ()
-    """Tickers to serve; empty = every ticker of the store that has a champion."""
+    tickers: tuple[str, ...] | None = None
+    """Tickers (or universe names) to serve; None = every one of the store that has a
+    champion, polled for new ones; empty = none."""
     endpoint_url: str | None = None
     """S3 endpoint for data sources on S3 (the registry's store has its own)."""
     data_ttl_s: float = 60.0
@@ -158,7 +159,7 @@ class ChampionBook:
         return messages
 
     def _tickers(self) -> tuple[str, ...]:
-        if self.tickers:
+        if self.tickers is not None:
             return self.tickers
         known, at = self._discovered
         if time.monotonic() - at >= DISCOVER_EVERY_S:
@@ -575,28 +576,34 @@ def create_app(
 
 def open_book(
     store: str,
-    tickers: tuple[str, ...] = (),
+    tickers: tuple[str, ...] | None = None,
     *,
+    portfolios: tuple[str, ...] | None = None,
     endpoint_url: str | None = None,
     data_ttl_s: float = 60.0,
 ) -> ChampionBook:
-    """A ``ChampionBook`` over a store, refreshed once (champions loaded and verified)."""
+    """A ``ChampionBook`` over a store, refreshed once (champions loaded and verified).
+
+    ``tickers`` and ``portfolios`` (universe names) select what is served: None = every
+    champion of that kind in the store (new ones picked up as they appear), empty = none
+    (``portfolios=()``: no portfolio book, a portfolio request is told so)."""
     from tradeforge.inference import open_registry
     from tradeforge.portfolio.champion import portfolio_registry
 
     registry = open_registry(store, endpoint_url)
-    portfolios = ChampionBook(
-        portfolio_registry(registry.store),
-        endpoint_url=endpoint_url,
-        data_ttl_s=data_ttl_s,
-        warm=False,
-    )
     book = ChampionBook(
         registry,
-        tickers=tuple(tickers),
+        tickers=None if tickers is None else tuple(tickers),
         endpoint_url=endpoint_url,
         data_ttl_s=data_ttl_s,
-        portfolios=portfolios,
     )
+    if portfolios is None or portfolios:
+        book.portfolios = ChampionBook(
+            portfolio_registry(registry.store),
+            tickers=None if portfolios is None else tuple(portfolios),
+            endpoint_url=endpoint_url,
+            data_ttl_s=data_ttl_s,
+            warm=False,
+        )
     book.refresh()
     return book

@@ -2,8 +2,9 @@
 
 Local store: first record, catch-up = one run per bar, idempotency, the folder as one Parquet
 dataset, change-over from the current paper weights, replay = the portfolio evaluation to 1e-9,
-the monitor demoting through the registry's ``demote``, a tampered champion passed over for the
-previous one. SeaweedFS: 16 racing writers of one bar.
+the monitor judging after each record (a catch-up and a replay through a break = daily runs row
+for row; records a crashed run left unjudged), a tampered champion passed over for the previous
+one. SeaweedFS: 16 racing writers of one bar.
 CLI: a bad bar in one asset records nothing for the universe and names asset and rule, without
 TensorFlow, Prefect or great-expectations; the flow (real Prefect harness) the same through the
 great-expectations suite, then a catch-up and a demotion with its event.
@@ -19,6 +20,15 @@ How each was checked to fail without its behaviour (then restored), each run and
   paid) -> 93 of 97 net returns differ, by up to 2.1e-3.
 - monitor: ``monitor_portfolio`` without the ``ledger=`` hook (the tickers' ledger read) ->
   ``too_early``, nothing demoted.
+- judged after each record (catch-up oracle): main's ``tradeforge/paper/portfolio.py`` (record
+  the whole batch, judge once) -> the catch-up's 7th row is always-long where daily runs had
+  momentum (7 of 13 rows differ); the same with ``watched_step`` ignoring the watch's
+  demotions (``if False and len(watch.demotions) > seen``).
+- unjudged records: ``watched_step`` starting with the run's policy (``first = policy``
+  instead of ``successor(None)``) -> the new bar is decided by the demoted always-long.
+- flow: ``portfolio_record_task`` given ``monitor=False`` -> no verdicts recorded, the
+  universe fails (``KeyError: 'monitor'``); ``watched_step`` ignoring demotions -> all 12 bars
+  recorded by the demoted champion (``12 < 12``).
 - bad bar: ``check_bars`` skipped in ``latest_frames`` -> the bad A1 bar is recorded (exit 0);
   in the flow, ``validate_task`` skipped -> no ``PaperRunFailed``.
 - imports: ``import great_expectations`` in ``cli/paper_portfolio.py`` -> the import check fails.
@@ -197,30 +207,115 @@ def test_replay_equals_the_portfolio_evaluation_on_the_test_window(frames, tmp_p
     assert _ledger(store).keys() == []  # a replay leaves the live ledger alone
 
 
-def test_the_monitor_demotes_a_broken_portfolio_to_the_previous_champion(frames, tmp_path) -> None:
-    """A champion whose card promised steady gains (pooled validation returns) and whose paper
-    returns are ordinary: the paper monitor demotes it, the pointer moves back."""
-    bars, store = tmp_path / "bars", str(tmp_path / "store")
-    write_universe(frames, bars, FIRST)
-    first = publish_portfolio_rule(store, frames, str(bars), "momentum")
-    paper_portfolio("mom3", store)
-    promised = np.random.default_rng(0).normal(0.004, 0.001, 400).tolist()
-    second = publish_portfolio_rule(store, frames, str(bars), "always_long", validation=promised)
-    write_universe(frames, bars, FIRST + 12)
+#: The card of a champion that promised far more than the synthetic universe gives.
+PROMISED = np.random.default_rng(0).normal(0.004, 0.001, 400).tolist()
+CATCH_UP = 12  # bars of the catch-up after the first run
+
+
+def _rows(store: str, root: str = "ledger", name: str = "mom3") -> pd.DataFrame:
+    frame = PortfolioLedger(open_store(store), name, root=root).frame()
+    return frame[DECISION].reset_index(drop=True)
+
+
+def _two_champions(frames, folder: Path, bars: int) -> tuple[str, dict[str, str]]:
+    """A momentum champion, then an always-long one whose card promised ``PROMISED``; the
+    store, and version id -> rule."""
+    store = str(folder / "store")
+    source = write_universe(frames, folder / "bars", bars)
+    first = publish_portfolio_rule(store, frames, source, "momentum")
+    second = publish_portfolio_rule(store, frames, source, "always_long", validation=PROMISED)
+    return store, {first.version_id: "momentum", second.version_id: "always_long"}
+
+
+def test_a_catch_up_demotes_on_the_breaking_bar_and_the_previous_champion_goes_on(
+    frames, tmp_path
+) -> None:
+    """Issue 25's "monitoring after each record" for a universe. Oracle: one run per bar
+    (``step_portfolio`` then ``monitor_champion`` on the universe's ledger, as daily runs did
+    before and still do). A catch-up of the same bars in one ``paper_portfolio`` run, and a
+    replay of them, give the same records row for row: the always-long champion demoted on the
+    same bar, the restored momentum champion deciding every bar after it from the weights the
+    demoted one left. The replay only simulates the demotion; the live run moves the pointer
+    and says so once, with the bar."""
+    from tradeforge.inference import champion_policy
+    from tradeforge.paper.monitor import monitor_champion
+
+    daily, names = _two_champions(frames, tmp_path / "daily", FIRST)
+    registry, ledger = portfolio_registry_of(daily), _ledger(daily)
+    demoted_at = None
+    for n in range(FIRST, FIRST + CATCH_UP + 1):
+        write_universe(frames, tmp_path / "daily" / "bars", n)
+        policy = champion_policy("mom3", registry)
+        step_portfolio(latest_frames(policy, None), policy, ledger)
+        verdict = monitor_champion(registry, "mom3", ledger=ledger)
+        if verdict["status"] == "demote" and demoted_at is None:
+            demoted_at = str(ledger.last().bar_time)
+    want = _rows(daily)
+    rules = want["version_id"].map(names).tolist()
+    cut = rules.index("momentum")  # the first bar after the demoting one
+    assert demoted_at == str(want["bar_time"].iloc[cut - 1]), rules
+    assert 1 < cut < CATCH_UP and set(rules[cut:]) == {"momentum"}, rules
+    takeover = want.iloc[cut]  # holds what always-long left: a real change of weights next
+    assert sum(takeover["weights_before"]) > 0.99 and want["turnover"].iloc[cut + 1] > 0
+
+    store, caught_names = _two_champions(frames, tmp_path / "catch", FIRST)
+    assert paper_portfolio("mom3", store)["recorded"] == 1
+    write_universe(frames, tmp_path / "catch" / "bars", FIRST + CATCH_UP)
     got = paper_portfolio("mom3", store)
-    verdict = got["monitor"]
-    assert verdict["status"] == "demote" and verdict["portfolio"] == "mom3", verdict
-    assert verdict["demotion"]["moved"] and verdict["demotion"]["demoted"] == second.version_id
+    assert got["recorded"] == CATCH_UP
+    pd.testing.assert_frame_equal(
+        _rows(store).assign(version_id=lambda f: f["version_id"].map(caught_names)),
+        want.assign(version_id=rules),
+    )
+    (demotion,) = got["demotions"]
+    assert demotion["portfolio"] == "mom3" and "ticker" not in demotion
+    assert demotion["demotion"]["moved"] and demotion["demotion"]["bar"] == demoted_at
+    assert caught_names[demotion["demotion"]["champion"]] == "momentum"
+    assert caught_names[got["version_id"]] == "momentum"  # the version deciding now
     registry = portfolio_registry_of(store)
-    assert registry.champion("mom3").version_id == first.version_id
-    assert registry.history("mom3")[-1]["outcome"] == "demoted"
+    assert caught_names[registry.champion("mom3").version_id] == "momentum"
+    assert [h["outcome"] for h in registry.history("mom3")][-1] == "demoted"
     # `tradeforge ledger --portfolio` shows the record and the (read-only) verdict.
     out = CliRunner().invoke(app, ["ledger", "--portfolio", "mom3", "--store", store, "--json"])
     assert out.exit_code == 0, out.output
     view = json.loads(out.output.strip().splitlines()[-1])
-    assert view["bars"] == 13 and view["records"][-1]["version_id"] == second.version_id
-    assert set(view["records"][-1]["weights_after"]) == {*TICKERS, "cash"}
-    assert view["monitor"]["version_id"] == first.version_id  # the champion now
+    assert view["bars"] == CATCH_UP + 1 and set(view["records"][-1]["weights_after"]) == {*TICKERS, "cash"}  # fmt: skip
+    assert caught_names[view["monitor"]["version_id"]] == "momentum"
+
+    replayed, replay_names = _two_champions(frames, tmp_path / "replay", FIRST + CATCH_UP)
+    start = str(frames["A0"]["timestamp"].iloc[FIRST - 1].date())
+    out = CliRunner().invoke(
+        app, ["paper", "--portfolio", "mom3", "--store", replayed, "--replay", "--from", start]
+    )
+    assert out.exit_code == 0 and "demoted (simulated: a replay)" in out.output, out.output
+    replay = _rows(replayed, root=f"replay/{start}")
+    pd.testing.assert_frame_equal(
+        replay.assign(version_id=lambda f: f["version_id"].map(replay_names)),
+        want.assign(version_id=rules),
+    )
+    registry = portfolio_registry_of(replayed)
+    assert replay_names[registry.champion("mom3").version_id] == "always_long"  # not moved
+    assert "demoted" not in [h["outcome"] for h in registry.history("mom3")]
+
+
+def test_records_left_unjudged_demote_before_the_next_bar_is_decided(frames, tmp_path) -> None:
+    """A run that recorded bars and died before judging them (``step_portfolio`` alone): the
+    next run judges the ledger's records first, demotes on them (the demotion names the last
+    recorded bar) and its one new bar is decided by the restored momentum champion."""
+    store, names = _two_champions(frames, tmp_path, FIRST + 10)
+    registry, ledger = portfolio_registry_of(store), _ledger(store)
+    policy = _policy(store)
+    bars = latest_frames(policy, None)
+    step_portfolio({t: f.iloc[:FIRST] for t, f in bars.items()}, policy, ledger)
+    step_portfolio(bars, policy, ledger)  # 10 more bars, never judged
+    unjudged = str(ledger.last().bar_time)
+    assert names[registry.champion("mom3").version_id] == "always_long"
+    write_universe(frames, tmp_path / "bars", FIRST + 11)
+    got = paper_portfolio("mom3", store)
+    (demotion,) = got["demotions"]
+    assert demotion["demotion"]["moved"] and demotion["demotion"]["bar"] == unjudged
+    assert got["recorded"] == 1 and names[ledger.last().version_id] == "momentum"
+    assert names[registry.champion("mom3").version_id] == "momentum"
 
 
 def _record(run_id: str, q: float) -> PortfolioRecord:
@@ -338,12 +433,17 @@ def test_the_paper_flow_records_a_portfolio_refuses_its_bad_bar_and_demotes_it(
     assert len(_ledger(store).keys()) == 1
     write_universe(frames, bars, FIRST + 12)
     got = paper_pipeline(store=store, portfolios=["mom3"])["portfolio mom3"]
-    assert got["recorded"] == 12 and got["monitor"]["status"] == "demote", got["monitor"]
+    assert got["monitor"]["status"] == "demote", got["monitor"]
     assert portfolio_registry_of(store).champion("mom3") is None  # no previous: a tombstone
+    # Judged after each record: demoted to nobody mid-catch-up, nothing recorded after its bar.
+    (demotion,) = got["demotions"]
+    last = str(_ledger(store).last().bar_time)
+    assert got["recorded"] < 12 and demotion["demotion"]["bar"] == last == got["last_bar"]
     captured.drain()
     events = [e for e in captured._client.events if e.event == DEMOTED_EVENT]
     assert [e.resource.id for e in events] == ["tradeforge.portfolio.mom3"]
     assert events[0].payload["version_id"] == version.version_id
+    assert events[0].payload["demotion"]["bar"] == last
     # Each run publishes the last decisions and the live equity drawn inside the cone.
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey

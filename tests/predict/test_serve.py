@@ -426,3 +426,43 @@ def test_serving_imports_neither_tensorflow_nor_prefect(spy_frame, tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_tickers_and_portfolio_choose_what_is_served(spy_frame, tmp_path: Path) -> None:
+    """A store with a ticker champion and a portfolio champion (hand-set rules, no training):
+    naming neither serves both; ``--tickers`` alone serves no portfolio (a portfolio request
+    is told so), ``--portfolio`` alone no ticker; a bad universe name exits 2 before a port
+    is bound."""
+    from tests.paper.helpers import publish_rule, write_source
+    from tests.paper.portfolio_helpers import publish_portfolio_rule, universe, write_universe
+
+    store = str(tmp_path / "store")
+    publish_rule(store, spy_frame, write_source(spy_frame, tmp_path / "SPY.csv", 1500), "momentum")
+    frames = universe()
+    publish_portfolio_rule(
+        store, frames, write_universe(frames, tmp_path / "bars", 600), "momentum"
+    )
+    for extra, tickers, portfolios in [
+        ((), ["SPY"], ["mom3"]),
+        (("--tickers", "spy"), ["SPY"], []),
+        (("--portfolio", "mom3"), [], ["mom3"]),
+    ]:
+        with serving(store, *extra) as url:
+            status, health = call(url, "/health")
+            assert status == 200 and health["serving"] == tickers, (extra, health)
+            assert health["portfolios"] == portfolios, (extra, health)
+            if not portfolios:
+                status, out = call(url, "/predict", {"portfolio": "mom3"})
+                assert status == 404 and "serves no portfolios" in out["detail"], out
+            if not tickers:
+                status, out = call(url, "/predict", {"ticker": "SPY"})
+                assert status == 404 and "no champion for 'SPY' is served" in out["detail"], out
+    logs = "".join(p.read_text() for p in tmp_path.glob("serve-*.log"))
+    assert "  portfolio mom3: " in logs  # the start-up listing names the universes too
+    # A subprocess with a timeout: were the name not checked, the server would start (and
+    # serve "../x" as a missing champion) instead of exiting.
+    done = subprocess.run(
+        [str(TRADEFORGE), "serve", "--store", store, "--portfolio", "../x", "--port", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--portfolio" in done.stderr, done.stderr

@@ -18,7 +18,11 @@ dataset. For each bar after the ledger's last record, in order (``step_portfolio
 3. the TensorFlow-free policy scores every asset; each asset's long/flat goes through the env's
    ``min_hold`` rule, and a held asset gets its slot (1/N or inverse volatility, as trained);
    the rest is cash (``weights_after``);
-4. the record is appended before the next bar is looked at.
+4. the record is appended before the next bar is looked at (the tickers' loop,
+   ``trader.record_loop``), and with the monitor on (``watch_portfolio``: the tickers'
+   ``run.watched_step`` and ``monitor.Watch``) judged at once: a demotion moves the universe's
+   pointer on its bar and the restored previous champion decides the next bars from the
+   current paper weights (with none, nothing more is recorded).
 
 Replaying the champion's test window gives the evaluation's weights and net returns
 (``tradeforge.portfolio.allocator.evaluate_allocator``); ``tests/paper/test_portfolio.py``
@@ -38,11 +42,14 @@ import pandas as pd
 from tradeforge.paper.ledger import LIVE_ROOT, Ledger, LedgerError, RecordFields
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
     from storage.objectstore import ObjectStore
     from tradeforge.artifact import LoadedPolicy
     from tradeforge.config import EnvConfig
+    from tradeforge.paper.trader import Prepared
     from tradeforge.portfolio.market import PortfolioMarket
 
 
@@ -290,30 +297,36 @@ def step_portfolio(
     start: str | None = None,
     run_id: str = "local",
     now: datetime | None = None,
+    after: Callable[[PortfolioRecord], LoadedPolicy | None] | None = None,
 ) -> list[PortfolioRecord]:
     """Record every bar of the aligned ``frames`` (each asset's checked canonical history)
     after the ledger's last record; returns the new records. The first record of an empty
-    ledger is the latest bar, or for a replay the first bar on or after ``start``."""
-    from tradeforge.paper.trader import first_bar
+    ledger is the latest bar, or for a replay the first bar on or after ``start``. ``after``
+    (the monitor, ``run.watched_step``) is called with each appended record and returns the
+    version that decides the next bar, as in the tickers' ``trader.step``: the same, another
+    that takes over the current paper weights (a demoted champion's successor), or None."""
+    from tradeforge.paper.trader import record_loop
 
-    inputs = _inputs(frames, policy)
-    market = inputs.market
-    last = ledger.last()
-    if last is not None and tuple(last.tickers) != market.tickers:
-        raise LedgerError(
-            f"portfolio {ledger.ticker}: the ledger holds {', '.join(last.tickers)}, the "
-            f"champion {policy.version_id} allocates across {', '.join(market.tickers)}"
-        )
-    # The catch-up rules are the ticker loop's (``first_bar``) on the universe's calendar.
-    calendar = replace(market.asset(0), ticker=f"portfolio {ledger.ticker}")
     decided_at = pd.Timestamp(now or datetime.now(UTC))
-    new = []
-    for t in range(first_bar(calendar, last, start), market.end):
-        record = decide_portfolio_bar(inputs, t, policy, last, run_id=run_id, decided_at=decided_at)
-        ledger.append(record)
-        new.append(record)
-        last = record
-    return new
+
+    def prepare(trading: LoadedPolicy, last: PortfolioRecord | None) -> Prepared:
+        inputs = _inputs(frames, trading)  # the deciding version's features, scalers, slots
+        market = inputs.market
+        if last is not None and tuple(last.tickers) != market.tickers:
+            raise LedgerError(
+                f"portfolio {ledger.ticker}: the ledger holds {', '.join(last.tickers)}, the "
+                f"champion {trading.version_id} allocates across {', '.join(market.tickers)}"
+            )
+
+        def decide(t: int, previous: PortfolioRecord | None) -> PortfolioRecord:
+            return decide_portfolio_bar(
+                inputs, t, trading, previous, run_id=run_id, decided_at=decided_at
+            )
+
+        # The catch-up rules are the ticker loop's (``first_bar``) on the universe's calendar.
+        return replace(market.asset(0), ticker=f"portfolio {ledger.ticker}"), decide
+
+    return record_loop(policy, ledger, prepare, start=start, after=after)
 
 
 # -- one universe's run (``tradeforge paper --portfolio``; the flow's record step) -------------
@@ -349,13 +362,14 @@ def last_recorded(name: str, store: str, endpoint_url: str | None = None) -> pd.
 def portfolio_summary(
     ledger: PortfolioLedger, new: list[PortfolioRecord], version_id: str, **extra: Any
 ) -> dict[str, Any]:
-    """What a run did for one universe, as plain JSON types."""
+    """What a run did for one universe, as plain JSON types; ``version_id``: the version that
+    decided the last new bar (a demoted champion's successor), else ``version_id``."""
     from tradeforge.paper.run import SUMMARY_RECORDS
 
     last = new[-1] if new else ledger.last()
     return {
         "portfolio": ledger.ticker,
-        "version_id": version_id,
+        "version_id": new[-1].version_id if new else version_id,
         "ledger": ledger.uri,
         "recorded": len(new),
         "first_bar": str(new[0].bar_time) if new else None,
@@ -393,9 +407,12 @@ def record_portfolio_bars(
     run_id: str,
     endpoint_url: str | None = None,
     histories: dict[str, pd.DataFrame] | None = None,
+    monitor: bool = True,
 ) -> dict[str, Any]:
     """Record the universe's bars since its ledger's last record, from each asset's validated
-    frame (``histories``: the bars before it that earlier runs validated). ``champion`` is
+    frame (``histories``: the bars before it that earlier runs validated), the monitor judging
+    after each one (``watch_portfolio``; ``monitor=False`` when the version trading is not the
+    pointer's champion: a tampered champion's stand-in). ``champion`` is
     ``portfolio_champion``'s result; the version it names is loaded again against the card
     sha256 it recorded, so a pointer moved since cannot slip another model in."""
     from tradeforge.artifact import load_policy
@@ -418,24 +435,58 @@ def record_portfolio_bars(
     align = policy.card.get("config", {}).get("portfolio", {}).get("align", "refuse")
     aligned = dict(align_universe(joined, align=align).frames)
     ledger = PortfolioLedger(registry.store, policy.ticker)
-    new = step_portfolio(aligned, policy, ledger, run_id=run_id)
-    return portfolio_summary(ledger, new, policy.version_id)
+    if not monitor:
+        new = step_portfolio(aligned, policy, ledger, run_id=run_id)
+        return portfolio_summary(ledger, new, policy.version_id)
+    new, judged = watch_portfolio(aligned, policy, ledger, registry, run_id=run_id)
+    return portfolio_summary(ledger, new, policy.version_id, **judged)
 
 
-def monitor_portfolio(
-    name: str, store: str, endpoint_url: str | None = None, *, demote: bool = True
-) -> dict[str, Any]:
-    """The paper monitor (``tradeforge.paper.monitor.monitor_champion``, unchanged rules) on
-    the universe's net returns against its card's pooled validation returns; a demotion moves
-    the portfolio's champion pointer through the registry's ``demote``."""
+def watch_portfolio(
+    frames: dict[str, pd.DataFrame],
+    policy: LoadedPolicy,
+    ledger: PortfolioLedger,
+    registry: Any,
+    *,
+    start: str | None = None,
+    run_id: str = "local",
+    replay: bool = False,
+) -> tuple[list[PortfolioRecord], dict[str, Any]]:
+    """``step_portfolio`` with the monitor judging after each record: the tickers'
+    ``run.watched_step`` (``monitor.Watch``) on the universe's ledger and the registry's
+    portfolio key space. A demote verdict moves the pointer on its bar (a replay only
+    simulates it); the restored previous champion decides the bars after it from the current
+    paper weights, or with none nothing more is recorded. Returns the new records, ``monitor``
+    (the last verdict) and ``demotions`` (each with its bar), naming the ``portfolio``."""
+    from tradeforge.paper.run import watched_step
+
+    new, judged = watched_step(
+        frames, policy, ledger, registry, start=start, run_id=run_id, replay=replay,
+        stepper=step_portfolio,
+    )  # fmt: skip
+    name = ledger.ticker
+    return new, {
+        "monitor": portfolio_verdict(name, judged["monitor"]),
+        "demotions": [portfolio_verdict(name, d) for d in judged["demotions"]],
+    }
+
+
+def portfolio_verdict(name: str, verdict: dict[str, Any]) -> dict[str, Any]:
+    """A monitor verdict about a universe: ``portfolio`` where the tickers' say ``ticker``."""
+    return {"portfolio": name} | {k: v for k, v in verdict.items() if k != "ticker"}
+
+
+def monitor_portfolio(name: str, store: str, endpoint_url: str | None = None) -> dict[str, Any]:
+    """The paper monitor's verdict on the universe's champion (``monitor_champion``, unchanged
+    rules, on the universe's net returns against its card's pooled validation returns), read
+    only: judging that can demote happens after each record (``watch_portfolio``)."""
     from tradeforge.paper.monitor import monitor_champion
 
     registry = portfolio_registry_of(store, endpoint_url)
     verdict = monitor_champion(
-        registry, name, demote=demote, ledger=PortfolioLedger(registry.store, name)
+        registry, name, demote=False, ledger=PortfolioLedger(registry.store, name)
     )
-    verdict.pop("ticker", None)
-    return {"portfolio": name, **verdict}
+    return portfolio_verdict(name, verdict)
 
 
 def portfolio_cone(
@@ -468,10 +519,12 @@ def paper_portfolio(
     """One universe's paper run without Prefect (``tradeforge paper --portfolio NAME``): every
     asset's bars from the card's source (or ``source``) since its training start, checked by
     the contract's error rules (a bad bar in any asset stops the universe before anything is
-    recorded, naming the asset and the rule), aligned, recorded; then the monitor's verdict.
+    recorded, naming the asset and the rule), aligned, recorded with the monitor judging after
+    each record (``watch_portfolio``: a champion demoted mid-catch-up decides no bar after the
+    demoting one).
 
     With ``replay_from`` every bar from that date is driven through the same loop into a replay
-    ledger (``replay/<date>/portfolio/<name>/``), and nothing is judged."""
+    ledger (``replay/<date>/portfolio/<name>/``); its demotions are simulated."""
     from tradeforge.artifact import card_start
     from tradeforge.inference import resolve_source
     from tradeforge.paper.run import trading_policy
@@ -487,13 +540,17 @@ def paper_portfolio(
         ledger = PortfolioLedger(registry.store, name)
     else:
         ledger = PortfolioLedger.replay(registry.store, name, replay_from)
-    new = step_portfolio(frames, policy, ledger, start=replay_from, run_id=run_id)
     extra: dict[str, Any] = {"read_from": resolve_source(policy, source)}
     if refused is not None:  # the pointer's champion is not the one trading: nothing to judge
+        new = step_portfolio(frames, policy, ledger, start=replay_from, run_id=run_id)
         extra["refused"] = refused
         extra["monitor"] = {"status": "refused", "reasons": [refused["reason"]]}
-    elif replay_from is None:  # a replay is history, not live trading
-        extra["monitor"] = monitor_portfolio(name, store, endpoint_url)
+    else:  # a replay judges too, but only simulates its demotions (the pointer stays)
+        new, judged = watch_portfolio(
+            frames, policy, ledger, registry, start=replay_from, run_id=run_id,
+            replay=replay_from is not None,
+        )  # fmt: skip
+        extra |= judged
     return portfolio_summary(ledger, new, policy.version_id, **extra)
 
 
@@ -510,5 +567,5 @@ def portfolio_ledger_view(name: str, store: str, endpoint_url: str | None = None
         "portfolio": name,
         "bars": len(records),
         "records": [brief(r) for r in records[-last:]],
-        "monitor": monitor_portfolio(name, store, endpoint_url, demote=False),
+        "monitor": monitor_portfolio(name, store, endpoint_url),
     }

@@ -14,6 +14,8 @@ from tradeforge.paper.ledger import Ledger, LedgerRecord
 from tradeforge.paper.trader import step
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from tradeforge.artifact import LoadedPolicy
@@ -186,7 +188,7 @@ def record_bars(
 
 
 def watched_step(
-    frame: pd.DataFrame,
+    bars: pd.DataFrame | dict[str, pd.DataFrame],
     policy: LoadedPolicy,
     ledger: Ledger,
     registry: Any,
@@ -194,7 +196,8 @@ def watched_step(
     start: str | None = None,
     run_id: str = "local",
     replay: bool = False,
-) -> tuple[list[LedgerRecord], dict[str, Any]]:
+    stepper: Callable[..., list[Any]] = step,
+) -> tuple[list[Any], dict[str, Any]]:
     """``step`` with the monitor judging after each record (``monitor.Watch``).
 
     At the first bar whose verdict demotes the champion the pointer moves (a replay only
@@ -202,12 +205,17 @@ def watched_step(
     restored previous champion, verified, takes over the paper position; with none, nothing
     more is recorded for the ticker, exactly as a later run would do. Returns the new records
     and ``monitor`` (the last verdict) and ``demotions`` (each demote verdict, with its bar).
+
+    The same for a universe: ``stepper=portfolio.step_portfolio`` with ``bars`` its aligned
+    frames, ``ledger`` a ``PortfolioLedger`` and ``registry`` the portfolio key space.
     """
     from tradeforge.artifact import load_policy
     from tradeforge.paper.monitor import Watch
 
     records = ledger.frame()
-    times = frame["timestamp"]  # the bars about to be recorded: one bootstrap reference for all
+    # The bars about to be recorded: one bootstrap reference for all (a universe's aligned
+    # frames share one calendar).
+    times = (next(iter(bars.values())) if isinstance(bars, dict) else bars)["timestamp"]
     if len(records):
         upcoming = int((times > records["bar_time"].iloc[-1]).sum())
     else:
@@ -218,7 +226,7 @@ def watched_step(
     trading: LoadedPolicy | None = policy
     seen = 0
 
-    def successor(record: LedgerRecord | None) -> LoadedPolicy | None:
+    def successor(record: Any) -> LoadedPolicy | None:
         nonlocal trading, seen
         if record is not None:
             watch.record(record)
@@ -240,7 +248,7 @@ def watched_step(
     new = (
         []
         if first is None
-        else step(frame, first, ledger, start=start, run_id=run_id, after=successor)
+        else stepper(bars, first, ledger, start=start, run_id=run_id, after=successor)
     )
     return new, {"monitor": watch.verdict, "demotions": watch.demotions}
 

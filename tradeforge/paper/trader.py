@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from tradeforge.artifact import LoadedPolicy
     from tradeforge.config import EnvConfig
     from tradeforge.envs.market import MarketData
+
+    #: What ``record_loop`` needs from a deciding policy: a market whose timestamps are the
+    #: bars to record (``first_bar`` finds where to start; ``end`` is one past the last), and
+    #: the decision of bar ``t`` given the previous record (a ticker's or a universe's).
+    Prepared = tuple[MarketData, Callable[[int, Any], Any]]
 
 
 def card_env(card: dict) -> EnvConfig:
@@ -213,18 +218,45 @@ def step(
     None to record nothing more.
     """
     decided_at = pd.Timestamp(now or datetime.now(UTC))
-    last = ledger.last()
-    new: list[LedgerRecord] = []
-    while policy is not None:
-        market = paper_market(frame, policy)
+
+    def prepare(trading: LoadedPolicy, last: LedgerRecord | None) -> Prepared:
+        market = paper_market(frame, trading)  # the deciding policy's features and scaler
         if market.ticker and market.ticker != ledger.ticker:
             raise LedgerError(
                 f"paper: bars are for {market.ticker}, the ledger for {ledger.ticker}"
             )
-        env = card_env(policy.card)
+        env = card_env(trading.card)
+
+        def decide(t: int, previous: LedgerRecord | None) -> LedgerRecord:
+            return decide_bar(
+                market, t, trading, env, previous, run_id=run_id, decided_at=decided_at
+            )
+
+        return market, decide
+
+    return record_loop(policy, ledger, prepare, start=start, after=after)
+
+
+def record_loop(
+    policy: LoadedPolicy | None,
+    ledger: Ledger,
+    prepare: Callable[[LoadedPolicy, Any], Prepared],
+    *,
+    start: str | None = None,
+    after: Callable[[Any], LoadedPolicy | None] | None = None,
+) -> list[Any]:
+    """The loop every paper record is written by (a ticker's ``step``, a universe's
+    ``portfolio.step_portfolio``): for each bar after the ledger's last record, in order, the
+    decision is appended before the next bar is looked at; ``after(record)`` names the policy
+    for the next bar, and a different one is ``prepare``d (its own features and card) and goes
+    on from the record just written (it takes over the paper position), None stops."""
+    last = ledger.last()
+    new: list[Any] = []
+    while policy is not None:
+        market, decide = prepare(policy, last)
         trading = policy
         for t in range(first_bar(market, last, start), market.end):
-            record = decide_bar(market, t, trading, env, last, run_id=run_id, decided_at=decided_at)
+            record = decide(t, last)
             ledger.append(record)
             new.append(record)
             last = record
