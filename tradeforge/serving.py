@@ -136,6 +136,8 @@ class ChampionBook:
     endpoint_url: str | None = None
     """S3 endpoint for data sources on S3 (the registry's store has its own)."""
     data_ttl_s: float = 60.0
+    discover_s: float = DISCOVER_EVERY_S
+    """Seconds between listings of the store for new tickers (when ``tickers`` is empty)."""
     portfolios: ChampionBook | None = None
     """The portfolio champions (a book over the registry's portfolio space), refreshed along."""
     warm: bool = True
@@ -161,7 +163,7 @@ class ChampionBook:
         if self.tickers:
             return self.tickers
         known, at = self._discovered
-        if time.monotonic() - at >= DISCOVER_EVERY_S:
+        if time.monotonic() - at >= self.discover_s:
             known = tuple(self.registry.tickers())
             self._discovered = (known, time.monotonic())
         return known
@@ -579,6 +581,7 @@ def open_book(
     *,
     endpoint_url: str | None = None,
     data_ttl_s: float = 60.0,
+    discover_s: float = DISCOVER_EVERY_S,
 ) -> ChampionBook:
     """A ``ChampionBook`` over a store, refreshed once (champions loaded and verified)."""
     from tradeforge.inference import open_registry
@@ -589,6 +592,7 @@ def open_book(
         portfolio_registry(registry.store),
         endpoint_url=endpoint_url,
         data_ttl_s=data_ttl_s,
+        discover_s=discover_s,
         warm=False,
     )
     book = ChampionBook(
@@ -596,6 +600,7 @@ def open_book(
         tickers=tuple(tickers),
         endpoint_url=endpoint_url,
         data_ttl_s=data_ttl_s,
+        discover_s=discover_s,
         portfolios=portfolios,
     )
     book.refresh()
