@@ -38,6 +38,14 @@ def serve(
         float,
         typer.Option(min=0.1, help="Seconds between checks of the champion pointers' ETags."),
     ] = 2.0,
+    discover_interval: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds between listings of the store for tickers with a new first champion "
+            "(when --tickers is not given); a listing walks every object under models/.",
+        ),
+    ] = 30.0,  # tradeforge.serving.DISCOVER_EVERY_S, not imported: `--help` stays light
     data_ttl: Annotated[
         float,
         typer.Option(
@@ -125,6 +133,7 @@ def serve(
             portfolios=chosen[1],
             endpoint_url=s3_endpoint_url,
             data_ttl_s=data_ttl,
+            discover_s=discover_interval,
         )
     except Exception as exc:  # the store could not be opened or listed
         raise fail(exc) from exc

@@ -49,7 +49,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     try:
         yield server
     finally:
-        server.stop()
+        server.stop(keep_data=False)  # its data is thrown away: no graceful shutdown to wait for
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def private_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaw
     try:
         yield server
     finally:
-        server.stop()
+        server.stop(keep_data=False)  # its data is thrown away: no graceful shutdown to wait for
 
 
 @pytest.fixture

@@ -211,13 +211,17 @@ class SeaweedS3:
         except (BotoCoreError, urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
-        """Kill the server's whole process group and wait for it."""
+    def stop(self, *, keep_data: bool = True) -> None:
+        """Kill the server's whole process group and wait for it.
+
+        ``keep_data``: SIGTERM, so a later ``start()`` finds every object (weed may take 10 s
+        or more to shut down so); False for a server whose data is thrown away: SIGKILL at once.
+        """
         if self.process is None:
             return
         if self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(self.process.pid, signal.SIGTERM if keep_data else signal.SIGKILL)
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -236,4 +240,4 @@ class SeaweedS3:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.stop(keep_data=False)  # the server is done with: its data is not read again

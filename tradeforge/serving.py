@@ -137,6 +137,8 @@ class ChampionBook:
     endpoint_url: str | None = None
     """S3 endpoint for data sources on S3 (the registry's store has its own)."""
     data_ttl_s: float = 60.0
+    discover_s: float = DISCOVER_EVERY_S
+    """Seconds between listings of the store for new tickers (when ``tickers`` is empty)."""
     portfolios: ChampionBook | None = None
     """The portfolio champions (a book over the registry's portfolio space), refreshed along."""
     warm: bool = True
@@ -162,7 +164,7 @@ class ChampionBook:
         if self.tickers is not None:
             return self.tickers
         known, at = self._discovered
-        if time.monotonic() - at >= DISCOVER_EVERY_S:
+        if time.monotonic() - at >= self.discover_s:
             known = tuple(self.registry.tickers())
             self._discovered = (known, time.monotonic())
         return known
@@ -581,6 +583,7 @@ def open_book(
     portfolios: tuple[str, ...] | None = None,
     endpoint_url: str | None = None,
     data_ttl_s: float = 60.0,
+    discover_s: float = DISCOVER_EVERY_S,
 ) -> ChampionBook:
     """A ``ChampionBook`` over a store, refreshed once (champions loaded and verified).
 
@@ -596,6 +599,7 @@ def open_book(
         tickers=None if tickers is None else tuple(tickers),
         endpoint_url=endpoint_url,
         data_ttl_s=data_ttl_s,
+        discover_s=discover_s,
     )
     if portfolios is None or portfolios:
         book.portfolios = ChampionBook(
@@ -603,6 +607,7 @@ def open_book(
             tickers=None if portfolios is None else tuple(portfolios),
             endpoint_url=endpoint_url,
             data_ttl_s=data_ttl_s,
+            discover_s=discover_s,
             warm=False,
         )
     book.refresh()

@@ -230,7 +230,7 @@ def test_training_timeout_stops_a_long_training(prefect_harness, tmp_path: Path)
     from tasks.train import train_task
     from tradeforge.records import CandidateId
 
-    cfg = _spy_config(tmp_path, dqn={"total_steps": 10_000_000, "num_envs": 2, "max_seconds": 20})
+    cfg = _spy_config(tmp_path, dqn={"total_steps": 10_000_000, "num_envs": 2, "max_seconds": 3})
     ticker = cfg.data.tickers[0]
 
     @flow
@@ -256,7 +256,7 @@ def test_training_timeout_stops_a_long_training(prefect_harness, tmp_path: Path)
 
     name, message = train_briefly()
     assert name == "TimedOut", message  # Prefect files a TimeoutError under TimedOut
-    assert "exceeded its limit of 20 s" in message, message
+    assert "exceeded its limit of 3 s" in message, message
     # Nothing was staged for the timed-out training.
     assert not (tmp_path / "store" / "staging").exists()
 

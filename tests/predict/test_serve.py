@@ -7,6 +7,7 @@ previous champion keeps serving.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -368,7 +369,10 @@ def test_the_stack_starts_serve_beside_its_s3(
         )
         service = serve_service(cfg)
         assert service.argv[service.argv.index("--host") + 1] == "127.0.0.1"
-        start_service(service, cfg.logs, cfg.pids)
+        # The store is listed for a first champion every 30 s by default: 1 s here, or the test
+        # waits half a minute for the listing it checks.
+        argv = (*service.argv, "--discover-interval", "1")
+        start_service(dataclasses.replace(service, argv=argv), cfg.logs, cfg.pids)
         return cfg
 
     cfg = start_on_free_ports(start)
