@@ -17,15 +17,21 @@ record; the monitor (``tradeforge.paper.monitor``) then judges the live returns 
 Targets (issue 25): median detection delay <= 60 bars, demoted before twice the validation
 maximum drawdown, false demotions <= 5% per 252 bars over >= 20 paths.
 
-Seeds: the report runs seeds ``--seed-offset`` .. ``+ --paths - 1`` (default 0..24), the
-benchmark's own. The monitor's thresholds were chosen with ``--tune`` on a separate range
-(``--seed-offset 1000 --paths 80``), which refuses to run on the report seeds: the reported
-figures were never tuned on. Uncertainty: Clopper-Pearson 95% intervals for shares, Garwood
-(exact Poisson) 95% intervals for the false-demotion rate.
+Seeds: the report runs seeds ``--seed-offset`` .. ``+ --paths - 1`` (default 0..99: 100 per
+market, 500 paths), the benchmark's own. The monitor's thresholds were chosen with ``--tune`` on
+a separate range (``--seed-offset 1000 --paths 80``), which refuses to run on the report seeds:
+the reported figures were never tuned on. Round 4's rule, fixed before its grid ran: among the
+``TUNE_GRID`` settings with a tuning false-demotion rate <= ``TUNE_FALSE_RATE`` (0.042) and a
+median delay <= ``TUNE_DELAY`` (55 bars), margins below the targets, the most broken paths
+demoted before twice the validation drawdown (``best``); the report seeds 0..99 were fixed
+before the chosen defaults' first report run, which is reported as it came. Uncertainty:
+Clopper-Pearson 95% intervals for shares, Garwood (exact Poisson) 95% intervals for the
+false-demotion rate. ``late_demotions`` says how each champion demoted past twice its
+validation drawdown got there (the bar that crossed, the drawdown before it, that bar's loss).
 
 Usage::
 
-    .venv/bin/python benchmarks/paper_monitor.py --json             # 25 paths per market
+    nice -n 10 .venv/bin/python benchmarks/paper_monitor.py --json  # the report: 100 per market
     .venv/bin/python benchmarks/paper_monitor.py --paths 5
     .venv/bin/python benchmarks/paper_monitor.py --tune --seed-offset 1000 --paths 80
     .venv/bin/python benchmarks/paper_monitor.py --monitor '{"bar_headroom": 0}'
@@ -37,6 +43,7 @@ The last stdout line (``--json``) is one JSON object with ``median_detection_del
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -179,12 +186,34 @@ def judged(path: dict[str, Any], alarm: int | None) -> dict[str, Any]:
     if alarm <= first_broken:
         return out | {"detected": False, "false_demotion": True, "delay": None, "alarm": alarm}
     mdd = max_drawdown(path["live"][:alarm])
+    within = mdd <= DRAWDOWN_MULTIPLE * val_mdd
     return out | {
         "detected": True,
         "false_demotion": False,
         "delay": alarm - first_broken,
         "live_drawdown_at_demotion": mdd,
-        "within_drawdown_target": mdd <= DRAWDOWN_MULTIPLE * val_mdd,
+        "within_drawdown_target": within,
+        **({} if within else {"crossing": crossing(path, val_mdd, alarm)}),
+    }
+
+
+def crossing(path: dict[str, Any], val_mdd: float, alarm: int) -> dict[str, Any]:
+    """How a champion demoted late passed twice its validation drawdown: the live bar (1-based)
+    that crossed, the drawdown before it and at the demotion (multiples of the validation
+    maximum), and that bar's loss as a multiple of the validation's worst bar."""
+    from tradeforge.paper.monitor import drawdown_paths
+
+    live = np.asarray(path["live"][:alarm])
+    dd = drawdown_paths(live[None, :])[0] / val_mdd
+    bar = int(np.flatnonzero(dd > DRAWDOWN_MULTIPLE)[0])
+    worst = -float(np.min(path["validation"]))
+    return {
+        "seed": path["seed"],
+        "alarm": alarm,
+        "crossed_on": bar + 1,
+        "drawdown_before": round(float(dd[bar - 1]) if bar else 0.0, 3),
+        "drawdown_at_demotion": round(float(dd[-1]), 3),
+        "bar_loss_vs_worst_validation_bar": round(-float(live[bar]) / worst, 3),
     }
 
 
@@ -230,6 +259,9 @@ def summarise(broken: list[dict[str, Any]], stable: list[dict[str, Any]]) -> dic
         if sound_bars
         else None,
         "false_demotions": demotions,
+        "late_demotions": [
+            p["crossing"] | {"market": p["market"]} for p in broken if "crossing" in p
+        ],
         "sound_bars": sound_bars,
         "paths": len(broken) + len(stable),
         "broken_paths": len(broken),
@@ -262,14 +294,22 @@ def _market_line(paths: list[dict[str, Any]]) -> dict[str, Any]:
     return {"paths": len(paths), "demoted": sum(p["demoted"] for p in paths)}
 
 
-#: The report's seeds (the default run); ``--tune`` refuses any of them.
-REPORT_SEEDS = range(0, 25)
-#: The grid ``--tune`` searches: CUSUM false-alarm share x hard stop x bar headroom.
+#: The report's seeds (the default run: 100 per market, 500 paths); ``--tune`` refuses any of
+#: them. Round 3 reported seeds 0-24; round 4 (the grid below) pre-registered 0-99 before its
+#: first report run.
+REPORT_SEEDS = range(0, 100)
+#: The grid ``--tune`` searches (round 4, fixed before it ran): CUSUM false-alarm share x
+#: drawdown floor x hard stop x bar headroom, 180 settings.
 TUNE_GRID = {
-    "cusum_false_alarm": (0.01, 0.005, 0.002),
-    "drawdown_cap": (1.5, 1.6, 1.7, 1.75, None),
-    "bar_headroom": (0.0, 0.5, 0.6, 0.75, 1.0),
+    "cusum_false_alarm": (0.001, 0.002, 0.005),
+    "drawdown_floor": (1.0, 1.25, 1.5),
+    "drawdown_cap": (1.6, 1.7, 1.8, None),
+    "bar_headroom": (0.0, 0.4, 0.5, 0.6, 0.75),
 }
+#: The selection rule's margins below the targets (so noise on the report's fresh seeds does
+#: not push it over): tuning false-demotion rate and median delay at most these.
+TUNE_FALSE_RATE = 0.042
+TUNE_DELAY = 55
 
 
 def run(paths: list[dict[str, Any]], config: Any) -> dict[str, Any]:
@@ -284,7 +324,7 @@ def run(paths: list[dict[str, Any]], config: Any) -> dict[str, Any]:
 def tune(paths: list[dict[str, Any]], base: Any) -> list[dict[str, Any]]:
     """Every ``TUNE_GRID`` setting on ``paths``: one bootstrap reference per path and CUSUM
     setting (the band alone), then each stop through the monitor's own ``demote_bound`` and
-    ``first_crossing``, so the grid costs little more than one run."""
+    ``first_crossing``, so the grid costs little more than one run per CUSUM setting."""
     from tradeforge.paper.monitor import (
         cusum,
         demote_bound,
@@ -303,34 +343,55 @@ def tune(paths: list[dict[str, Any]], base: Any) -> list[dict[str, Any]]:
             ref = reference(p["validation"], len(x), raw)
             s = cusum((x - ref.mean) / ref.std, ref.k) > ref.cusum_threshold
             refs.append((ref, s, drawdown_paths(x[None, :])[0]))
-        for cap in TUNE_GRID["drawdown_cap"]:
-            for headroom in TUNE_GRID["bar_headroom"]:
-                cfg = base.replace(
-                    cusum_false_alarm=alarm_share, drawdown_cap=cap, bar_headroom=headroom
-                )
-                done = []
-                for p, (ref, s, mdd) in zip(paths, refs, strict=True):
-                    band = ref.drawdown_quantiles[: len(mdd), 1]
-                    bound = demote_bound(band, ref.validation_max_drawdown, ref.worst_bar, cfg)
-                    done.append(judged(p, first_crossing(s, mdd > bound, cfg)))
-                got = summarise(
-                    [p for p in done if "detected" in p], [p for p in done if "demoted" in p]
-                )
-                got.pop("per_market")
-                setting = {"cusum_false_alarm": alarm_share, "drawdown_cap": cap}
-                rows.append(setting | {"bar_headroom": headroom} | got)
+        for floor, cap, headroom in itertools.product(
+            TUNE_GRID["drawdown_floor"], TUNE_GRID["drawdown_cap"], TUNE_GRID["bar_headroom"]
+        ):
+            setting = {
+                "cusum_false_alarm": alarm_share,
+                "drawdown_floor": floor,
+                "drawdown_cap": cap,
+                "bar_headroom": headroom,
+            }
+            cfg = base.replace(**setting)
+            done = []
+            for p, (ref, s, mdd) in zip(paths, refs, strict=True):
+                band = ref.drawdown_quantiles[: len(mdd), 1]
+                bound = demote_bound(band, ref.validation_max_drawdown, ref.worst_bar, cfg)
+                done.append(judged(p, first_crossing(s, mdd > bound, cfg)))
+            got = summarise(
+                [p for p in done if "detected" in p], [p for p in done if "demoted" in p]
+            )
+            got.pop("per_market")
+            got.pop("late_demotions")
+            rows.append(setting | got)
     return rows
 
 
+def before_2x(row: dict[str, Any]) -> int:
+    """Broken paths demoted after their break and before twice the validation drawdown."""
+    return int(row["demoted_before_2x"].split("/")[0])
+
+
 def best(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The rule the defaults were chosen by: among settings whose false-demotion rate meets
-    the target, the highest share demoted before twice the validation drawdown, then the
-    lowest false rate, then the shortest median delay."""
-    ok = [r for r in rows if r["false_demotion_rate"] <= FALSE_RATE_TARGET]
+    """The rule the defaults were chosen by (fixed before the grid ran): among settings with a
+    false-demotion rate at most ``TUNE_FALSE_RATE`` and a median delay at most ``TUNE_DELAY``,
+    the most broken paths demoted before twice the validation drawdown, then the lowest false
+    rate, then the shortest median delay."""
+    ok = [
+        r
+        for r in rows
+        if r["false_demotion_rate"] <= TUNE_FALSE_RATE
+        and r["median_detection_delay_bars"] is not None
+        and r["median_detection_delay_bars"] <= TUNE_DELAY
+    ]
+    if not ok:
+        raise ValueError(
+            f"no setting meets false rate <= {TUNE_FALSE_RATE} and median delay <= {TUNE_DELAY}"
+        )
     return max(
         ok,
         key=lambda r: (
-            r["demoted_before_2x_validation_drawdown_share"] or 0.0,
+            before_2x(r),
             -r["false_demotion_rate"],
             -(r["median_detection_delay_bars"] or 1e9),
         ),
@@ -342,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     from tradeforge.paper.monitor import MonitorConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paths", type=int, default=25, help="Seeds per market (default 25).")
+    parser.add_argument(
+        "--paths", type=int, default=100, help="Seeds per market (default 100: the report's)."
+    )
     parser.add_argument(
         "--seed-offset", type=int, default=0, help="First seed (default 0: the report's)."
     )
@@ -376,7 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             print(json.dumps(row))
         chosen = best(rows)
-        print(f"best under the false-rate target: {json.dumps(chosen)}")
+        print(
+            f"chosen (most before 2x at false <= {TUNE_FALSE_RATE}, delay <= {TUNE_DELAY}): "
+            f"{json.dumps(chosen)}"
+        )
         if args.json:
             print(json.dumps({"seeds": [seeds.start, seeds.stop - 1], "best": chosen}))
         return 0

@@ -25,9 +25,9 @@ net returns of the bars the champion decided, since it took over.
   so the only way to demote *before* the drawdown passes ``drawdown_limit`` times the
   validation maximum (issue 25: twice) is to demote while one more bad bar could carry it
   past: once a bar losing ``bar_headroom`` times the validation's worst bar would. This is a
-  per-champion stop: a champion whose single bars can lose most of its validation drawdown
-  (a mean-reversion rule: worst bar ~0.85 of it) stops near 1.5x, one whose worst bar is a
-  small part of it (momentum, regimes: ~0.3) at the ``drawdown_cap``.
+  per-champion stop: with the default 0.4 a champion whose single bars can lose most of its
+  validation drawdown (a mean-reversion rule: worst bar ~0.85 of it) stops near 1.65x, one
+  whose worst bar is a small part of it (momentum, regimes: ~0.3) at the ``drawdown_cap``.
 
 Verdict: cumulative return outside the central ``warn_level`` cone, or drawdown past its
 ``warn_level`` bound: ``warning``; drawdown past the ``demote_level`` band (or the hard stop,
@@ -86,20 +86,24 @@ class MonitorConfig(Section):
         "of room below it.",
     )
     bar_headroom: float = Field(
-        0.6,
+        0.4,
         ge=0,
         le=2,
         description="Demote once one more bar losing this multiple of the validation's worst "
-        "bar would carry the drawdown past drawdown_limit; 0 = off. 0.6 chosen on tuning seeds "
-        "(benchmarks/paper_monitor.py --seed-offset 1000): 0.5 / 0.6 / 0.75 / 1.0 kept "
-        "90 / 96 / 97 / 99% of broken champions below the limit at 4.5 / 4.9 / 6.3 / 11% "
-        "false demotions per 252 bars.",
+        "bar would carry the drawdown past drawdown_limit; 0 = off. 0.4 chosen on tuning seeds "
+        "(benchmarks/paper_monitor.py --tune --seed-offset 1000 --paths 80: most broken "
+        "champions demoted before the limit at <= 4.2% false demotions per 252 bars); with "
+        "the other defaults 0 / 0.4 / 0.5 / 0.6 / 0.75 demoted 134 / 136 / 141 / 148 / 150 of "
+        "160 before the limit at 4.1 / 4.1 / 4.5 / 4.9 / 6.3% false demotions.",
     )
     drawdown_floor: float = Field(
-        1.25,
+        1.5,
         ge=0,
-        description="Never demote on a drawdown within this multiple of the validation's "
-        "maximum drawdown (the champion lived through that in its validation record).",
+        description="The bootstrap band is never taken below this multiple of the validation's "
+        "maximum drawdown (the champion lived through that in its validation record); the "
+        "hard stop and the headroom stop still apply below it. 1.5 and 1.25 gave the same counts "
+        "on the tuning seeds (136 before the limit, 22 false; 1.5 chosen by the tie-break: "
+        "the lower false rate, over more sound bars).",
     )
     min_k: float = Field(
         0.05, gt=0, description="Least CUSUM reference value k, in standard deviations."
