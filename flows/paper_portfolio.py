@@ -49,8 +49,8 @@ def paper_portfolio(
             name, ticker, ingested, store, endpoint_url
         )
         frames[ticker] = validate_task(ticker, window, data.interval, ref, run_id, docs=False)
-    # The monitor judges after each recorded bar (a catch-up's champion is demoted on its bar);
-    # not when the pointer's champion is not the one trading: nothing of its own to judge.
+    # The monitor judges after each recorded bar (a catch-up's champion is demoted on its bar),
+    # unless the version trading is not the pointer's champion (below).
     recorded = portfolio_record_task(
         frames, histories, champion, store, run_id, endpoint_url, refused is None
     )

@@ -138,7 +138,7 @@ class ChampionBook:
     """S3 endpoint for data sources on S3 (the registry's store has its own)."""
     data_ttl_s: float = 60.0
     discover_s: float = DISCOVER_EVERY_S
-    """Seconds between listings of the store for new tickers (when ``tickers`` is empty)."""
+    """Seconds between listings of the store for new tickers (when ``tickers`` is None)."""
     portfolios: ChampionBook | None = None
     """The portfolio champions (a book over the registry's portfolio space), refreshed along."""
     warm: bool = True
